@@ -1,0 +1,61 @@
+"""pixelsmith: image generation and restoration behind one plugin contract.
+
+>>> import pixelsmith
+>>> pixelsmith.metric("ssim")          # doctest: +SKIP
+>>> pixelsmith.restorer("unet-denoise").restore(x)  # doctest: +SKIP
+"""
+
+from .api import degradation, generator, list_components, list_plugins, metric, restorer, spec
+from .components import Degradation, Degraded, Generator, Metric, MetricResult, Restorer, make_generator
+from .errors import (
+    ImageReadError,
+    InvalidInputError,
+    PixelsmithError,
+    PluginConflictError,
+    PluginError,
+    TrainingError,
+    UnknownComponentError,
+    WeightsError,
+)
+from .hookspecs import hookimpl
+from .specs import DegradationSpec, GeneratorSpec, MetricSpec, RestorerSpec, WeightsFile
+from .tensors import as_image_batch
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    # lookup
+    "metric",
+    "restorer",
+    "generator",
+    "degradation",
+    "spec",
+    "list_plugins",
+    "list_components",
+    # plugin contract
+    "hookimpl",
+    "MetricSpec",
+    "RestorerSpec",
+    "GeneratorSpec",
+    "DegradationSpec",
+    "WeightsFile",
+    # component base classes
+    "Metric",
+    "MetricResult",
+    "Restorer",
+    "Generator",
+    "Degradation",
+    "Degraded",
+    "make_generator",
+    "as_image_batch",
+    # errors
+    "PixelsmithError",
+    "InvalidInputError",
+    "UnknownComponentError",
+    "PluginError",
+    "PluginConflictError",
+    "WeightsError",
+    "ImageReadError",
+    "TrainingError",
+]

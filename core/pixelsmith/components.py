@@ -1,0 +1,212 @@
+"""Base classes of the four component kinds.
+
+Plugins subclass these and implement one private method each (``_compute``, ``_restore``,
+``_decode``, ``_apply``); the public methods convert and check input the same way for every
+plugin, so users get the same errors whichever component they call.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+
+from .errors import InvalidInputError
+from .specs import DegradationSpec, GeneratorSpec, MetricSpec, RestorerSpec
+from .tensors import as_image_batch, check_same_shape, default_device
+
+__all__ = [
+    "Metric",
+    "MetricResult",
+    "Restorer",
+    "Generator",
+    "Degradation",
+    "Degraded",
+    "make_generator",
+]
+
+
+def make_generator(seed: int | torch.Generator | None) -> torch.Generator:
+    """A CPU ``torch.Generator`` from a seed; ``None`` draws a fresh seed from the OS.
+
+    Never touches the global RNG, so a seeded call gives the same bytes whatever ran before.
+    """
+    if isinstance(seed, torch.Generator):
+        return seed
+    if seed is None:
+        seed = int.from_bytes(os.urandom(8), "little") & ((1 << 63) - 1)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise InvalidInputError(f"seed must be a non-negative int or None, got {seed!r}")
+    return torch.Generator(device="cpu").manual_seed(seed)
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """Metric values with the settings that produced them (their provenance)."""
+
+    name: str
+    values: torch.Tensor
+    settings: dict[str, Any]
+    higher_is_better: bool
+
+    def mean(self) -> float:
+        return float(self.values.float().mean())
+
+
+class Metric(ABC):
+    """A full-reference metric: ``metric(pred, target) -> Tensor[B]``, one value per image."""
+
+    spec: ClassVar[MetricSpec | None] = None
+    name: str = "metric"
+    higher_is_better: bool = True
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """Everything that changes the numbers (window, data range, channel space...)."""
+        return {}
+
+    def __call__(self, pred: Any, target: Any) -> torch.Tensor:
+        pred_t = as_image_batch(pred, name="pred")
+        target_t = as_image_batch(target, name="target", device=pred_t.device)
+        self._check_pair(pred_t, target_t)
+        return self._compute(pred_t, target_t)
+
+    def evaluate(self, pred: Any, target: Any) -> MetricResult:
+        """Like calling the metric, but returns the values together with their settings."""
+        values = self(pred, target)
+        return MetricResult(self.name, values, {"metric": self.name, **self.settings}, self.higher_is_better)
+
+    def _check_pair(self, pred: torch.Tensor, target: torch.Tensor) -> None:
+        check_same_shape(pred, target)
+
+    @abstractmethod
+    def _compute(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Checked ``B×C×H×W`` inputs on one device -> ``Tensor[B]``."""
+
+
+class Restorer(ABC):
+    """Restores degraded images: ``restorer.restore(x, **params)`` returns a tensor shaped like ``x``."""
+
+    spec: ClassVar[RestorerSpec | None] = None
+
+    def __init__(self, device: str | torch.device | None = None) -> None:
+        self.device = default_device(device)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name if self.spec else type(self).__name__
+
+    def restore(self, x: Any, **params: Any) -> torch.Tensor:
+        """Restore ``x`` (B×C×H×W in [0, 1], numpy or imageio arrays accepted)."""
+        batch = as_image_batch(x, name="x")
+        spec = self.spec
+        if spec is not None:
+            if batch.shape[1] not in spec.channels:
+                raise InvalidInputError(
+                    f"{spec.name} restores images with {spec.channels} channels, got {batch.shape[1]}"
+                )
+            missing = [p for p in spec.requires if params.get(p) is None]
+            if missing:
+                raise InvalidInputError(
+                    f"{spec.name} needs {', '.join(missing)}; pass e.g. restore(x, {missing[0]}=...)"
+                )
+            known = set(spec.requires) | set(spec.accepts)
+            unknown = sorted(set(params) - known)
+            if unknown:
+                raise InvalidInputError(
+                    f"{spec.name} does not take {unknown}; it accepts {sorted(known) or 'no parameters'}"
+                )
+        out = self._restore(batch.to(self.device), **params)
+        if not isinstance(out, torch.Tensor) or out.shape != batch.shape:
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise InvalidInputError(f"{self.name} returned {got}, expected {tuple(batch.shape)}")
+        return out.to(batch.device, torch.float32).clamp_(0, 1)
+
+    @abstractmethod
+    def _restore(self, x: torch.Tensor, **params: Any) -> torch.Tensor:
+        """Checked batch on ``self.device`` -> restored batch of the same shape."""
+
+
+class Generator(ABC):
+    """Generates images from latent vectors: ``sample(n, seed)`` -> ``Tensor[n, C, H, W]`` in [0, 1]."""
+
+    spec: ClassVar[GeneratorSpec | None] = None
+    latent_dim: int = 100
+    output_shape: tuple[int, int, int] = (1, 28, 28)
+
+    def __init__(self, device: str | torch.device | None = None) -> None:
+        self.device = default_device(device)
+
+    def latents(self, n: int, seed: int | torch.Generator | None = None) -> torch.Tensor:
+        """``n`` latent vectors, drawn on the CPU so the same seed gives the same bytes on any device."""
+        return torch.randn(n, self.latent_dim, generator=make_generator(seed))
+
+    @torch.inference_mode()
+    def decode(self, z: torch.Tensor, batch_size: int = 512, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Images for latent vectors ``z`` (``n × latent_dim``), in batches, returned on the CPU."""
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise InvalidInputError(f"z must be n×{self.latent_dim}, got {tuple(z.shape)}")
+        chunks = []
+        for start in range(0, z.shape[0], batch_size):
+            zb = z[start:start + batch_size].to(self.device)
+            lb = None if labels is None else labels[start:start + batch_size].to(self.device)
+            chunks.append(self._decode(zb, lb).float().clamp_(0, 1).cpu())
+        if not chunks:
+            return torch.empty(0, *self.output_shape)
+        return torch.cat(chunks)
+
+    def sample(self, n: int, seed: int | torch.Generator | None = None, *, batch_size: int = 512,
+               labels: torch.Tensor | None = None) -> torch.Tensor:
+        """``n`` samples in [0, 1]; the same ``seed`` gives the same bytes."""
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise InvalidInputError(f"n must be a non-negative int, got {n!r}")
+        if labels is not None and (self.spec is None or not self.spec.conditional):
+            raise InvalidInputError(f"{type(self).__name__} is not class-conditional; drop labels=")
+        return self.decode(self.latents(n, seed), batch_size=batch_size, labels=labels)
+
+    def interpolate(self, z0: torch.Tensor, z1: torch.Tensor, steps: int = 8) -> torch.Tensor:
+        """Images along the straight line from ``z0`` to ``z1`` (``steps`` images, both ends included)."""
+        if steps < 2:
+            raise InvalidInputError(f"steps must be at least 2, got {steps}")
+        z0, z1 = z0.reshape(1, -1).float(), z1.reshape(1, -1).float()
+        t = torch.linspace(0, 1, steps).unsqueeze(1)
+        return self.decode((1 - t) * z0 + t * z1)
+
+    @abstractmethod
+    def _decode(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """A batch of latents on ``self.device`` -> ``B×C×H×W`` images in [0, 1]."""
+
+
+@dataclass(frozen=True)
+class Degraded:
+    """A degraded batch and what was done to it (σ, kernel, mask...), for restorers and reports."""
+
+    image: torch.Tensor
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Degradation(ABC):
+    """A seeded degradation: ``d(x, seed=None)`` -> degraded tensor; ``d.apply`` also says what it did."""
+
+    spec: ClassVar[DegradationSpec | None] = None
+    name: str = "degradation"
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The parameters this instance applies."""
+        return {}
+
+    def __call__(self, x: Any, seed: int | torch.Generator | None = None) -> torch.Tensor:
+        return self.apply(x, seed).image
+
+    def apply(self, x: Any, seed: int | torch.Generator | None = None) -> Degraded:
+        batch = as_image_batch(x, name="x")
+        image, info = self._apply(batch, make_generator(seed))
+        return Degraded(image.clamp(0, 1), {"degradation": self.name, **self.params, **info})
+
+    @abstractmethod
+    def _apply(self, x: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, dict[str, Any]]:
+        """Checked batch and a CPU generator -> (degraded batch, info)."""

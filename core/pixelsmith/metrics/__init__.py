@@ -1,0 +1,5 @@
+"""Built-in metrics (placeholder until the metrics module lands)."""
+
+
+def builtin_metric_specs():
+    return []

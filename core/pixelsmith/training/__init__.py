@@ -1,5 +1,10 @@
-"""Shared training machinery: config, checkpoints, EMA, the loop's plumbing, the GAN and restoration trainers."""
+"""Shared training machinery: config, checkpoints, EMA, the session plumbing (torchrun, seeds,
+progress, signals). The GAN and restoration trainers build on these."""
 
+from .checkpoint import Checkpoint, latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
+from .ema import EMA
+from .session import TrainingSession
 
-__all__ = ["TrainConfig"]
+__all__ = ["TrainConfig", "TrainingSession", "EMA", "Checkpoint", "save_checkpoint", "load_checkpoint",
+           "latest_checkpoint"]

@@ -1,0 +1,230 @@
+"""The plumbing every trainer shares: devices and torchrun, per-step seeds, data order, progress,
+logs, checkpoint rotation and clean stops on SIGINT/SIGTERM.
+
+Randomness is a pure function of (seed, rank, step): :meth:`TrainingSession.step_generator` and
+:meth:`TrainingSession.batch_indices` give the same draws for the same step whatever happened
+before, so a run resumed from a checkpoint continues exactly as an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+import torch.distributed as dist
+
+from ..errors import TrainingError
+from ..tensors import default_device
+from .checkpoint import CHECKPOINT_GLOB, Checkpoint, latest_checkpoint, load_checkpoint, save_checkpoint
+from .config import TrainConfig
+
+__all__ = ["TrainingSession"]
+
+
+def _derive_seed(*parts: int | str) -> int:
+    digest = hashlib.sha256("/".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+class TrainingSession:
+    """One training run, on one process or under ``torchrun`` (DistributedDataParallel)."""
+
+    def __init__(self, config: TrainConfig, component: str, *, keep_checkpoints: int = 2) -> None:
+        self.config = config
+        self.component = component
+        self.keep_checkpoints = keep_checkpoints
+        self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.distributed = self.world_size > 1
+        if config.steps < 1:
+            raise TrainingError(f"--steps must be at least 1, got {config.steps}")
+        if config.batch_size < 1:
+            raise TrainingError(f"--batch-size must be at least 1, got {config.batch_size}")
+        device = default_device(config.device)
+        if self.distributed:
+            if device.type == "cuda":
+                device = torch.device("cuda", self.local_rank)
+                torch.cuda.set_device(device)
+            if not dist.is_initialized():
+                dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        self.device = device
+        self.is_main = self.rank == 0
+        self.out = config.out
+        if self.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+        self.stop_requested = False
+        self._previous_handlers: dict[int, Any] = {}
+        self._bar = None
+        self._log_file = None
+        self._started = time.monotonic()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def __enter__(self) -> "TrainingSession":
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous_handlers[sig] = signal.signal(sig, self._on_signal)
+            except ValueError:  # not the main thread: leave signals alone
+                pass
+        if self.is_main:
+            self._log_file = open(self.out / "log.jsonl", "a", encoding="utf-8")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous_handlers.items():
+            signal.signal(sig, handler)
+        if self._bar is not None:
+            self._bar.close()
+        if self._log_file is not None:
+            self._log_file.close()
+        if self.distributed and dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if self.stop_requested:  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.stop_requested = True
+        self.say(f"{signal.Signals(signum).name} received: writing a checkpoint and stopping "
+                 "(send again to stop at once)")
+
+    def should_stop(self) -> bool:
+        """True on every rank as soon as any rank got SIGINT/SIGTERM (ranks must stop at the same step)."""
+        if not self.distributed:
+            return self.stop_requested
+        flag = torch.tensor([1.0 if self.stop_requested else 0.0], device=self._comm_device())
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item() > 0)
+
+    # -- randomness and data order ------------------------------------------------------------------
+    def step_generator(self, step: int, stream: str = "main", *, per_rank: bool = True,
+                       device: torch.device | str | None = "cpu") -> torch.Generator:
+        """A generator seeded from (seed, rank, step, stream): same step, same draws, on resume too."""
+        seed = _derive_seed(self.config.seed, self.rank if per_rank else "all", step, stream)
+        return torch.Generator(device=device or "cpu").manual_seed(seed)
+
+    def batch_indices(self, step: int, n: int, batch_size: int | None = None) -> torch.Tensor:
+        """This rank's sample indices for ``step``: epochs of a seeded permutation, split across ranks.
+
+        Rank r of W takes slice r of the global batch, so W processes × b see exactly what
+        1 process × W·b sees.
+        """
+        b = batch_size or self.config.batch_size
+        global_batch = b * self.world_size
+        if n < 1:
+            raise TrainingError("the training data is empty")
+        per_epoch = max(1, n // global_batch)
+        epoch, within = divmod(step, per_epoch)
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(_derive_seed(self.config.seed, "epoch", epoch)))
+        if n < global_batch:  # tiny data: repeat the permutation to fill a batch
+            perm = perm.repeat(-(-global_batch // n))
+        start = within * global_batch + self.rank * b
+        return perm[start:start + b]
+
+    @property
+    def effective_batch_size(self) -> int:
+        return self.config.batch_size * self.world_size
+
+    # -- models ------------------------------------------------------------------------------------
+    def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
+        """Move to the device; under torchrun wrap in DistributedDataParallel."""
+        model = model.to(self.device)
+        if self.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            model = DistributedDataParallel(model, device_ids=ids, broadcast_buffers=False)
+        return model
+
+    def all_reduce_mean(self, value: torch.Tensor) -> torch.Tensor:
+        if not self.distributed:
+            return value
+        v = value.detach().clone().to(self._comm_device())
+        dist.all_reduce(v)
+        return (v / self.world_size).to(value.device)
+
+    def _comm_device(self) -> torch.device:
+        return self.device if self.device.type == "cuda" else torch.device("cpu")
+
+    # -- checkpoints -------------------------------------------------------------------------------
+    def resume_checkpoint(self) -> Checkpoint | None:
+        """The checkpoint to resume from when ``--resume`` was given (None: start fresh)."""
+        if not self.config.resume:
+            existing = latest_checkpoint(self.out) if self.out.exists() else None
+            if existing is not None:
+                raise TrainingError(
+                    f"{self.out} already holds {existing.name}; pass --resume to continue that run, "
+                    "or choose another --out (nothing is overwritten)"
+                )
+            return None
+        path = latest_checkpoint(self.out) if self.out.exists() else None
+        if path is None:
+            self.say(f"--resume: no checkpoint in {self.out}, starting from step 0")
+            return None
+        ckpt = load_checkpoint(path, device="cpu")
+        if ckpt.metadata.get("component") not in (None, self.component):
+            raise TrainingError(f"{path} was written by a {ckpt.metadata.get('component')} run, "
+                                f"not {self.component}; use another --out")
+        self.say(f"resuming from {path.name} at step {ckpt.step}")
+        return ckpt
+
+    def save(self, step: int, **kwargs: Any) -> Path | None:
+        """Write ``checkpoint-<step>.safetensors`` (rank 0 only) and keep the newest few."""
+        if not self.is_main:
+            return None
+        meta = {"component": self.component, "seed": str(self.config.seed),
+                "world_size": str(self.world_size), **kwargs.pop("metadata", {})}
+        path = self.out / f"checkpoint-{step:08d}.safetensors"
+        save_checkpoint(path, step=step, metadata=meta, **kwargs)
+        old = sorted(self.out.glob(CHECKPOINT_GLOB))[:-self.keep_checkpoints]
+        for p in old:
+            p.unlink(missing_ok=True)
+        return path
+
+    # -- reporting ---------------------------------------------------------------------------------
+    def progress(self, start: int) -> None:
+        if self.is_main and not self.config.quiet and sys.stderr.isatty():
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=self.config.steps, initial=start, desc=f"train {self.component}",
+                             unit="step", dynamic_ncols=True)
+
+    def step_done(self, step: int, **scalars: float) -> None:
+        """Advance the progress bar; every ``sample_every`` steps also append to ``log.jsonl``."""
+        if not self.is_main:
+            return
+        if self._bar is not None:
+            self._bar.update(1)
+            if step % 10 == 0:
+                self._bar.set_postfix({k: f"{v:.4g}" for k, v in scalars.items()})
+        if step % max(1, self.config.sample_every // 5) == 0 or step == self.config.steps:
+            self.log(step, **scalars)
+
+    def log(self, step: int, **values: Any) -> None:
+        if self._log_file is not None:
+            record = {"step": step, "seconds": round(time.monotonic() - self._started, 3), **values}
+            self._log_file.write(json.dumps(record) + "\n")
+            self._log_file.flush()
+
+    def say(self, message: str) -> None:
+        if self.is_main and not self.config.quiet:
+            if self._bar is not None:
+                self._bar.write(message, file=sys.stderr)
+            else:
+                print(message, file=sys.stderr, flush=True)
+
+    def iterate(self, start: int) -> Iterator[int]:
+        """Steps ``start + 1 … steps``; stops early (after the caller checkpoints) on a signal."""
+        self.progress(start)
+        if self.distributed:
+            self.say(f"distributed: {self.world_size} processes × batch {self.config.batch_size} "
+                     f"= effective batch {self.effective_batch_size}")
+        for step in range(start + 1, self.config.steps + 1):
+            yield step

@@ -67,3 +67,6 @@ def test_photos(*, channels: int = 1, size: int | None = 256) -> dict[str, torch
             img = img[..., top:top + s, left:left + s].contiguous()
         out[name] = img
     return out
+
+
+test_photos.__test__ = False  # a data loader, not a test: keep pytest from collecting it where imported

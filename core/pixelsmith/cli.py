@@ -1,5 +1,0 @@
-"""Command line (placeholder)."""
-
-
-def main(argv=None) -> int:
-    return 0

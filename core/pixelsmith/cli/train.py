@@ -1,0 +1,82 @@
+"""``pixelsmith train NAME``: train a generator or restorer through its spec's ``train(config)``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import InvalidInputError, UnknownComponentError
+from ..registry import get_registry
+from ..specs import ComponentSpec, normalize_name
+from ..training.config import TrainConfig
+from ._common import info, parse_params
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train", help="train a generator or restorer (its plugin provides the trainer)",
+        description="Train the generator or restorer NAME with its plugin's trainer. Without --data the "
+                    "component's embedded default data is used. Plugin-specific options go as key=value.",
+        epilog="example: pixelsmith train dcgan --steps 2000 --out runs/dcgan")
+    p.add_argument("name", help="generator or restorer name")
+    p.add_argument("extra", nargs="*", metavar="key=value", help="options specific to this trainer")
+    p.add_argument("--data", type=Path, help="folder of training images (default: embedded data)")
+    p.add_argument("--steps", type=int, help="total optimisation steps")
+    p.add_argument("--batch-size", type=int, help="images per step")
+    p.add_argument("--lr", type=float, help="learning rate (default: the trainer's)")
+    p.add_argument("--out", type=Path, help="run folder for checkpoints and samples (default runs/NAME)")
+    p.add_argument("--checkpoint-every", type=int, help="write a checkpoint every N steps")
+    p.add_argument("--sample-every", type=int, help="write samples / validate every N steps")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    p.add_argument("--seed", type=int, help="random seed")
+    p.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when available)")
+    p.add_argument("--no-augment", action="store_true", help="switch data augmentation off")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def find_trainable(name: str) -> ComponentSpec:
+    """The generator or restorer spec called ``name``; errors say what exists and what can train."""
+    registry = get_registry()
+    found = [registry.components[kind].get(normalize_name(name)) for kind in ("generator", "restorer")]
+    found = [c for c in found if c is not None]
+    trainable = sorted(f"{kind} {n}" for kind in ("generator", "restorer")
+                       for n, c in registry.components[kind].items() if c.spec.train is not None)
+    if not found:
+        try:
+            registry.get("restorer", name)
+        except UnknownComponentError as exc:
+            raise UnknownComponentError(
+                f"no generator or restorer named {name!r}; trainable components: "
+                f"{', '.join(trainable) or 'none'} ({exc})") from None
+    if len(found) > 1:
+        raise InvalidInputError(f"{name!r} is both a generator and a restorer; rename one of them")
+    spec = found[0].spec
+    if spec.train is None:
+        raise InvalidInputError(
+            f"{spec.kind} {spec.name!r} has no trainer; trainable components: {', '.join(trainable) or 'none'}")
+    return spec
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = find_trainable(args.name)
+    options = {
+        "data": args.data, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
+        "checkpoint_every": args.checkpoint_every, "sample_every": args.sample_every, "seed": args.seed,
+        "device": args.device,
+    }
+    for key in ("steps", "batch_size", "checkpoint_every", "sample_every"):
+        if options[key] is not None and options[key] < 1:
+            raise InvalidInputError(f"--{key.replace('_', '-')} must be at least 1, got {options[key]}")
+    if args.data is not None and not args.data.exists():
+        raise InvalidInputError(f"--data {args.data} does not exist; give a folder of images")
+    config = TrainConfig(
+        out=args.out or Path("runs") / spec.name,
+        resume=args.resume, augment=not args.no_augment, quiet=args.quiet,
+        extra=parse_params(args.extra),
+        **{k: v for k, v in options.items() if v is not None},
+    )
+    result = spec.train(config)
+    info(f"training of {spec.name} finished; outputs in {config.out}"
+         + (f" (checkpoint {result})" if result is not None else ""), quiet=args.quiet)
+    return 0

@@ -1,0 +1,40 @@
+"""The plugin author's kit: conformance checks in the spirit of scikit-learn's ``check_estimator``.
+
+>>> from pixelsmith.testing import check_restorer
+>>> check_restorer("my-denoiser")          # doctest: +SKIP
+
+Each ``check_*`` takes a registered name or an instance, runs every check and raises
+:class:`ConformanceError` (an ``AssertionError``) listing all that failed. :func:`checks` returns the
+individual checks, to make one pytest test of each. :func:`registered` makes plugins that are
+not installed visible to name lookups for the duration of a test. Under pytest the same is
+available as fixtures (``pixelsmith_check``, ``pixelsmith_plugins``) through the ``pytest11``
+entry point :mod:`pixelsmith.testing.pytest_plugin`.
+"""
+
+from __future__ import annotations
+
+from ._checks import (
+    DEFAULT_SIZES,
+    Check,
+    ConformanceError,
+    check,
+    check_degradation,
+    check_generator,
+    check_metric,
+    check_restorer,
+    checks,
+)
+from ._registry import registered
+
+__all__ = [
+    "check_restorer",
+    "check_generator",
+    "check_metric",
+    "check_degradation",
+    "check",
+    "checks",
+    "Check",
+    "ConformanceError",
+    "DEFAULT_SIZES",
+    "registered",
+]

@@ -1,0 +1,582 @@
+"""The conformance checks behind :func:`check_restorer` and friends."""
+
+from __future__ import annotations
+
+import random
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from .. import api
+from ..components import Degradation, Degraded, Generator, Metric, Restorer
+from ..errors import PixelsmithError
+from ..specs import ComponentSpec, DegradationSpec, GeneratorSpec, MetricSpec, RestorerSpec, validate_spec
+
+__all__ = [
+    "Check",
+    "ConformanceError",
+    "checks",
+    "check",
+    "check_restorer",
+    "check_generator",
+    "check_metric",
+    "check_degradation",
+    "DEFAULT_SIZES",
+]
+
+#: Image sizes (H, W) the kit tries: even, odd, tiny; small on purpose so the kit stays fast.
+DEFAULT_SIZES: tuple[tuple[int, int], ...] = ((16, 16), (13, 17), (3, 5), (1, 1))
+
+
+class ConformanceError(AssertionError):
+    """A component broke the pixelsmith contract; the message lists every failed check."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named conformance check; call it to run it (raises on failure)."""
+
+    kind: str
+    name: str
+    func: Callable[[], None]
+
+    def __call__(self) -> None:
+        self.func()
+
+    def __str__(self) -> str:
+        return f"{self.kind}-{self.name}"
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+def _fail(message: str) -> None:
+    raise ConformanceError(message)
+
+
+def _images(c: int, h: int, w: int, n: int = 2, seed: int = 0) -> torch.Tensor:
+    """Smooth-ish test images (a gradient plus texture), more like photographs than pure noise."""
+    g = torch.Generator().manual_seed(seed)
+    yy = torch.linspace(0, 1, h).view(1, 1, h, 1)
+    xx = torch.linspace(0, 1, w).view(1, 1, 1, w)
+    base = 0.25 + 0.5 * (0.6 * yy + 0.4 * xx)
+    texture = 0.2 * torch.rand(n, c, h, w, generator=g)
+    return (base + texture).clamp(0, 1).to(torch.float32)
+
+
+def _check_output(out: Any, shape: Sequence[int], what: str, *, allow_nonfinite: bool = False) -> torch.Tensor:
+    if not isinstance(out, torch.Tensor):
+        _fail(f"{what} returned {type(out).__name__}, expected a torch.Tensor")
+    if tuple(out.shape) != tuple(shape):
+        _fail(f"{what} returned shape {tuple(out.shape)}, expected {tuple(shape)}")
+    if out.dtype != torch.float32:
+        _fail(f"{what} returned dtype {out.dtype}, expected torch.float32")
+    if not allow_nonfinite and not bool(torch.isfinite(out).all()):
+        _fail(f"{what} returned NaN or Inf values")
+    return out
+
+
+def _check_range(out: torch.Tensor, what: str) -> None:
+    lo, hi = float(out.min()), float(out.max())
+    if lo < 0 or hi > 1:
+        _fail(f"{what} returned values in [{lo:.4g}, {hi:.4g}], expected [0, 1]")
+
+
+def _expect_error(what: str, func: Callable[[], Any]) -> None:
+    try:
+        func()
+    except PixelsmithError:
+        return
+    except Exception as exc:  # noqa: BLE001 - that is exactly what the check reports
+        _fail(f"{what} raised {type(exc).__name__}: {exc} — expected a pixelsmith.PixelsmithError "
+              "(check inputs with pixelsmith.as_image_batch or raise pixelsmith.InvalidInputError)")
+    _fail(f"{what} did not raise; expected a pixelsmith.PixelsmithError")
+
+
+def _close(a: torch.Tensor, b: torch.Tensor, atol: float, what: str) -> None:
+    diff = float((a.float().cpu() - b.float().cpu()).abs().max()) if a.numel() else 0.0
+    if not diff <= atol:
+        _fail(f"{what}: max difference {diff:.3g} exceeds {atol:g}")
+
+
+class _Target:
+    """A component given by registered name or as an instance, built lazily per device."""
+
+    def __init__(self, kind: str, target: Any, base: type, spec_cls: type[ComponentSpec],
+                 build: Callable[..., Any]) -> None:
+        self.kind = kind
+        self.spec_cls = spec_cls
+        self._build = build
+        self._cache: dict[str, Any] = {}
+        if isinstance(target, str):
+            self.name = target
+            self.instance = None
+        elif isinstance(target, base):
+            self.instance = target
+            spec = getattr(target, "spec", None)
+            self.name = spec.name if spec is not None else type(target).__name__
+        else:
+            raise TypeError(f"expected a registered {kind} name or a pixelsmith.{base.__name__}, "
+                            f"got {type(target).__name__}")
+
+    @property
+    def spec(self) -> ComponentSpec | None:
+        if self.instance is not None:
+            return getattr(self.instance, "spec", None)
+        return api.spec(self.kind, self.name)
+
+    def get(self, device: str = "cpu") -> Any:
+        if self.instance is not None and device == "cpu":
+            return self.instance
+        if device not in self._cache:
+            try:
+                if self.instance is not None:
+                    spec = self.spec
+                    if spec is None:
+                        raise ConformanceError(f"cannot rebuild {self.name} on {device} without a spec")
+                    self._cache[device] = self._build(spec=spec, device=device)
+                else:
+                    self._cache[device] = self._build(name=self.name, device=device)
+            except Exception as exc:  # noqa: BLE001 - remembered so every check reports it in one line
+                self._cache[device] = ConformanceError(
+                    f"could not build {self.kind} {self.name!r} on {device}: {type(exc).__name__}: {exc}")
+        found = self._cache[device]
+        if isinstance(found, ConformanceError):
+            raise found
+        return found
+
+
+def _spec_check(target: _Target) -> None:
+    spec = target.spec
+    if spec is None:
+        _fail(f"{target.name} has no spec: set the class attribute `spec` to its "
+              f"{target.spec_cls.__name__}, or check it by its registered name")
+    try:
+        validate_spec(spec, target.spec_cls)
+    except PixelsmithError as exc:
+        _fail(str(exc))
+
+
+def _run(found: Sequence[Check], label: str) -> None:
+    failures = []
+    for c in found:
+        try:
+            c()
+        except Exception as exc:  # noqa: BLE001 - collect every failure, report them together
+            detail = str(exc) if isinstance(exc, ConformanceError) else (
+                f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exc(limit=-3)))
+            failures.append(f"  - {c.name}: {detail}")
+    if failures:
+        raise ConformanceError(f"{label} failed {len(failures)} of {len(found)} conformance checks:\n"
+                               + "\n".join(failures))
+
+
+def _cuda() -> bool:
+    return torch.cuda.is_available()
+
+
+# -- restorers ------------------------------------------------------------------------------------------
+def _default_params(spec: RestorerSpec | None) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for key in (spec.requires if spec is not None else ()):
+        if key == "sigma":
+            params[key] = 0.1
+        elif key == "kernel":
+            ax = torch.arange(5, dtype=torch.float32) - 2
+            k = torch.exp(-(ax[:, None] ** 2 + ax[None, :] ** 2) / 2)
+            params[key] = k / k.sum()
+    return params
+
+
+def restorer_checks(restorer: str | Restorer, *, params: Mapping[str, Any] | None = None,
+                    sizes: Sequence[tuple[int, int]] = DEFAULT_SIZES, atol: float = 1e-4) -> list[Check]:
+    t = _Target("restorer", restorer, Restorer, RestorerSpec,
+                lambda spec=None, name=None, device="cpu": (
+                    api.restorer(name, device=device) if name else spec.factory(device=device)))
+
+    def kwargs() -> dict[str, Any]:
+        spec = t.spec
+        given = dict(params or {})
+        out = {**_default_params(spec), **given}
+        missing = [k for k in (spec.requires if spec else ()) if k not in out]
+        if missing:
+            _fail(f"{t.name} requires {missing}; pass values with params={{...}}")
+        return out
+
+    def channels() -> tuple[int, ...]:
+        spec = t.spec
+        return tuple(spec.channels) if spec is not None else (1, 3)
+
+    def shapes_and_range() -> None:
+        r = t.get()
+        for c in channels():
+            for h, w in sizes:
+                x = _images(c, h, w)
+                out = _check_output(r.restore(x, **kwargs()), x.shape, f"restore() on {tuple(x.shape)}")
+                if out.device.type != "cpu":
+                    _fail(f"restore() of a CPU tensor returned a tensor on {out.device}")
+                _check_range(out, f"restore() on {tuple(x.shape)}")
+
+    def input_unchanged() -> None:
+        r = t.get()
+        x = _images(channels()[0], 16, 16)
+        before = x.clone()
+        r.restore(x, **kwargs())
+        if not torch.equal(x, before):
+            _fail("restore() modified its input in place; work on a copy")
+
+    def deterministic() -> None:
+        r = t.get()
+        x = _images(channels()[-1], 16, 16)
+        _close(r.restore(x, **kwargs()), r.restore(x, **kwargs()), 1e-6, "restoring the same batch twice")
+
+    def batch_independence() -> None:
+        r = t.get()
+        x = _images(channels()[-1], 16, 16, n=3, seed=1)
+        together = r.restore(x, **kwargs())
+        alone = torch.cat([r.restore(x[i:i + 1], **kwargs()) for i in range(3)])
+        _close(together, alone, atol, "restoring a batch vs each image alone (use eval-mode layers, "
+                                      "no batch statistics)")
+
+    def numpy_input() -> None:
+        r = t.get()
+        c = channels()[-1]
+        arr = (np.random.default_rng(0).random((9, 11, c) if c == 3 else (9, 11)) * 255).astype(np.uint8)
+        _check_output(r.restore(arr, **kwargs()), (1, c, 9, 11), "restore() of an H×W(×C) uint8 array")
+
+    def bad_inputs() -> None:
+        r = t.get()
+        c = channels()[0]
+        nan = _images(c, 8, 8)
+        nan[0, 0, 0, 0] = float("nan")
+        _expect_error("restore() of an image with NaN", lambda: r.restore(nan, **kwargs()))
+        _expect_error("restore() of a 2-channel image", lambda: r.restore(torch.rand(1, 2, 8, 8), **kwargs()))
+        _expect_error("restore() of a 2-D tensor", lambda: r.restore(torch.rand(8, 8), **kwargs()))
+        _expect_error("restore() of values above 1", lambda: r.restore(_images(c, 8, 8) + 2, **kwargs()))
+        for other in {1, 3} - set(channels()):
+            _expect_error(f"restore() of {other}-channel images it does not declare",
+                          lambda: r.restore(_images(other, 8, 8), **kwargs()))
+
+    def cuda() -> None:
+        if not _cuda():
+            return
+        rc = t.get("cuda")
+        x = _images(channels()[-1], 16, 16)
+        out = _check_output(rc.restore(x.cuda(), **kwargs()), x.shape, "restore() on CUDA")
+        _check_range(out, "restore() on CUDA")
+        # autocast (bf16/fp16) may change the last bits, not the picture
+        mean_diff = float((out.cpu() - t.get().restore(x, **kwargs())).abs().mean())
+        if mean_diff > 0.02:
+            _fail(f"CUDA and CPU results differ by {mean_diff:.3g} on average (limit 0.02)")
+
+    return [
+        Check("restorer", "spec", lambda: _spec_check(t)),
+        Check("restorer", "shapes_and_range", shapes_and_range),
+        Check("restorer", "input_unchanged", input_unchanged),
+        Check("restorer", "deterministic", deterministic),
+        Check("restorer", "batch_independence", batch_independence),
+        Check("restorer", "numpy_input", numpy_input),
+        Check("restorer", "bad_inputs", bad_inputs),
+        Check("restorer", "cuda", cuda),
+    ]
+
+
+# -- generators -----------------------------------------------------------------------------------------
+def generator_checks(generator: str | Generator, *, atol: float = 1e-4) -> list[Check]:
+    t = _Target("generator", generator, Generator, GeneratorSpec,
+                lambda spec=None, name=None, device="cpu": (
+                    api.generator(name, device=device) if name else spec.factory(device=device)))
+
+    def shape() -> tuple[int, int, int]:
+        spec = t.spec
+        return tuple(spec.output_shape) if spec is not None else tuple(t.get().output_shape)
+
+    def samples() -> None:
+        g = t.get()
+        if tuple(g.output_shape) != shape():
+            _fail(f"instance output_shape {tuple(g.output_shape)} differs from spec {shape()}")
+        out = _check_output(g.sample(3, seed=0), (3, *shape()), "sample(3, seed=0)")
+        if out.device.type != "cpu":
+            _fail(f"sample() returned a tensor on {out.device}, expected the CPU")
+        _check_range(out, "sample(3, seed=0)")
+        _check_output(g.sample(0, seed=0), (0, *shape()), "sample(0)")
+
+    def seeds() -> None:
+        g = t.get()
+        a, b, c = g.sample(3, seed=7), g.sample(3, seed=7), g.sample(3, seed=8)
+        if not torch.equal(a, b):
+            _fail("sample(3, seed=7) twice gave different images; draw from the seed only")
+        if torch.equal(a, c):
+            _fail("seeds 7 and 8 gave identical samples; the seed is ignored")
+
+    def batch_independence() -> None:
+        g = t.get()
+        _close(g.sample(4, seed=3), g.sample(4, seed=3, batch_size=1), atol,
+               "sample(4) in one batch vs one image per batch (eval-mode layers?)")
+
+    def bad_inputs() -> None:
+        g = t.get()
+        _expect_error("sample(-1)", lambda: g.sample(-1))
+        _expect_error("sample(2, seed=-5)", lambda: g.sample(2, seed=-5))
+
+    def cuda() -> None:
+        if not _cuda():
+            return
+        gc = t.get("cuda")
+        out = _check_output(gc.sample(2, seed=0), (2, *shape()), "sample() on CUDA")
+        _check_range(out, "sample() on CUDA")
+        if out.device.type != "cpu":
+            _fail(f"sample() on CUDA returned a tensor on {out.device}, expected the CPU")
+
+    return [
+        Check("generator", "spec", lambda: _spec_check(t)),
+        Check("generator", "samples", samples),
+        Check("generator", "seeds", seeds),
+        Check("generator", "batch_independence", batch_independence),
+        Check("generator", "bad_inputs", bad_inputs),
+        Check("generator", "cuda", cuda),
+    ]
+
+
+# -- metrics --------------------------------------------------------------------------------------------
+def metric_checks(metric: str | Metric, *, size: tuple[int, int] = (192, 192),
+                  options: Mapping[str, Any] | None = None, rtol: float = 1e-4) -> list[Check]:
+    # 192 px: large enough for multi-scale metrics (MS-SSIM needs more than 160 px per side)
+    t = _Target("metric", metric, Metric, MetricSpec,
+                lambda spec=None, name=None, device="cpu": (
+                    api.metric(name, **dict(options or {})) if name else spec.factory(**dict(options or {}))))
+    h, w = size
+
+    def spec() -> MetricSpec | None:
+        return t.spec  # type: ignore[return-value]
+
+    def distributional() -> bool:
+        s = spec()
+        return s is not None and s.reference == "distributional"
+
+    def higher_is_better() -> bool:
+        s = spec()
+        return s.higher_is_better if s is not None else t.get().higher_is_better
+
+    def pair(c: int, n: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+        clean = _images(c, h, w, n=n)
+        noisy = (clean + 0.1 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(5))).clamp(0, 1)
+        return noisy, clean
+
+    def spec_facts() -> None:
+        _spec_check(t)
+        m = t.get()
+        if m.higher_is_better != spec().higher_is_better:
+            _fail(f"instance higher_is_better={m.higher_is_better} but spec says {spec().higher_is_better}")
+
+    def per_image() -> None:
+        m = t.get()
+        for c in (1, 3):
+            pred, target = pair(c)
+            if distributional():
+                out = m(pred, target)
+                if not isinstance(out, torch.Tensor) or out.numel() != 1 or not bool(torch.isfinite(out).all()):
+                    _fail(f"a distributional metric must return one finite value, got {out!r:.80}")
+                continue
+            _check_output(m(pred, target), (pred.shape[0],), f"metric on {tuple(pred.shape)}")
+
+    def best_value() -> None:
+        m = t.get()
+        for c in (1, 3):
+            pred, target = pair(c)
+            same = m(target, target).float()
+            other = m(pred, target).float()
+            better = same > other if higher_is_better() else same < other
+            if not bool(better.all()):
+                _fail(f"identical images ({same.tolist()}) do not score better than noisy ones "
+                      f"({other.tolist()}) with higher_is_better={higher_is_better()}")
+
+    def batch_independence() -> None:
+        if distributional():
+            return
+        m = t.get()
+        pred, target = pair(3)
+        together = m(pred, target)
+        alone = torch.cat([m(pred[i:i + 1], target[i:i + 1]) for i in range(pred.shape[0])])
+        tol = rtol * float(alone.abs().max()) + 1e-7
+        _close(together, alone, tol, "metric over a batch vs per image")
+
+    def provenance() -> None:
+        m = t.get()
+        pred, target = pair(1)
+        result = m.evaluate(pred, target)
+        if not isinstance(result.settings, dict) or "metric" not in result.settings:
+            _fail("evaluate() must return a MetricResult whose settings name the metric and its options")
+
+    def bad_inputs() -> None:
+        m = t.get()
+        pred, target = pair(1)
+        if not distributional():
+            _expect_error("metric on mismatched shapes", lambda: m(pred[:, :, :-1], target))
+        nan = pred.clone()
+        nan[0, 0, 0, 0] = float("nan")
+        _expect_error("metric on an image with NaN", lambda: m(nan, target))
+        _expect_error("metric on a 2-channel image",
+                      lambda: m(torch.rand(1, 2, h, w), torch.rand(1, 2, h, w)))
+
+    def tiny_images() -> None:
+        # too small for a windowed metric is fine, but then say so with a PixelsmithError
+        if distributional():
+            return
+        m = t.get()
+        x = torch.rand(1, 1, 1, 1)
+        try:
+            out = m(x, x.clone())
+        except PixelsmithError:
+            return
+        _check_output(out, (1,), "metric on 1×1 images", allow_nonfinite=True)
+
+    return [
+        Check("metric", "spec", spec_facts),
+        Check("metric", "per_image", per_image),
+        Check("metric", "best_value", best_value),
+        Check("metric", "batch_independence", batch_independence),
+        Check("metric", "provenance", provenance),
+        Check("metric", "bad_inputs", bad_inputs),
+        Check("metric", "tiny_images", tiny_images),
+    ]
+
+
+# -- degradations ---------------------------------------------------------------------------------------
+def degradation_checks(degradation: str | Degradation, *, params: Mapping[str, Any] | None = None,
+                       sizes: Sequence[tuple[int, int]] = DEFAULT_SIZES) -> list[Check]:
+    t = _Target("degradation", degradation, Degradation, DegradationSpec,
+                lambda spec=None, name=None, device="cpu": (
+                    api.degradation(name, **dict(params or {})) if name else spec.factory(**dict(params or {}))))
+
+    def shapes_and_range() -> None:
+        d = t.get()
+        for c in (1, 3):
+            for h, w in sizes:
+                x = _images(c, h, w)
+                try:
+                    result = d.apply(x, seed=0)
+                except PixelsmithError:
+                    # a blur wider than a tiny image may refuse it, as long as it says so clearly
+                    if min(h, w) < 8:
+                        continue
+                    raise
+                if not isinstance(result, Degraded):
+                    _fail(f"apply() returned {type(result).__name__}, expected pixelsmith.Degraded")
+                out = _check_output(result.image, x.shape, f"apply() on {tuple(x.shape)}")
+                _check_range(out, f"apply() on {tuple(x.shape)}")
+                if not isinstance(result.info, dict) or "degradation" not in result.info:
+                    _fail("apply() info must be a dict naming the degradation and what it did")
+
+    def seeded() -> None:
+        d = t.get()
+        x = _images(3, 16, 16)
+        if not torch.equal(d(x, seed=11), d(x, seed=11)):
+            _fail("the same seed gave different bytes; draw every random number from the given generator")
+
+    def global_rng_untouched() -> None:
+        d = t.get()
+        x = _images(3, 16, 16)
+        states = (torch.random.get_rng_state(), np.random.get_state()[1].copy(), random.getstate())
+        d(x, seed=3)
+        if not torch.equal(states[0], torch.random.get_rng_state()):
+            _fail("the global torch RNG was used; take randomness from the generator passed to _apply")
+        if not np.array_equal(states[1], np.random.get_state()[1]) or states[2] != random.getstate():
+            _fail("the global numpy/random RNG was used; take randomness from the generator passed to _apply")
+
+    def input_unchanged() -> None:
+        d = t.get()
+        x = _images(1, 16, 16)
+        before = x.clone()
+        d(x, seed=0)
+        if not torch.equal(x, before):
+            _fail("the degradation modified its input in place; work on a copy")
+
+    def bad_inputs() -> None:
+        d = t.get()
+        nan = _images(1, 8, 8)
+        nan[0, 0, 0, 0] = float("nan")
+        _expect_error("degrading an image with NaN", lambda: d(nan, seed=0))
+        _expect_error("degrading a 2-channel image", lambda: d(torch.rand(1, 2, 8, 8), seed=0))
+        _expect_error("degrading a 2-D tensor", lambda: d(torch.rand(8, 8), seed=0))
+
+    def cuda() -> None:
+        if not _cuda():
+            return
+        d = t.get()
+        x = _images(3, 16, 16).cuda()
+        out = _check_output(d(x, seed=0), x.shape, "apply() on CUDA")
+        _check_range(out, "apply() on CUDA")
+
+    return [
+        Check("degradation", "spec", lambda: _spec_check(t)),
+        Check("degradation", "shapes_and_range", shapes_and_range),
+        Check("degradation", "seeded", seeded),
+        Check("degradation", "global_rng_untouched", global_rng_untouched),
+        Check("degradation", "input_unchanged", input_unchanged),
+        Check("degradation", "bad_inputs", bad_inputs),
+        Check("degradation", "cuda", cuda),
+    ]
+
+
+_CHECKS = {
+    "restorer": restorer_checks,
+    "generator": generator_checks,
+    "metric": metric_checks,
+    "degradation": degradation_checks,
+}
+
+
+def checks(kind: str, target: Any, **options: Any) -> list[Check]:
+    """The individual checks for one component, e.g. to parametrize a pytest test with them.
+
+    >>> import pytest
+    >>> @pytest.mark.parametrize("check", checks("restorer", "my-denoiser"), ids=str)  # doctest: +SKIP
+    ... def test_conformance(check):
+    ...     check()
+    """
+    if kind not in _CHECKS:
+        raise ValueError(f"unknown component kind {kind!r}; use one of {sorted(_CHECKS)}")
+    return _CHECKS[kind](target, **options)
+
+
+def check(kind: str, target: Any, **options: Any) -> None:
+    """Run every check for one component; raise :class:`ConformanceError` listing all failures."""
+    found = checks(kind, target, **options)
+    label = target if isinstance(target, str) else type(target).__name__
+    _run(found, f"{kind} {label}")
+
+
+def check_restorer(restorer: str | Restorer, *, params: Mapping[str, Any] | None = None,
+                   sizes: Sequence[tuple[int, int]] = DEFAULT_SIZES, atol: float = 1e-4) -> None:
+    """Check a restorer (registered name or instance) against the contract.
+
+    Spec well-formed; output shape, dtype float32, range [0, 1] and CPU device for gray and RGB
+    (as ``spec.channels`` declares) at even, odd and 1×1 sizes; input untouched; deterministic;
+    a batch restores like its images one by one (``atol``); numpy input accepted; NaN, wrong
+    channels and wrong shapes raise :class:`~pixelsmith.PixelsmithError`; CUDA when available.
+    ``params`` are passed to ``restore()`` (defaults given for a required ``sigma`` or ``kernel``).
+    """
+    check("restorer", restorer, params=params, sizes=sizes, atol=atol)
+
+
+def check_generator(generator: str | Generator, *, atol: float = 1e-4) -> None:
+    """Check a generator: spec, sample shapes/dtype/range on the CPU, ``sample(0)``, seeds
+    reproducible and effective, batch independence, bad ``n``/seed raise, CUDA when available."""
+    check("generator", generator, atol=atol)
+
+
+def check_metric(metric: str | Metric, *, size: tuple[int, int] = (192, 192),
+                 options: Mapping[str, Any] | None = None, rtol: float = 1e-4) -> None:
+    """Check a metric: spec, one value per image (``Tensor[B]``) for gray and RGB, identical
+    images score best, batch equals per image, settings attached, bad input raises, 1×1 handled."""
+    check("metric", metric, size=size, options=options, rtol=rtol)
+
+
+def check_degradation(degradation: str | Degradation, *, params: Mapping[str, Any] | None = None,
+                      sizes: Sequence[tuple[int, int]] = DEFAULT_SIZES) -> None:
+    """Check a degradation: spec, shapes/dtype/range and info for gray and RGB at several sizes
+    (images under 8 px per side may instead raise a PixelsmithError), same seed same bytes, global RNGs untouched, input untouched, bad input raises, CUDA."""
+    check("degradation", degradation, params=params, sizes=sizes)
+

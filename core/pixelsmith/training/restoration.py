@@ -1,0 +1,384 @@
+"""The restoration trainer shared by the denoising, impulse and deblurring plugins.
+
+A plugin describes its model with a :class:`RestorationRecipe` (which task, how to build the network,
+how to stack the degraded image and the known parameters into the network input) and calls
+:func:`train_restorer`. Everything else is here:
+
+- data: the bundled training photographs (never the test split) or ``--data PATH``, preloaded once as
+  tensors; two photographs are held out of patch sampling for validation;
+- per patch, a degradation from the core's seeded degradation plugins with its level or kernel drawn
+  at random (σ ∈ [0, 55/255] for blind denoising; Gaussian σ ∈ [0.5, 3] or motion length 3–15 at a random
+  angle, plus noise up to 0.02, for deblurring; salt-and-pepper amounts for impulse noise);
+- each patch's parameters are shown to the network with probability ``known_prob`` and hidden
+  otherwise, so one model works blind and better when told;
+- the core's Kornia paired augmentation, identical for the clean target and the network input, on the
+  training device;
+- Adam with warm-up and a cosine schedule, EMA weights, validation PSNR/SSIM on fixed seeded crops of
+  the held-out photographs, progress, rotated safetensors checkpoints, exact ``--resume`` (every draw
+  comes from the session's per-step generators), a final checkpoint on SIGINT/SIGTERM, DDP under
+  torchrun;
+- at the end ``restorer.safetensors`` (EMA weights, model config in the metadata) and its sha256.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import TrainingError
+from .config import TrainConfig
+from .ema import EMA
+from .session import TrainingSession
+
+__all__ = [
+    "RestorationRecipe",
+    "DegradationDraw",
+    "train_restorer",
+    "draw_degradation",
+    "VALIDATION_PHOTOS",
+    "NOISE_SIGMA_MAX",
+    "load_training_images",
+]
+
+#: Training-split photographs held out of patch sampling and used for validation (never the test split).
+VALIDATION_PHOTOS = ("clock", "rocket")
+#: Blind denoising is trained on σ uniform in [0, NOISE_SIGMA_MAX].
+NOISE_SIGMA_MAX = 55.0 / 255.0
+BLUR_SIGMA_RANGE = (0.5, 3.0)
+MOTION_LENGTH_RANGE = (3, 15)
+DEBLUR_NOISE_MAX = 0.02
+IMPULSE_AMOUNT_RANGE = (0.0, 0.5)
+
+
+@dataclass
+class DegradationDraw:
+    """One degraded patch and what was done to it (what the network may be told)."""
+
+    image: torch.Tensor                   # 1×C×h×w
+    sigma: float = float("nan")           # Gaussian noise σ (nan: none drawn)
+    kernel: torch.Tensor | None = None    # blur kernel k×k, sums to 1
+    amount: float = float("nan")          # salt-and-pepper fraction
+
+
+@dataclass(frozen=True)
+class RestorationRecipe:
+    """What a plugin tells the trainer about its model.
+
+    ``prepare(degraded, sigma, kernels)`` stacks the degraded batch (B×C×h×w) with what is known:
+    ``sigma`` is a tensor ``[B]`` with NaN where unknown, ``kernels`` a list of kernels or ``None``
+    where unknown. The network maps that input to a residual added to the degraded image. The
+    restorer calls the same ``prepare`` at inference, so training and inference cannot drift apart.
+    """
+
+    component: str
+    task: str                                              # "denoise" | "impulse" | "deblur"
+    make_model: Callable[[], nn.Module]                    # a module with a JSON-able ``config`` dict
+    prepare: Callable[[torch.Tensor, torch.Tensor, list], torch.Tensor]
+    channels: int = 1
+    patch: int = 64
+    known_prob: float = 0.5
+    lr: float = 1e-3
+    lr_min: float = 2e-5
+    warmup: int = 100
+    ema_decay: float = 0.999
+    weights_dtype: torch.dtype = torch.float16
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+# -- degradations -------------------------------------------------------------------------------------
+
+def _seed(rng: torch.Generator) -> int:
+    return int(torch.randint(0, 2**62, (1,), generator=rng))
+
+
+def _uniform(rng: torch.Generator, lo: float, hi: float) -> float:
+    return lo + (hi - lo) * float(torch.rand((), generator=rng))
+
+
+def _apply(name: str, x: torch.Tensor, rng: torch.Generator, **params: Any):
+    from ..api import degradation
+
+    return degradation(name, **params).apply(x, seed=_seed(rng))
+
+
+def _kernel_of(degraded, fallback: Callable[[], torch.Tensor]) -> torch.Tensor:
+    k = degraded.info.get("kernel") if isinstance(degraded.info, Mapping) else None
+    if isinstance(k, torch.Tensor):
+        return k.detach().float().reshape(k.shape[-2:]).cpu()
+    return fallback()
+
+
+def draw_degradation(task: str, patch: torch.Tensor, rng: torch.Generator, margin: int = 0) -> DegradationDraw:
+    """Degrade one 1×C×h×w patch with a level/kernel drawn from ``rng``.
+
+    ``margin`` pixels on every side are context for blur kernels and are cropped away afterwards,
+    so the blurred patch has no artificial border.
+    """
+    def crop(t: torch.Tensor) -> torch.Tensor:
+        return t[..., margin:t.shape[-2] - margin, margin:t.shape[-1] - margin] if margin else t
+
+    if task == "denoise":
+        sigma = _uniform(rng, 0.0, NOISE_SIGMA_MAX)
+        x = crop(patch)
+        return DegradationDraw(_apply("gaussian-noise", x, rng, sigma=sigma).image, sigma=sigma)
+    if task == "impulse":
+        amount = _uniform(rng, *IMPULSE_AMOUNT_RANGE)
+        x = crop(patch)
+        return DegradationDraw(_apply("salt-and-pepper", x, rng, amount=amount).image, amount=amount)
+    if task == "deblur":
+        from ..degradations import kernels
+
+        if float(torch.rand((), generator=rng)) < 0.5:
+            s = _uniform(rng, *BLUR_SIGMA_RANGE)
+            blurred = _apply("gaussian-blur", patch, rng, sigma=s)
+            kernel = _kernel_of(blurred, lambda: kernels.gaussian_kernel(s))
+        else:
+            lo, hi = MOTION_LENGTH_RANGE  # odd lengths only (the kernel is length×length)
+            length = lo + 2 * int(torch.randint(0, (hi - lo) // 2 + 1, (1,), generator=rng))
+            angle = _uniform(rng, 0.0, 180.0)
+            blurred = _apply("motion-blur", patch, rng, length=length, angle=angle)
+            kernel = _kernel_of(blurred, lambda: kernels.motion_kernel(length, angle))
+        sigma = _uniform(rng, 0.0, DEBLUR_NOISE_MAX)
+        noisy = _apply("gaussian-noise", crop(blurred.image), rng, sigma=sigma).image
+        return DegradationDraw(noisy, sigma=sigma, kernel=kernel)
+    raise TrainingError(f"unknown restoration task {task!r}; expected denoise, impulse or deblur")
+
+
+# -- data -----------------------------------------------------------------------------------------------
+
+def load_training_images(data: Path | None, channels: int) -> tuple[list[torch.Tensor], list[torch.Tensor], str]:
+    """(training images, validation images, description). Each image 1×C×H×W float32 on the CPU."""
+    if data is None:
+        from ..data.photos import TRAIN_PHOTOS, load_photo
+
+        train = [load_photo(n, channels=channels) for n in TRAIN_PHOTOS if n not in VALIDATION_PHOTOS]
+        val = [load_photo(n, channels=channels) for n in VALIDATION_PHOTOS]
+        names = [n for n in TRAIN_PHOTOS if n not in VALIDATION_PHOTOS]
+        return train, val, (f"scikit-image photographs {', '.join(names)} "
+                            f"(validation: {', '.join(VALIDATION_PHOTOS)}; test split never used)")
+    from ..data.folder import load_image_folder
+
+    images = load_image_folder(data, channels=channels)
+    if len(images) >= 4:
+        return images[:-2], images[-2:], f"{len(images) - 2} images from {data} (last 2 held out for validation)"
+    return images, images[:1], f"{len(images)} images from {data} (too few to hold out: validating on the first)"
+
+
+def _ensure_min_size(img: torch.Tensor, size: int) -> torch.Tensor:
+    h, w = img.shape[-2:]
+    if h >= size and w >= size:
+        return img
+    ph, pw = max(0, size - h), max(0, size - w)
+    mode = "reflect" if ph < h and pw < w else "replicate"
+    return F.pad(img, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), mode=mode)
+
+
+class _PatchSampler:
+    """Random crops from preloaded images (chosen with probability ∝ area), all draws from one generator."""
+
+    def __init__(self, images: Sequence[torch.Tensor], size: int) -> None:
+        self.images = [_ensure_min_size(im, size) for im in images]
+        self.size = size
+        areas = torch.tensor([float(im.shape[-2] * im.shape[-1]) for im in self.images])
+        self.weights = areas / areas.sum()
+
+    def __call__(self, n: int, rng: torch.Generator) -> list[torch.Tensor]:
+        idx = torch.multinomial(self.weights, n, replacement=True, generator=rng)
+        out = []
+        for i in idx.tolist():
+            im = self.images[i]
+            h, w = im.shape[-2:]
+            y = int(torch.randint(0, h - self.size + 1, (1,), generator=rng))
+            x = int(torch.randint(0, w - self.size + 1, (1,), generator=rng))
+            out.append(im[:, :, y:y + self.size, x:x + self.size])
+        return out
+
+
+def _blur_margin(task: str) -> int:
+    return (max(MOTION_LENGTH_RANGE[1], int(math.ceil(3 * BLUR_SIGMA_RANGE[1])) * 2 + 1) // 2 + 1) if task == "deblur" else 0
+
+
+# -- validation -----------------------------------------------------------------------------------------
+
+_VALIDATION_SETTINGS = {
+    "denoise": {"sigma": 25.0 / 255.0},
+    "impulse": {"amount": 0.2},
+    "deblur": {"blur": "gaussian-blur", "blur_sigma": 2.0, "noise": 0.01},
+}
+
+
+def _validation_set(task: str, images: Sequence[torch.Tensor], seed: int, crop: int = 128,
+                    per_image: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fixed seeded crops of the validation photographs and their degraded versions (blind)."""
+    rng = torch.Generator().manual_seed(seed)
+    margin = _blur_margin(task)
+    size = crop + 2 * margin
+    cleans, degs = [], []
+    for im in images:
+        im = _ensure_min_size(im, size)
+        h, w = im.shape[-2:]
+        for _ in range(per_image):
+            y = int(torch.randint(0, h - size + 1, (1,), generator=rng))
+            x = int(torch.randint(0, w - size + 1, (1,), generator=rng))
+            p = im[:, :, y:y + size, x:x + size]
+            inner = p[..., margin:margin + crop, margin:margin + crop] if margin else p
+            s = _VALIDATION_SETTINGS[task]
+            if task == "denoise":
+                d = _apply("gaussian-noise", inner, rng, sigma=s["sigma"]).image
+            elif task == "impulse":
+                d = _apply("salt-and-pepper", inner, rng, amount=s["amount"]).image
+            else:
+                b = _apply(s["blur"], p, rng, sigma=s["blur_sigma"]).image
+                b = b[..., margin:margin + crop, margin:margin + crop]
+                d = _apply("gaussian-noise", b, rng, sigma=s["noise"]).image
+            cleans.append(inner)
+            degs.append(d)
+    return torch.cat(cleans), torch.cat(degs)
+
+
+def _metrics(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    from ..api import metric
+
+    return {"val_psnr": float(metric("psnr")(pred, target).mean()),
+            "val_ssim": float(metric("ssim")(pred, target).mean())}
+
+
+# -- the loop -------------------------------------------------------------------------------------------
+
+def _lr_at(step: int, recipe: RestorationRecipe, lr0: float, total: int) -> float:
+    if step <= recipe.warmup:
+        return lr0 * step / max(1, recipe.warmup)
+    t = (step - recipe.warmup) / max(1, total - recipe.warmup)
+    return recipe.lr_min + 0.5 * (lr0 - recipe.lr_min) * (1 + math.cos(math.pi * min(1.0, t)))
+
+
+def _forward(model: nn.Module, inp: torch.Tensor, channels: int) -> torch.Tensor:
+    return inp[:, :channels] + model(inp)
+
+
+def _batch(recipe: RestorationRecipe, sampler: _PatchSampler, session: TrainingSession, step: int,
+           margin: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(clean, network input) for ``step``, on the training device; a pure function of (seed, rank, step)."""
+    rng = session.step_generator(step, "data")
+    b = session.config.batch_size
+    patches = sampler(b, rng)
+    draws = [draw_degradation(recipe.task, p, rng, margin) for p in patches]
+    known = torch.rand(b, generator=rng) < recipe.known_prob
+    clean = torch.cat([p[..., margin:p.shape[-2] - margin, margin:p.shape[-1] - margin] if margin else p
+                       for p in patches])
+    degraded = torch.cat([d.image for d in draws])
+    level = [d.sigma if recipe.task != "impulse" else d.amount for d in draws]
+    sigma = torch.tensor([lv if k else float("nan") for lv, k in zip(level, known.tolist())])
+    kernels = [d.kernel if k else None for d, k in zip(draws, known.tolist())]
+    inp = recipe.prepare(degraded, sigma, kernels)
+    clean, inp = clean.to(session.device), inp.to(session.device)
+    if session.config.augment:
+        from ..augment import paired_augment
+
+        clean, inp = paired_augment(clean, inp, preset="geometric", seed=_seed(rng))
+    return clean, inp
+
+
+def export_weights(path: Path, model: nn.Module, *, dtype: torch.dtype, metadata: Mapping[str, Any]) -> str:
+    """Write a restorer weights file (safetensors) from a module; returns its sha256."""
+    from ..weights import save_weights
+
+    state = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    return save_weights(path, state, metadata)
+
+
+def train_restorer(config: TrainConfig, recipe: RestorationRecipe) -> Path:
+    """Train ``recipe`` as ``config`` says; returns the path of ``restorer.safetensors``."""
+    extra = dict(config.extra or {})
+    patch = int(extra.get("patch", recipe.patch))
+    lr0 = float(config.lr if config.lr is not None else recipe.lr)
+    margin = _blur_margin(recipe.task)
+    with TrainingSession(config, recipe.component) as session:
+        torch.manual_seed(session.config.seed)  # the init only; every later draw uses per-step generators
+        train_imgs, val_imgs, described = load_training_images(config.data, recipe.channels)
+        sampler = _PatchSampler(train_imgs, patch + 2 * margin)
+        val_clean, val_deg = _validation_set(recipe.task, val_imgs, seed=config.seed + 12345)
+        val_inp = recipe.prepare(val_deg, torch.full((val_deg.shape[0],), float("nan")),
+                                 [None] * val_deg.shape[0])
+
+        base = recipe.make_model()
+        model_config = json.dumps(getattr(base, "config", {}))
+        ema = EMA(base, decay=recipe.ema_decay)
+        model = session.wrap(base)
+        ema.shadow.to(session.device)
+        opt = torch.optim.Adam(model.parameters(), lr=lr0)
+
+        start = 0
+        ckpt = session.resume_checkpoint()
+        if ckpt is not None:
+            ckpt.load_module("model", base)
+            ckpt.load_module("ema", ema.shadow)
+            ckpt.load_optimizer("adam", opt)
+            ema.updates = int(ckpt.metadata.get("ema_updates", ckpt.step))
+            start = ckpt.step
+        session.say(f"training {recipe.component} ({recipe.task}) on {described}; "
+                    f"{patch}² patches, batch {session.effective_batch_size}, steps {start}→{config.steps}, "
+                    f"device {session.device}")
+
+        def checkpoint(step: int) -> Path | None:
+            return session.save(step, modules={"model": base, "ema": ema.shadow}, optimizers={"adam": opt},
+                                metadata={"ema_updates": str(ema.updates), "model_config": model_config,
+                                          "task": recipe.task})
+
+        def validate(step: int) -> dict[str, float]:
+            with torch.no_grad():
+                pred = _forward(ema.shadow, val_inp.to(session.device), recipe.channels).clamp(0, 1)
+            values = _metrics(pred.cpu(), val_clean)
+            session.log(step, **values)
+            session.say(f"step {step}: validation PSNR {values['val_psnr']:.2f} dB, SSIM {values['val_ssim']:.4f}")
+            return values
+
+        started = time.monotonic()
+        step = start
+        last_saved = start if ckpt is not None else -1
+        values: dict[str, float] = {}
+        for step in session.iterate(start):
+            for group in opt.param_groups:
+                group["lr"] = _lr_at(step, recipe, lr0, config.steps)
+            clean, inp = _batch(recipe, sampler, session, step, margin)
+            model.train()
+            loss = F.l1_loss(_forward(model, inp, recipe.channels), clean)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            ema.update(model)
+            session.step_done(step, loss=float(loss.detach()), lr=opt.param_groups[0]["lr"])
+            stopping = session.should_stop()
+            if step % config.checkpoint_every == 0 or step == config.steps or stopping:
+                checkpoint(step)
+                last_saved = step
+            if session.is_main and (step % config.sample_every == 0 or step == config.steps):
+                values = validate(step)
+            if stopping:
+                session.say(f"stopped at step {step}; resume with --resume")
+                break
+        if last_saved != step:
+            checkpoint(step)
+        if session.is_main and not values:
+            values = validate(step)
+
+        out = config.out / "restorer.safetensors"
+        if session.is_main:
+            meta = {"component": recipe.component, "task": recipe.task, "model_config": model_config,
+                    "steps": str(step), "channels": str(recipe.channels), "patch": str(patch),
+                    "batch_size": str(session.effective_batch_size), "data": described,
+                    "seconds_this_run": f"{time.monotonic() - started:.1f}",
+                    **{k: f"{v:.4f}" for k, v in values.items()},
+                    **{k: str(v) for k, v in recipe.metadata.items()}}
+            sha = export_weights(out, ema.shadow, dtype=recipe.weights_dtype, metadata=meta)
+            session.say(f"wrote {out} (EMA weights, step {step})")
+            print(f"sha256 {sha}  {out}", flush=True)
+        return out

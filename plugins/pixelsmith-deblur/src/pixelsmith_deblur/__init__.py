@@ -1,0 +1,30 @@
+"""pixelsmith-deblur: a learned deblurring model (Gaussian and motion blur with noise), component ``deblur``."""
+
+from __future__ import annotations
+
+import pixelsmith
+from pixelsmith import RestorerSpec
+
+from .deblur import Deblurrer
+from .training import train_deblur
+from .wiener import wiener_deconvolve
+
+__version__ = "0.1.0"
+__all__ = ["Deblurrer", "wiener_deconvolve", "__version__"]
+
+
+@pixelsmith.hookimpl
+def pixelsmith_register_restorers() -> list[RestorerSpec]:
+    return [
+        RestorerSpec(
+            name="deblur",
+            factory=Deblurrer,
+            summary="U-Net deblurring for Gaussian and motion blur with noise; blind, better with kernel=",
+            version=__version__,
+            tasks=("deblur",),
+            channels=(1, 3),
+            accepts=("kernel",),
+            weights=Deblurrer.weights_file,
+            train=train_deblur,
+        ),
+    ]

@@ -1,0 +1,74 @@
+"""The network: a small DRUNet-style U-Net (residual blocks, strided-conv down, transposed-conv up,
+additive skips), fully convolutional, so it runs on any size that is a multiple of ``2**levels``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+__all__ = ["UNet", "DEFAULT_WIDTHS"]
+
+DEFAULT_WIDTHS = (32, 64, 128, 256)
+
+
+class _ResBlock(nn.Module):
+    def __init__(self, ch: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(ch, ch, 3, padding=1)
+        self.conv2 = nn.Conv2d(ch, ch, 3, padding=1)
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(self.act(self.conv1(x)))
+
+
+class UNet(nn.Module):
+    """``in_channels`` conditioning-stacked input -> ``out_channels`` residual.
+
+    ``widths`` are the channel counts per scale; ``len(widths) - 1`` downsamplings, so inputs must
+    be multiples of ``2 ** (len(widths) - 1)`` (the restorers pad).
+    """
+
+    def __init__(self, in_channels: int = 3, out_channels: int = 1,
+                 widths: tuple[int, ...] = DEFAULT_WIDTHS, blocks: int = 1) -> None:
+        super().__init__()
+        self.config = {"in_channels": in_channels, "out_channels": out_channels,
+                       "widths": list(widths), "blocks": blocks}
+        self.head = nn.Conv2d(in_channels, widths[0], 3, padding=1)
+        self.down = nn.ModuleList()
+        self.enc = nn.ModuleList()
+        for a, b in zip(widths[:-1], widths[1:]):
+            self.enc.append(nn.Sequential(*[_ResBlock(a) for _ in range(blocks)]))
+            self.down.append(nn.Conv2d(a, b, 2, stride=2))
+        self.mid = nn.Sequential(*[_ResBlock(widths[-1]) for _ in range(blocks)])
+        self.up = nn.ModuleList()
+        self.dec = nn.ModuleList()
+        for a, b in zip(reversed(widths[1:]), reversed(widths[:-1])):
+            self.up.append(nn.ConvTranspose2d(a, b, 2, stride=2))
+            self.dec.append(nn.Sequential(*[_ResBlock(b) for _ in range(blocks)]))
+        self.tail = nn.Conv2d(widths[0], out_channels, 3, padding=1)
+
+    @property
+    def multiple(self) -> int:
+        return 2 ** (len(self.config["widths"]) - 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.head(x)
+        skips = []
+        for enc, down in zip(self.enc, self.down):
+            h = enc(h)
+            skips.append(h)
+            h = down(h)
+        h = self.mid(h)
+        for up, dec in zip(self.up, self.dec):
+            h = dec(up(h) + skips.pop())
+        return self.tail(h)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any] | str) -> "UNet":
+        cfg = json.loads(config) if isinstance(config, str) else dict(config)
+        return cls(in_channels=int(cfg["in_channels"]), out_channels=int(cfg["out_channels"]),
+                   widths=tuple(int(w) for w in cfg["widths"]), blocks=int(cfg.get("blocks", 1)))

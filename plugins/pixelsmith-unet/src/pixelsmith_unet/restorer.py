@@ -1,0 +1,116 @@
+"""A restorer around a residual U-Net: padding, per-channel handling, tiling, autocast.
+
+Colour images are restored channel by channel with the gray network (each channel is one gray
+image in the batch): one set of weights serves gray and RGB, and noise/blur that act on every
+channel alike (the project's degradations) are handled the same way in both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+import torch
+
+from pixelsmith import InvalidInputError, Restorer, WeightsFile
+from pixelsmith.tiling import pad_to_multiple, tiled_apply
+from pixelsmith.weights import load_into, load_weights, read_metadata
+
+from .model import UNet
+
+__all__ = ["ResidualUNetRestorer", "packaged_weights"]
+
+
+def packaged_weights(package: str, filename: str, sha256: str) -> WeightsFile:
+    """The :class:`WeightsFile` of a weights file shipped inside ``package``."""
+    return WeightsFile(Path(str(resources.files(package).joinpath("weights", filename))), sha256)
+
+
+class ResidualUNetRestorer(Restorer):
+    """Runs ``x_c + unet(prepare(x_c, ...))`` on every channel ``x_c`` of the input.
+
+    ``tile``/``overlap``: images larger than ``tile`` are processed in overlapping tiles (bounded
+    memory; seamless blend). ``batch_size``: images per network call. On CUDA the network runs
+    channels-last under bf16 autocast (``precision="fp32"`` turns that off).
+    """
+
+    weights_file: ClassVar[WeightsFile | None] = None
+
+    def __init__(self, device: str | torch.device | None = None, *, weights: str | Path | None = None,
+                 tile: int = 512, overlap: int = 64, batch_size: int = 8, precision: str = "auto") -> None:
+        super().__init__(device)
+        source = weights if weights is not None else self.weights_file
+        if source is None:
+            raise InvalidInputError(f"{type(self).__name__} has no weights file; pass weights=PATH")
+        path = source.path if isinstance(source, WeightsFile) else Path(source)
+        meta = read_metadata(path)
+        if "model_config" not in meta:
+            raise InvalidInputError(f"{path} has no model_config metadata; is it a pixelsmith restorer file?")
+        self.metadata = meta
+        self.model = UNet.from_config(json.loads(meta["model_config"]))
+        state = load_weights(source)  # a WeightsFile is checked against its sha256
+        load_into(self.model, {k: v.float() for k, v in state.items()}, source=str(path))
+        self.model.eval().requires_grad_(False).to(self.device)
+        self.multiple = self.model.multiple
+        if tile % self.multiple:
+            raise InvalidInputError(f"tile must be a multiple of {self.multiple}, got {tile}")
+        self.tile, self.overlap, self.batch_size = tile, overlap, batch_size
+        if precision not in ("auto", "fp32", "bf16", "fp16"):
+            raise InvalidInputError(f"precision must be auto, fp32, bf16 or fp16, got {precision!r}")
+        self.precision = precision
+        if self.device.type == "cuda":
+            self.model.to(memory_format=torch.channels_last)
+
+    # -- hooks for subclasses ----------------------------------------------------------------------
+    def prepare(self, x: torch.Tensor, **params: Any) -> torch.Tensor:
+        """Network input for a gray batch ``x`` (B×1×H×W) and the restore() parameters."""
+        raise NotImplementedError
+
+    # -- machinery -----------------------------------------------------------------------------------
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.device.type != "cuda" or self.precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.float16 if self.precision == "fp16" else torch.bfloat16
+        return torch.autocast("cuda", dtype=dtype)
+
+    def _net(self, inp: torch.Tensor) -> torch.Tensor:
+        if self.device.type == "cuda":
+            inp = inp.contiguous(memory_format=torch.channels_last)
+        with self._autocast():
+            out = self.model(inp)
+        return (inp[:, :1] + out.float()).float()
+
+    def run_network(self, inp: torch.Tensor) -> torch.Tensor:
+        """Network on a prepared, padded batch: tiled when larger than a tile, in chunks of batch_size."""
+        chunks = []
+        for start in range(0, inp.shape[0], self.batch_size):
+            part = inp[start:start + self.batch_size]
+            chunks.append(tiled_apply(self._net, part, self.tile, self.overlap, align=self.multiple))
+        return torch.cat(chunks)
+
+    @torch.inference_mode()
+    def _restore(self, x: torch.Tensor, **params: Any) -> torch.Tensor:
+        b, c, h, w = x.shape
+        gray = x.reshape(b * c, 1, h, w)
+        padded, _ = pad_to_multiple(gray, self.multiple)
+        inp = self.prepare(padded, channels=c, **params)
+        out = self.run_network(inp)[..., :h, :w]
+        return out.reshape(b, c, h, w).clamp_(0, 1)
+
+
+def per_image(value: Any, b: int, c: int, name: str) -> torch.Tensor:
+    """A scalar or per-image value (length B) as a tensor of length B·C (one entry per gray channel)."""
+    t = torch.as_tensor(value, dtype=torch.float32).flatten()
+    if t.numel() == 1:
+        t = t.expand(b)
+    if t.numel() != b:
+        raise InvalidInputError(f"{name} must be one number or one per image ({b}), got {t.numel()} values")
+    if not bool(torch.isfinite(t).all()) or bool((t < 0).any()):
+        raise InvalidInputError(f"{name} must be finite and ≥ 0, got {t.tolist()}")
+    return t.repeat_interleave(c)
+
+
+Prepare = Callable[[torch.Tensor, torch.Tensor, list], torch.Tensor]

@@ -1,0 +1,57 @@
+"""``pixelsmith train unet-denoise|unet-impulse``: recipes for the core restoration trainer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pixelsmith.training import TrainConfig
+
+from .denoise import prepare_level_input
+from .model import DEFAULT_WIDTHS, UNet
+
+__all__ = ["denoise_recipe", "impulse_recipe", "train_denoise", "train_impulse"]
+
+
+def _widths(config: TrainConfig) -> tuple[int, ...]:
+    raw = (config.extra or {}).get("widths")
+    if raw is None:
+        return DEFAULT_WIDTHS
+    return tuple(int(w) for w in str(raw).replace(",", " ").split())
+
+
+def _recipe(component: str, task: str, config: TrainConfig):
+    from pixelsmith.training.restoration import RestorationRecipe
+
+    widths = _widths(config)
+    return RestorationRecipe(
+        component=component,
+        task=task,
+        make_model=lambda: UNet(in_channels=3, out_channels=1, widths=widths),
+        prepare=prepare_level_input,
+        channels=1,
+        patch=int((config.extra or {}).get("patch", 64)),
+        known_prob=float((config.extra or {}).get("known_prob", 0.5)),
+        metadata={"widths": ",".join(map(str, widths))},
+    )
+
+
+def denoise_recipe(config: TrainConfig):
+    return _recipe("unet-denoise", "denoise", config)
+
+
+def impulse_recipe(config: TrainConfig):
+    return _recipe("unet-impulse", "impulse", config)
+
+
+def train_denoise(config: TrainConfig) -> Path:
+    """Train the blind Gaussian denoiser; writes ``<out>/restorer.safetensors``."""
+    from pixelsmith.training.restoration import train_restorer
+
+    return train_restorer(config, denoise_recipe(config))
+
+
+def train_impulse(config: TrainConfig) -> Path:
+    """Train the salt-and-pepper denoiser; writes ``<out>/restorer.safetensors``."""
+    from pixelsmith.training.restoration import train_restorer
+
+    return train_restorer(config, impulse_recipe(config))

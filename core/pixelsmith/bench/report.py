@@ -377,7 +377,8 @@ def _plots(result: BenchResult, summary: dict[str, Any], folder: Path) -> dict[s
         axes[1].set_xticklabels(comps, rotation=45, ha="right", fontsize=8)
         axes[1].set_ylabel(f"{metric} gain over the degraded input")
         axes[1].set_title("robustness: other degradation types (missing bar: skipped or failed)")
-        axes[1].legend(fontsize=7)
+        if others:
+            axes[1].legend(fontsize=7)
         axes[1].grid(alpha=0.3, axis="y")
         fig.tight_layout()
         written["robustness"] = folder / "robustness.png"

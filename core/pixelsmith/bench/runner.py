@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 
 import torch
 
-from ..components import Generator, Metric, Restorer, make_generator
+from ..components import Degradation, Generator, Metric, Restorer, make_generator
 from ..errors import PixelsmithError, PluginError
 from ..registry import Registry, get_registry
 from ..specs import RestorerSpec, normalize_name
@@ -330,7 +330,7 @@ def _run_restoration(result: BenchResult, registry: Registry, plan: BenchPlan, d
                              load_images(missing, channels=task.channels, size=plan.size, data=plan.data).items()})
         fitting = [r for r in restorer_names if _restorer_fits(registry.spec("restorer", r), task)]
         try:
-            degradation = _build(registry, "degradation", task.degradation, object, **task.params)
+            degradation = _build(registry, "degradation", task.degradation, Degradation, **task.params)
         except Exception as exc:  # noqa: BLE001
             result.notes.append(f"task {task.name} skipped: degradation {task.degradation!r} unavailable "
                                 f"({_error_text(exc)})")
@@ -375,7 +375,8 @@ def _run_restoration(result: BenchResult, registry: Registry, plan: BenchPlan, d
                                error=f"needs {', '.join(lacking)}, which {task.degradation} does not provide")
                     continue
                 rec["params_given"] = sorted(params)
-                out, seconds, peak, error = _restore_once(built, degraded.image, params, device)
+                out, seconds, peak, error, values = _restore_once(
+                    built, degradation, task.seed(image), image, clean, params, metrics, device)
                 spent[name] = spent.get(name, 0.0) + seconds
                 rec["seconds"], rec["peak_memory_mb"] = round(seconds, 5), (
                     None if peak is None else round(peak, 2))
@@ -387,27 +388,59 @@ def _run_restoration(result: BenchResult, registry: Registry, plan: BenchPlan, d
                     say(f"{name} failed on {task.name}/{image}: {error}")
                     continue
                 out = out.detach().float().cpu().clamp(0, 1)
-                rec["metrics"], errors = _score(metrics, out, clean)
-                if errors:
-                    rec["metric_errors"] = errors
+                rec["metrics"] = values
                 if i == 0:
                     result.crops[task.name]["panels"].append((name, _crop(out)))
 
 
-def _restore_once(restorer: Restorer, x: torch.Tensor, params: dict[str, Any], device: torch.device
-                  ) -> tuple[Any, float, float | None, str | None]:
-    """One call of a restorer, timed (wall clock, CUDA synchronised) with its peak memory."""
-    # the single place a restorer is invoked: the Pipeline can take over here without touching the rest
+class _FixedSeed(Degradation):
+    """A degradation pinned to the bench's seed for one image, whatever seed the Pipeline passes.
+
+    The Pipeline seeds image ``i`` of a run from ``(seed, i, stage)``; the bench seeds by task and
+    image *name* so that adding an image or a task never changes the inputs of the others.
+    """
+
+    def __init__(self, inner: Degradation, seed: int) -> None:
+        self.inner, self.seed, self.name = inner, seed, inner.name
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.inner.params
+
+    def apply(self, x: Any, seed: Any = None) -> Any:
+        return self.inner.apply(x, seed=self.seed)
+
+    def _apply(self, x: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, dict[str, Any]]:
+        raise NotImplementedError  # apply() is overridden: never reached
+
+
+def _restore_once(restorer: Restorer, degradation: Degradation, seed: int, image: str, clean: torch.Tensor,
+                  params: dict[str, Any], metrics: dict[str, Metric], device: torch.device
+                  ) -> tuple[Any, float, float | None, str | None, dict[str, float]]:
+    """Degrade, restore and score one image through the :class:`~pixelsmith.Pipeline`.
+
+    Returns (restored, restorer seconds, peak MB, error, metric values). The Pipeline times the
+    restorer alone (CUDA synchronised); the bench adds the peak memory and turns any exception a
+    plugin raises, not only pixelsmith's own, into a failed record.
+    """
+    from ..pipeline import Pipeline
+
+    # params are the bench's own true values (see restorer_params): the Pipeline's pass_true_params
+    # would hand a blur's width (info["sigma"]) to a restorer that wants the noise σ
+    pipe = Pipeline([_FixedSeed(degradation, seed)], restorer=restorer, metrics=list(metrics.values()),
+                    params=params, device=device, on_error="record")
+    pipe.metrics = dict(metrics)  # keep the registered names as column names
     mem = PeakMemory(device)
     t0 = time.perf_counter()
     try:
         with mem, torch.inference_mode():
-            out = restorer.restore(x, **params)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
+            record = next(iter(pipe.run([(image, clean)])))
     except Exception as exc:  # noqa: BLE001 - one plugin's failure is a record, not the end of the run
-        return None, time.perf_counter() - t0, mem.peak_mb, _error_text(exc)
-    return out, time.perf_counter() - t0, mem.peak_mb, None
+        return None, time.perf_counter() - t0, mem.peak_mb, _error_text(exc), {}
+    if record.error is not None:
+        error = record.error.split(": ", 1)[1] if record.error.startswith(f"{image}: ") else record.error
+        return None, time.perf_counter() - t0, mem.peak_mb, error, {}
+    return record.restored, record.seconds, mem.peak_mb, None, record.metrics
 
 
 # -- generation ---------------------------------------------------------------------------------------------

@@ -1,0 +1,93 @@
+"""``fid``: Inception FID through torchmetrics/torch-fidelity, only when both and the weights are here.
+
+pixelsmith never downloads: when the package or the weights file is missing, building ``fid``
+raises :class:`pixelsmith.errors.WeightsError` (a ``PixelsmithError``) saying where the weights were
+looked for, instead of letting torchmetrics fetch them. ``fd`` is the offline alternative.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pixelsmith.components import Metric
+from pixelsmith.errors import InvalidInputError, PixelsmithError, WeightsError
+from pixelsmith.tensors import default_device
+
+__all__ = ["InceptionFID", "inception_weights_path", "build_fid", "INCEPTION_FILENAME"]
+
+#: The file torch-fidelity (and so torchmetrics) uses for FID's Inception-v3.
+INCEPTION_FILENAME = "weights-inception-2015-12-05-6726825d.pth"
+
+
+def inception_weights_path() -> Path:
+    """``$PIXELSMITH_INCEPTION_WEIGHTS``, else torch hub's checkpoint folder (where torch-fidelity caches it)."""
+    env = os.environ.get("PIXELSMITH_INCEPTION_WEIGHTS")
+    if env:
+        return Path(env).expanduser()
+    return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILENAME
+
+
+def _missing_packages() -> list[str]:
+    return [name for name in ("torchmetrics", "torch_fidelity") if importlib.util.find_spec(name) is None]
+
+
+class InceptionFID(Metric):
+    """FID with Inception-v3 pool features (2048-d): ``fid(generated, real) -> Tensor[1]``."""
+
+    name = "fid"
+    higher_is_better = False
+
+    def __init__(self, weights_path: Path, *, device: str | torch.device | None = None) -> None:
+        from torchmetrics.image.fid import FrechetInceptionDistance
+
+        self.weights_path = weights_path
+        self.device = default_device(device)
+        try:
+            self._fid = FrechetInceptionDistance(feature=2048, normalize=True,
+                                                 feature_extractor_weights_path=str(weights_path))
+        except TypeError as exc:  # older torchmetrics cannot take a local weights file
+            raise PixelsmithError(
+                f"the installed torchmetrics cannot load Inception weights from {weights_path} ({exc}); "
+                "upgrade torchmetrics or use fd"
+            ) from exc
+        self._fid = self._fid.to(self.device)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {"feature_extractor": "inception-v3 (torch-fidelity FID weights)", "weights": str(self.weights_path),
+                "features": 2048, "input": "RGB resized to 299×299 by torchmetrics; gray repeated to 3 channels"}
+
+    def _check_pair(self, pred: torch.Tensor, target: torch.Tensor) -> None:
+        if pred.shape[0] < 2 or target.shape[0] < 2:
+            raise InvalidInputError(f"fid needs at least 2 images per set, got {pred.shape[0]} and {target.shape[0]}")
+
+    @torch.inference_mode()
+    def _compute(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        self._fid.reset()
+        for x, real in ((target, True), (pred, False)):
+            for start in range(0, len(x), 200):
+                xb = x[start:start + 200].to(self.device)
+                self._fid.update(xb.expand(-1, 3, -1, -1) if xb.shape[1] == 1 else xb, real=real)
+        return self._fid.compute().reshape(1).float().cpu()
+
+
+def build_fid(**options: Any) -> InceptionFID:
+    """Factory of ``fid``: checks packages and weights first; never triggers a download."""
+    path = inception_weights_path()
+    missing = _missing_packages()
+    if missing:
+        raise WeightsError(
+            f"fid needs {' and '.join(missing)} installed (pip install 'torchmetrics[image]') and "
+            f"Inception weights at {path}; pixelsmith never downloads; use fd"
+        )
+    if not path.is_file():
+        raise WeightsError(
+            f"Inception weights not found at {path}; pixelsmith never downloads; copy {INCEPTION_FILENAME} "
+            "there (or set PIXELSMITH_INCEPTION_WEIGHTS), or use fd"
+        )
+    return InceptionFID(path, **options)

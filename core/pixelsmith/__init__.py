@@ -18,6 +18,8 @@ from .errors import (
     WeightsError,
 )
 from .hookspecs import hookimpl
+from .io import read_image, save_grid, write_image
+from .pipeline import Pipeline, PipelineRecord, PipelineSummary
 from .specs import DegradationSpec, GeneratorSpec, MetricSpec, RestorerSpec, WeightsFile
 from .tensors import as_image_batch
 
@@ -49,6 +51,13 @@ __all__ = [
     "Degraded",
     "make_generator",
     "as_image_batch",
+    # images in and out, and the degrade → restore → measure pipeline
+    "read_image",
+    "write_image",
+    "save_grid",
+    "Pipeline",
+    "PipelineRecord",
+    "PipelineSummary",
     # errors
     "PixelsmithError",
     "InvalidInputError",

@@ -84,7 +84,7 @@ def list_plugins() -> dict[str, Any]:
                 "distribution": p.distribution,
                 "version": p.version,
                 "components": [
-                    {"name": name, **spec_facts(reg.components[kind][name].spec)}
+                    {**spec_facts(reg.components[kind][name].spec), "name": name}  # the normalised name
                     for kind, name in p.components
                     if name in reg.components[kind] and reg.components[kind][name].plugin is p
                 ],

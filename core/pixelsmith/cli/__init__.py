@@ -47,7 +47,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args_list[:1] == ["bench"]:
                 # the harness owns its arguments (and its --help)
                 return bench.run(args_list[1:])
-            args = build_parser().parse_args(args_list)
+            args, rest = build_parser().parse_known_args(args_list)
+            # key=value words may follow options (`degrade x in.png -o out.png sigma=0.1`), which
+            # argparse leaves over once a positional list was closed: hand them to the command
+            dest = getattr(args, "kv_dest", None)
+            unknown = [r for r in rest if "=" not in r or r.startswith("-") or dest is None]
+            if unknown:
+                error(f"unrecognized arguments: {' '.join(unknown)}; see pixelsmith {args.command} --help")
+                return EXIT_USAGE
+            if rest:
+                setattr(args, dest, [*(getattr(args, dest) or []), *rest])
             return int(args.run(args) or 0)
         except (InvalidInputError, ImageReadError, UnknownComponentError) as exc:
             error(str(exc))

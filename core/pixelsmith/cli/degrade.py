@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, kv_dest="params")
 
 
 def run(args: argparse.Namespace) -> int:

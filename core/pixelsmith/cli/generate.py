@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, kv_dest="options")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("target", type=Path, help="reference image file or folder")
     p.add_argument("options", nargs="*", metavar="option=value", help="metric options, e.g. data_range=1.0")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON with the metric's settings")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, kv_dest="options")
 
 
 def _pairs(pred: Path, target: Path) -> list[tuple[str, Path, Path]]:

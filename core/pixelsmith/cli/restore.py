@@ -40,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, kv_dest="inputs")
 
 
 def _inside(path: Path, folder: Path) -> bool:

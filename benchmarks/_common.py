@@ -1,0 +1,37 @@
+"""Shared helpers of the speed benchmarks: interleaved timing so ratios compare like with like."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable
+
+
+def timeit(fn: Callable[[], object], *, repeat: int = 5, warmup: int = 1) -> float:
+    """Median wall seconds of ``fn()``."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def interleaved(fns: dict[str, Callable[[], object]], *, rounds: int = 7, warmup: int = 1) -> dict[str, float]:
+    """Median seconds per function, alternating them round by round.
+
+    On a shared machine the load drifts; alternating A, B, A, B... puts both under the same drift,
+    so their ratio means something even when the absolute times wander.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    samples: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in samples.items()}

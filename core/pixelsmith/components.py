@@ -123,7 +123,8 @@ class Restorer(ABC):
         if not isinstance(out, torch.Tensor) or out.shape != batch.shape:
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise InvalidInputError(f"{self.name} returned {got}, expected {tuple(batch.shape)}")
-        return out.to(batch.device, torch.float32).clamp_(0, 1)
+        # out of place: an output made under torch.inference_mode() cannot be changed in place here
+        return out.to(batch.device, torch.float32).clamp(0, 1)
 
     @abstractmethod
     def _restore(self, x: torch.Tensor, **params: Any) -> torch.Tensor:

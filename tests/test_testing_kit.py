@@ -1,0 +1,241 @@
+"""The conformance kit passes honest components and catches each kind of broken one."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import pixelsmith
+from pixelsmith.cli import main
+from pixelsmith.testing import (
+    ConformanceError,
+    check_degradation,
+    check_generator,
+    check_metric,
+    check_restorer,
+    checks,
+    registered,
+)
+
+import fake_components as fc
+from fake_components import FakePlugin
+
+
+@pytest.fixture
+def fakes():
+    with registered(FakePlugin()) as reg:
+        yield reg
+
+
+def _with_spec(obj, spec):
+    obj.spec = spec
+    return obj
+
+
+# -- honest components pass -----------------------------------------------------------------------------
+def test_honest_fakes_pass_by_name(fakes):
+    check_restorer("tiny-box")
+    check_generator("tiny-gen")
+    check_metric("tiny-mae", size=(16, 16))
+    check_degradation("tiny-noise")
+
+
+def test_instances_with_specs_pass():
+    check_restorer(_with_spec(fc.BoxRestorer(device="cpu"), fc.BOX_SPEC))
+    check_degradation(_with_spec(fc.GaussianNoise(), fc.NOISE_SPEC))
+
+
+@pytest.mark.parametrize("name", ["mse", "psnr", "ssim"])
+def test_builtin_metrics_pass(name):
+    check_metric(name, size=(32, 32))
+
+
+@pytest.mark.parametrize("name", ["gaussian-noise", "salt-and-pepper", "poisson-noise", "gaussian-blur"])
+def test_builtin_degradations_pass(name):
+    check_degradation(name)
+
+
+def test_checks_are_named_for_parametrization(fakes):
+    found = checks("restorer", "tiny-box")
+    assert [str(c) for c in found][:3] == ["restorer-spec", "restorer-shapes_and_range", "restorer-input_unchanged"]
+    for c in found:
+        c()
+
+
+def test_pytest_fixtures_come_from_the_pytest11_entry_point(pixelsmith_check, pixelsmith_plugins):
+    pixelsmith_plugins(FakePlugin())
+    pixelsmith_check("restorer", "tiny-box")
+    with pytest.raises(ConformanceError):
+        pixelsmith_check("restorer", _with_spec(BatchDependent(device="cpu"), fc.BOX_SPEC))
+
+
+# -- broken components are caught, each by the right check ----------------------------------------------
+class BatchDependent(fc.BoxRestorer):
+    def _restore(self, x, **params):
+        return (x - x.mean() + 0.5).clamp(0, 1)  # uses the whole batch's statistics
+
+
+class InPlace(fc.BoxRestorer):
+    def _restore(self, x, **params):
+        return x.mul_(0.5)
+
+
+class SkipsChecks(fc.BoxRestorer):
+    def restore(self, x, **params):  # overrides the checked entry point and leaks a ValueError
+        if torch.isnan(torch.as_tensor(x)).any():
+            raise ValueError("nan")
+        return torch.as_tensor(x) * 2
+
+
+class Flaky(fc.BoxRestorer):
+    def _restore(self, x, **params):
+        return (x + 0.01 * torch.rand(x.shape)).clamp(0, 1)
+
+
+class GlobalRng(fc.GaussianNoise):
+    def _apply(self, x, rng):
+        return x + self.sigma * torch.randn(x.shape), {"sigma": self.sigma}
+
+
+class IgnoresSeed(fc.GaussianNoise):
+    def _apply(self, x, rng):
+        g = torch.Generator().manual_seed(int.from_bytes(np.random.default_rng().bytes(4), "little"))
+        return x + self.sigma * torch.randn(x.shape, generator=g), {"sigma": self.sigma}
+
+
+class BatchMean(fc.MeanAbsoluteError):
+    def _compute(self, pred, target):
+        return (pred - target).abs().mean()  # one number for the batch, not per image
+
+
+class WrongDirection(fc.MeanAbsoluteError):
+    higher_is_better = True
+
+
+class Unseeded(fc.LinearGenerator):
+    def latents(self, n, seed=None):
+        return torch.randn(n, self.latent_dim)
+
+
+def _failed(exc: ConformanceError) -> set[str]:
+    return {line.split(":")[0].strip(" -") for line in str(exc).splitlines()[1:] if line.startswith("  - ")}
+
+
+@pytest.mark.parametrize("broken, failing", [
+    (BatchDependent, {"batch_independence"}),
+    (InPlace, {"input_unchanged"}),
+    (SkipsChecks, {"shapes_and_range", "bad_inputs", "numpy_input"}),
+    (Flaky, {"deterministic", "batch_independence"}),
+])
+def test_broken_restorers_are_caught(broken, failing):
+    with pytest.raises(ConformanceError) as info:
+        check_restorer(_with_spec(broken(device="cpu"), fc.BOX_SPEC))
+    assert failing <= _failed(info.value)
+    assert "spec" not in _failed(info.value)
+
+
+def test_a_restorer_without_spec_is_caught():
+    with pytest.raises(ConformanceError, match="has no spec"):
+        check_restorer(fc.BoxRestorer(device="cpu"))
+
+
+@pytest.mark.parametrize("broken, failing", [
+    (GlobalRng, {"global_rng_untouched"}),
+    (IgnoresSeed, {"seeded"}),
+])
+def test_broken_degradations_are_caught(broken, failing):
+    with pytest.raises(ConformanceError) as info:
+        check_degradation(_with_spec(broken(), fc.NOISE_SPEC))
+    assert failing <= _failed(info.value)
+
+
+@pytest.mark.parametrize("broken, spec, failing", [
+    (BatchMean, fc.MAE_SPEC, {"per_image"}),
+    (WrongDirection, fc.MAE_SPEC, {"spec"}),
+])
+def test_broken_metrics_are_caught(broken, spec, failing):
+    with pytest.raises(ConformanceError) as info:
+        check_metric(_with_spec(broken(), spec), size=(16, 16))
+    assert failing <= _failed(info.value)
+
+
+def test_a_metric_claiming_the_wrong_direction_fails_best_value():
+    wrong = pixelsmith.MetricSpec(name="mae-up", factory=WrongDirection, summary="wrong", higher_is_better=True)
+    with pytest.raises(ConformanceError) as info:
+        check_metric(_with_spec(WrongDirection(), wrong), size=(16, 16))
+    assert _failed(info.value) == {"best_value"}
+
+
+def test_an_unseeded_generator_is_caught():
+    with pytest.raises(ConformanceError) as info:
+        check_generator(_with_spec(Unseeded(device="cpu"), fc.GEN_SPEC))
+    assert {"seeds"} <= _failed(info.value)
+
+
+def test_malformed_spec_is_caught():
+    bad = pixelsmith.RestorerSpec(name="bad", factory=fc.BoxRestorer, summary="x", tasks=("sharpen",))
+    with pytest.raises(ConformanceError) as info:
+        check_restorer(_with_spec(fc.BoxRestorer(device="cpu"), bad))
+    assert _failed(info.value) == {"spec"} and "tasks" in str(info.value)
+
+
+# -- new-plugin: the generated package passes the kit ---------------------------------------------------
+def test_new_plugin_generates_a_package_that_passes_the_kit(tmp_path, monkeypatch, capsys):
+    assert main(["new-plugin", "pixelsmith-softmedian", "-o", str(tmp_path)]) == 0
+    root = tmp_path / "pixelsmith-softmedian"
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    assert files == ["README.md", "pyproject.toml", "src/pixelsmith_softmedian/__init__.py",
+                     "src/pixelsmith_softmedian/plugin.py", "tests/test_conformance.py"]
+    pyproject = (root / "pyproject.toml").read_text()
+    assert '[project.entry-points.pixelsmith]\nsoftmedian = "pixelsmith_softmedian.plugin"' in pyproject
+    assert "{{" not in "".join((root / f).read_text() for f in files)
+
+    monkeypatch.syspath_prepend(str(root / "src"))
+    plugin = importlib.import_module("pixelsmith_softmedian.plugin")
+    with registered(plugin):
+        check_restorer("softmedian")
+        noisy = torch.full((1, 3, 9, 9), 0.25)
+        noisy[0, :, 4, 4] = 1.0
+        assert torch.allclose(pixelsmith.restorer("softmedian", device="cpu").restore(noisy),
+                              torch.full_like(noisy, 0.25))
+    # the generated tests themselves pass (the discovery test skips: not installed)
+    monkeypatch.syspath_prepend(str(root / "tests"))
+    generated = importlib.import_module("test_conformance")
+    generated.test_conformance()
+    generated.test_conformance_by_name()
+    generated.test_removes_an_isolated_impulse()
+
+    # never overwrites
+    before = (root / "README.md").read_text()
+    assert main(["new-plugin", "pixelsmith-softmedian", "-o", str(tmp_path)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (root / "README.md").read_text() == before
+
+
+@pytest.mark.parametrize("name", ["Bad_Name", "9lives", "x--y", "a b"])
+def test_new_plugin_rejects_bad_names(tmp_path, name, capsys):
+    assert main(["new-plugin", name, "-o", str(tmp_path)]) == 2
+    assert "must be lower-case" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_new_plugin_installs_with_pip_and_its_tests_pass(tmp_path):
+    """Really installs it (into a --target folder, leaving this environment alone) and runs its tests."""
+    assert main(["new-plugin", "pixelsmith-pipcheck", "-o", str(tmp_path), "--quiet"]) == 0
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--target", str(target), str(tmp_path / "pixelsmith-pipcheck")], check=True, timeout=600)
+    env = {**__import__("os").environ, "PYTHONPATH": str(target)}
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
+                             str(tmp_path / "pixelsmith-pipcheck" / "tests")],
+                            capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 passed" in result.stdout  # the discovery test ran, not skipped
+    assert Path(target).joinpath("pixelsmith_pipcheck").is_dir()

@@ -46,6 +46,8 @@ __all__ = [
     "VALIDATION_PHOTOS",
     "NOISE_SIGMA_MAX",
     "load_training_images",
+    "export_weights",
+    "export_from_checkpoint",
 ]
 
 #: Training-split photographs held out of patch sampling and used for validation (never the test split).
@@ -300,6 +302,9 @@ def train_restorer(config: TrainConfig, recipe: RestorationRecipe) -> Path:
     extra = dict(config.extra or {})
     patch = int(extra.get("patch", recipe.patch))
     lr0 = float(config.lr if config.lr is not None else recipe.lr)
+    # the cosine horizon; defaults to --steps. Resuming with a larger --steps stretches the schedule
+    # from where it is (lr moves down or up a little), or pin it with schedule_steps=N.
+    horizon = int(extra.get("schedule_steps", config.steps))
     margin = _blur_margin(recipe.task)
     with TrainingSession(config, recipe.component) as session:
         torch.manual_seed(session.config.seed)  # the init only; every later draw uses per-step generators
@@ -347,7 +352,7 @@ def train_restorer(config: TrainConfig, recipe: RestorationRecipe) -> Path:
         values: dict[str, float] = {}
         for step in session.iterate(start):
             for group in opt.param_groups:
-                group["lr"] = _lr_at(step, recipe, lr0, config.steps)
+                group["lr"] = _lr_at(step, recipe, lr0, horizon)
             clean, inp = _batch(recipe, sampler, session, step, margin)
             model.train()
             loss = F.l1_loss(_forward(model, inp, recipe.channels), clean)
@@ -382,3 +387,23 @@ def train_restorer(config: TrainConfig, recipe: RestorationRecipe) -> Path:
             session.say(f"wrote {out} (EMA weights, step {step})")
             print(f"sha256 {sha}  {out}", flush=True)
         return out
+
+
+def export_from_checkpoint(checkpoint: str | Path, out: str | Path, *,
+                           dtype: torch.dtype = torch.float16) -> str:
+    """Write ``restorer.safetensors``-style weights (EMA, model config) from a training checkpoint.
+
+    For taking weights out of a run that is still going; returns the sha256.
+    """
+    from ..weights import save_weights
+    from .checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(checkpoint)
+    state = ckpt.state_dict("ema")
+    if not state or "model_config" not in ckpt.metadata:
+        raise TrainingError(f"{checkpoint} is not a restoration training checkpoint (no EMA weights/model_config)")
+    state = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in state.items()}
+    meta = {"component": ckpt.metadata.get("component", "?"), "task": ckpt.metadata.get("task", "?"),
+            "model_config": ckpt.metadata["model_config"], "steps": str(ckpt.step),
+            "exported_from": Path(checkpoint).name}
+    return save_weights(out, state, meta)

@@ -91,8 +91,12 @@ class ResidualUNetRestorer(Restorer):
             chunks.append(tiled_apply(self._net, part, self.tile, self.overlap, align=self.multiple))
         return torch.cat(chunks)
 
-    @torch.inference_mode()
     def _restore(self, x: torch.Tensor, **params: Any) -> torch.Tensor:
+        with torch.inference_mode():
+            out = self._infer(x, **params)
+        return out.clone()  # a normal tensor: callers may modify it in place outside inference mode
+
+    def _infer(self, x: torch.Tensor, **params: Any) -> torch.Tensor:
         b, c, h, w = x.shape
         gray = x.reshape(b * c, 1, h, w)
         padded, _ = pad_to_multiple(gray, self.multiple)

@@ -1,0 +1,104 @@
+"""deblur: training, resume, Wiener input, tiling, sizes, shipped weights, conformance."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import pixelsmith
+from pixelsmith.data.photos import test_photos
+from pixelsmith.degradations.blur import blur_with_kernel
+from pixelsmith.degradations.kernels import gaussian_kernel, motion_kernel
+from pixelsmith.errors import InvalidInputError
+from pixelsmith.training import TrainConfig, load_checkpoint
+from pixelsmith.weights import read_metadata, sha256_of
+from pixelsmith_deblur import Deblurrer, wiener_deconvolve
+
+TINY = {"widths": "8,16", "patch": "32", "schedule_steps": "6"}
+
+
+def _config(out, data, steps, **kw):
+    return TrainConfig(out=out, data=data, steps=steps, batch_size=2, checkpoint_every=3, sample_every=1000,
+                       seed=5, device="cpu", quiet=True, extra=TINY, **kw)
+
+
+def _psnr(a, b):
+    return float(pixelsmith.metric("psnr")(a.clamp(0, 1), b)[0])
+
+
+def test_trains_a_few_steps_and_resumes_exactly(tmp_path, tiny_photos):
+    spec = pixelsmith.spec("restorer", "deblur")
+    path = spec.train(_config(tmp_path / "straight", tiny_photos, 6))
+    assert read_metadata(path)["task"] == "deblur"
+    spec.train(_config(tmp_path / "split", tiny_photos, 3))
+    spec.train(_config(tmp_path / "split", tiny_photos, 6, resume=True))
+    a = load_checkpoint(tmp_path / "straight" / "checkpoint-00000006.safetensors")
+    b = load_checkpoint(tmp_path / "split" / "checkpoint-00000006.safetensors")
+    for key in a.tensors:
+        assert torch.equal(a.tensors[key], b.tensors[key]), key
+    r = pixelsmith.restorer("deblur", device="cpu", weights=path)
+    assert r.restore(torch.rand(1, 3, 9, 11), kernel=gaussian_kernel(1.0)).shape == (1, 3, 9, 11)
+
+
+def test_wiener_inverts_a_known_blur():
+    clean = test_photos(size=128)["camera"]
+    k = gaussian_kernel(2.0)
+    blurred = blur_with_kernel(clean, k, "reflect")
+    assert _psnr(wiener_deconvolve(blurred, k, 1e-3), clean) > _psnr(blurred, clean) + 3
+
+
+@pytest.fixture(scope="module")
+def deblurrer():
+    return pixelsmith.restorer("deblur", device="cpu")
+
+
+def test_shipped_weights_match_spec_sha256():
+    spec = pixelsmith.spec("restorer", "deblur")
+    assert sha256_of(spec.weights.path) == spec.weights.sha256
+    assert spec.weights.path.stat().st_size < 10 * 2**20
+
+
+@pytest.mark.parametrize("blur,params", [("gaussian-blur", {"sigma": 2.0}), ("motion-blur", {"length": 9, "angle": 30.0})])
+def test_deblurs_a_test_photo_blind_and_better_with_kernel(deblurrer, blur, params):
+    clean = test_photos(size=128)["camera"]
+    d = pixelsmith.degradation(blur, noise=0.01, **params).apply(clean, seed=0)
+    blind = deblurrer.restore(d.image)
+    told = deblurrer.restore(d.image, kernel=d.info["kernel"])
+    base = _psnr(d.image, clean)
+    assert _psnr(blind, clean) > base + 1.0
+    assert _psnr(told, clean) > _psnr(blind, clean)
+
+
+def test_tiled_equals_untiled(deblurrer):
+    clean = test_photos(size=200)["coins"]
+    d = pixelsmith.degradation("gaussian-blur", sigma=1.5, noise=0.01).apply(clean, seed=1)
+    whole = deblurrer.restore(d.image)
+    tiled = Deblurrer(device="cpu", tile=64, overlap=32)
+    tiled.spec = pixelsmith.spec("restorer", "deblur")
+    assert (tiled.restore(d.image) - whole).abs().max() < 1e-3
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (1, 3, 2, 3), (2, 1, 5, 7), (1, 3, 37, 53)])
+def test_any_size_gray_and_rgb_with_and_without_kernel(deblurrer, shape):
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(0))
+    for kw in ({}, {"kernel": motion_kernel(5, 45.0)}):
+        out = deblurrer.restore(x, **kw)
+        assert out.shape == shape and float(out.min()) >= 0 and float(out.max()) <= 1
+
+
+def test_kernel_per_image_and_bad_kernels(deblurrer):
+    x = torch.rand(2, 1, 24, 24)
+    k1, k2 = gaussian_kernel(1.0), motion_kernel(7, 10.0)
+    both = deblurrer.restore(x, kernel=[k1, k2])
+    assert torch.allclose(both[1:], deblurrer.restore(x[1:], kernel=k2), atol=1e-5)
+    with pytest.raises(InvalidInputError, match="odd"):
+        deblurrer.restore(x, kernel=torch.ones(4, 4))
+    with pytest.raises(InvalidInputError, match="per image"):
+        deblurrer.restore(x, kernel=[k1, k1, k1])
+
+
+@pytest.mark.parametrize("params", [{}, {"kernel": gaussian_kernel(1.5)}])
+def test_conformance_kit(params):
+    from pixelsmith.testing import check_restorer
+
+    check_restorer("deblur", params=params)

@@ -1,0 +1,134 @@
+"""unet-denoise / unet-impulse: training, resume, tiling, sizes, shipped weights, conformance."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import pixelsmith
+from pixelsmith.data.photos import test_photos
+from pixelsmith.errors import InvalidInputError
+from pixelsmith.training import TrainConfig, load_checkpoint
+from pixelsmith.weights import read_metadata, sha256_of
+from pixelsmith_unet import UNetDenoiser, UNetImpulse
+
+TINY = {"widths": "8,16", "patch": "32"}
+
+
+def _config(out, data, steps, **kw):
+    return TrainConfig(out=out, data=data, steps=steps, batch_size=2, checkpoint_every=3, sample_every=1000,
+                       seed=3, device="cpu", quiet=True, extra={**TINY, "schedule_steps": "6"}, **kw)
+
+
+def _psnr(a, b):
+    return float(pixelsmith.metric("psnr")(a.clamp(0, 1), b)[0])
+
+
+@pytest.mark.parametrize("name", ["unet-denoise", "unet-impulse"])
+def test_trains_a_few_steps_and_writes_loadable_weights(tmp_path, tiny_photos, name, capsys):
+    spec = pixelsmith.spec("restorer", name)
+    path = spec.train(_config(tmp_path / "run", tiny_photos, 3))
+    assert path.name == "restorer.safetensors" and path.is_file()
+    assert f"sha256 {sha256_of(path)}" in capsys.readouterr().out
+    meta = read_metadata(path)
+    assert meta["component"] == name and meta["steps"] == "3"
+    assert math.isfinite(float(meta["val_psnr"]))
+    r = pixelsmith.restorer(name, device="cpu", weights=path)
+    out = r.restore(torch.rand(1, 1, 20, 24))
+    assert out.shape == (1, 1, 20, 24)
+
+
+def test_resume_is_exact(tmp_path, tiny_photos):
+    spec = pixelsmith.spec("restorer", "unet-denoise")
+    spec.train(_config(tmp_path / "straight", tiny_photos, 6))
+    spec.train(_config(tmp_path / "split", tiny_photos, 3))
+    spec.train(_config(tmp_path / "split", tiny_photos, 6, resume=True))
+    a = load_checkpoint(tmp_path / "straight" / "checkpoint-00000006.safetensors")
+    b = load_checkpoint(tmp_path / "split" / "checkpoint-00000006.safetensors")
+    assert a.tensors.keys() == b.tensors.keys()
+    for key in a.tensors:
+        assert torch.equal(a.tensors[key], b.tensors[key]), key
+
+
+def test_refuses_to_overwrite_a_run_without_resume(tmp_path, tiny_photos):
+    spec = pixelsmith.spec("restorer", "unet-denoise")
+    spec.train(_config(tmp_path / "run", tiny_photos, 3))
+    with pytest.raises(pixelsmith.TrainingError, match="--resume"):
+        spec.train(_config(tmp_path / "run", tiny_photos, 3))
+
+
+@pytest.fixture(scope="module")
+def denoiser():
+    return pixelsmith.restorer("unet-denoise", device="cpu")
+
+
+def test_shipped_weights_match_spec_sha256(denoiser):
+    for name in ("unet-denoise", "unet-impulse"):
+        spec = pixelsmith.spec("restorer", name)
+        assert spec.weights.path.is_file()
+        assert sha256_of(spec.weights.path) == spec.weights.sha256
+        assert spec.weights.path.stat().st_size < 10 * 2**20
+
+
+def test_blind_denoising_works_on_a_test_photo(denoiser):
+    clean = test_photos(size=128)["camera"]
+    noisy = pixelsmith.degradation("gaussian-noise", sigma=25 / 255)(clean, seed=0)
+    blind = denoiser.restore(noisy)
+    told = denoiser.restore(noisy, sigma=25 / 255)
+    assert _psnr(blind, clean) > _psnr(noisy, clean) + 6
+    assert _psnr(told, clean) > _psnr(noisy, clean) + 6
+    assert not torch.equal(blind, told)  # the σ channel is used
+
+
+def test_tiled_equals_untiled(denoiser):
+    clean = test_photos(size=200)["coins"]
+    noisy = pixelsmith.degradation("gaussian-noise", sigma=25 / 255)(clean, seed=1)
+    whole = denoiser.restore(noisy)
+    tiled = UNetDenoiser(device="cpu", tile=64, overlap=32)
+    tiled.spec = pixelsmith.spec("restorer", "unet-denoise")
+    assert (tiled.restore(noisy) - whole).abs().max() < 1e-3
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (1, 3, 1, 1), (2, 1, 5, 7), (1, 3, 37, 53), (3, 1, 16, 16)])
+def test_any_size_gray_and_rgb(denoiser, shape):
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(0))
+    out = denoiser.restore(x)
+    assert out.shape == shape and out.dtype == torch.float32
+    assert float(out.min()) >= 0 and float(out.max()) <= 1
+
+
+def test_rgb_is_restored_channel_by_channel(denoiser):
+    x = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(1))
+    rgb = denoiser.restore(x)
+    for c in range(3):
+        assert torch.allclose(rgb[:, c:c + 1], denoiser.restore(x[:, c:c + 1]), atol=1e-5)
+
+
+def test_sigma_per_image_and_bad_sigma(denoiser):
+    x = torch.rand(2, 1, 16, 16)
+    per = denoiser.restore(x, sigma=[0.05, 0.2])
+    assert torch.allclose(per[:1], denoiser.restore(x[:1], sigma=0.05), atol=1e-5)
+    with pytest.raises(InvalidInputError, match="0, 1"):
+        denoiser.restore(x, sigma=25)
+    with pytest.raises(InvalidInputError, match="one per image"):
+        denoiser.restore(x, sigma=[0.1, 0.1, 0.1])
+    with pytest.raises(InvalidInputError, match="does not take"):
+        denoiser.restore(x, kernel=torch.ones(3, 3))
+
+
+def test_impulse_beats_corrupted_input():
+    r = pixelsmith.restorer("unet-impulse", device="cpu")
+    clean = test_photos(size=96)["moon"]
+    noisy = pixelsmith.degradation("salt-and-pepper", amount=0.1)(clean, seed=0)
+    assert _psnr(r.restore(noisy), clean) > _psnr(noisy, clean) + 10
+    assert isinstance(r, UNetImpulse)
+
+
+@pytest.mark.parametrize("name,params", [("unet-denoise", {}), ("unet-denoise", {"sigma": 0.1}),
+                                         ("unet-impulse", {})])
+def test_conformance_kit(name, params):
+    from pixelsmith.testing import check_restorer
+
+    check_restorer(name, params=params)

@@ -32,8 +32,11 @@ def fakes():
 
 
 def _run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``python -m pixelsmith ARGS``; an ``env`` value of None removes that variable."""
+    merged = {**os.environ, **(env or {})}
+    merged = {k: v for k, v in merged.items() if v is not None}
     return subprocess.run([sys.executable, "-m", "pixelsmith", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=300)
+                          env=merged, timeout=300)
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -49,8 +52,7 @@ def _img(seed: int, c: int = 1, h: int = 10, w: int = 12) -> torch.Tensor:
 def test_plugins_json_lists_the_builtins_and_reports_a_broken_installed_plugin(tmp_path):
     make_dist(tmp_path, "ps-cli-broken", IMPORT_FAILS, version="9.9")
     env = {"PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
-           "PIXELSMITH_LOAD_PLUGINS": "ps-cli-broken"}
-    env.pop("PIXELSMITH_STRICT_PLUGINS", None)
+           "PIXELSMITH_LOAD_PLUGINS": "ps-cli-broken", "PIXELSMITH_STRICT_PLUGINS": None}
     result = _run("plugins", "--json", env=env)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)

@@ -1,0 +1,356 @@
+"""The one GAN trainer the generator plugins share (``pixelsmith train mlp-gan|dcgan``).
+
+Recipe: Adam with the DCGAN settings (lr 2e-4, betas (0.5, 0.999)), one optimiser per network,
+the non-saturating loss in its softplus form, an EMA of the generator weights, DiffAugment applied
+to real *and* fake images before the discriminator (on by default; ``--no-augment`` to compare),
+an optional R1 penalty (``r1=GAMMA`` in ``extra``). Models map ``z`` (and labels when conditional)
+to images in [0, 1]; discriminators take images in [0, 1] and return one logit per image.
+
+Every random draw is a function of (seed, rank, step) through :class:`TrainingSession`: latents and
+augmentation come from ``session.step_generator(step, ...)``, data order from
+``session.batch_indices(step, n)`` and dropout from a per-step seed of the global RNG, so a run
+resumed from a checkpoint is bitwise the run that was never interrupted (same device, same threads).
+
+Per-step overhead is kept low: no host synchronisation except on logging steps.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import TrainingError
+from ..weights import save_weights
+from .config import TrainConfig
+from .ema import EMA, _unwrap
+from .session import TrainingSession, _derive_seed
+
+__all__ = ["train_gan", "GAN_DEFAULTS", "recalibrate_batchnorm", "GENERATOR_FILE"]
+
+#: The shippable file written at the end of training: EMA generator weights only.
+GENERATOR_FILE = "generator.safetensors"
+
+#: Defaults a plugin may override and a user may override again with ``extra`` (``key=value``).
+GAN_DEFAULTS: dict[str, Any] = {
+    "lr": 2e-4,
+    "beta1": 0.5,
+    "beta2": 0.999,
+    "ema_decay": 0.999,
+    "r1": 0.0,                                # R1 penalty weight γ (0: off)
+    "augment_policy": "color,translation,cutout",
+    "log_every": 50,                          # steps between loss read-outs (host syncs)
+    "num_classes": 10,
+}
+
+
+def _coerce(value: Any, like: Any) -> Any:
+    if isinstance(like, bool):
+        return str(value).lower() in ("1", "true", "yes", "on") if isinstance(value, str) else bool(value)
+    if isinstance(like, int) and not isinstance(like, bool):
+        return int(value)
+    if isinstance(like, float):
+        return float(value)
+    return value
+
+
+def _settings(config: TrainConfig, defaults: Mapping[str, Any]) -> dict[str, Any]:
+    merged = {**GAN_DEFAULTS, **defaults}
+    out = dict(merged)
+    unknown = sorted(set(config.extra) - set(merged))
+    if unknown:
+        raise TrainingError(f"unknown training option(s) {unknown}; this trainer takes {sorted(merged)}")
+    for key, value in config.extra.items():
+        if key in merged:
+            try:
+                out[key] = _coerce(value, merged[key])
+            except (TypeError, ValueError) as exc:
+                raise TrainingError(f"extra option {key}={value!r}: expected a {type(merged[key]).__name__}") from exc
+    if config.lr is not None:
+        out["lr"] = float(config.lr)
+    if out["r1"] < 0:
+        raise TrainingError(f"r1 must be >= 0, got {out['r1']}")
+    return out
+
+
+def _augmenter(config: TrainConfig, policy: str) -> Callable[..., torch.Tensor] | None:
+    if not config.augment or not policy:
+        return None
+    try:
+        from ..augment import diff_augment
+    except ImportError as exc:  # the augmentation module is a separate piece of core
+        raise TrainingError("DiffAugment (pixelsmith.augment.diff_augment) is not available in this "
+                            "pixelsmith; train with --no-augment") from exc
+
+    def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return diff_augment(x, policy, generator=generator)
+
+    return augment
+
+
+def _save_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> None:
+    try:
+        from ..io import save_grid
+    except ImportError:
+        save_grid = None
+    if save_grid is not None:
+        save_grid(images, path, nrow=nrow)
+        return
+    import imageio.v3 as iio
+    import numpy as np
+
+    b, c, h, w = images.shape
+    rows = -(-b // nrow)
+    canvas = torch.zeros(c, rows * (h + 2) + 2, nrow * (w + 2) + 2)
+    for i in range(b):
+        r, col = divmod(i, nrow)
+        canvas[:, 2 + r * (h + 2):2 + r * (h + 2) + h, 2 + col * (w + 2):2 + col * (w + 2) + w] = images[i]
+    arr = (canvas.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    iio.imwrite(path, arr[:, :, 0] if c == 1 else np.ascontiguousarray(arr))
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(generator: nn.Module, latent_dim: int, *, batches: int = 16, batch_size: int = 256,
+                          seed: int = 0, device: torch.device | str = "cpu", num_classes: int = 0) -> nn.Module:
+    """Re-estimate the batch-norm statistics of (a copy of) an EMA generator.
+
+    EMA-averaged weights come with the running statistics of the last raw generator, which do not
+    match them; a few seeded forward passes in train mode with cumulative averaging fix that.
+    Returns ``generator`` (modified in place) in eval mode.
+    """
+    bns = [m for m in generator.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return generator.eval()
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    generator.train()
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(batches):
+        z = torch.randn(batch_size, latent_dim, generator=g).to(device)
+        if num_classes:
+            y = torch.randint(0, num_classes, (batch_size,), generator=g).to(device)
+            generator(z, y)
+        else:
+            generator(z)
+    for m, mom in zip(bns, saved):
+        m.momentum = mom
+    return generator.eval()
+
+
+def _load_data(config: TrainConfig, image_size: int, channels: int, conditional: bool
+               ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    from ..data.mnist import load_mnist
+
+    images, labels = load_mnist(config.data, size=image_size, channels=channels)
+    if images.shape[0] == 0:
+        raise TrainingError(f"no training images found in {config.data}")
+    if tuple(images.shape[1:]) != (channels, image_size, image_size):
+        raise TrainingError(f"training images are {tuple(images.shape[1:])}, the model needs "
+                            f"{(channels, image_size, image_size)}; pass image_size=/channels= in extra")
+    if conditional and labels is None:
+        raise TrainingError(f"a class-conditional model needs labelled data; {config.data} has no labels "
+                            "(use IDX files with their labels file, or the default MNIST subset)")
+    return images.contiguous(), labels
+
+
+def train_gan(config: TrainConfig, *, component: str, build_generator: Callable[[], nn.Module],
+              build_discriminator: Callable[[], nn.Module], latent_dim: int, image_size: int, channels: int,
+              conditional: bool = False, model_config: Mapping[str, Any] | None = None,
+              defaults: Mapping[str, Any] | None = None) -> Path:
+    """Train a GAN; return the last checkpoint. Also writes ``generator.safetensors`` (EMA weights).
+
+    ``build_generator()`` returns a module ``G(z[, labels]) -> B×C×H×W`` in [0, 1];
+    ``build_discriminator()`` one ``D(x[, labels]) -> B`` (or ``B×1``) logits. ``model_config`` (JSON-able)
+    is stored in every file written so the plugin can rebuild the architecture from a weights file.
+    """
+    opts = _settings(config, defaults or {})
+    model_config = dict(model_config or {})
+    model_config.update({"latent_dim": latent_dim, "image_size": image_size, "channels": channels,
+                         "conditional": conditional})
+    num_classes = int(opts["num_classes"]) if conditional else 0
+    augment = _augmenter(config, opts["augment_policy"])
+
+    with TrainingSession(config, component) as session:
+        device = session.device
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+        images, labels = _load_data(config, image_size, channels, conditional)
+        n = images.shape[0]
+        images = images.to(device)
+        labels = labels.to(device) if labels is not None else None
+
+        torch.manual_seed(_derive_seed(config.seed, "init"))  # same initial weights on every rank
+        g_raw, d_raw = build_generator(), build_discriminator()
+        G, D = session.wrap(g_raw), session.wrap(d_raw)
+        g_raw, d_raw = _unwrap(G), _unwrap(D)
+        betas = (float(opts["beta1"]), float(opts["beta2"]))
+        opt_g = torch.optim.Adam(g_raw.parameters(), lr=opts["lr"], betas=betas)
+        opt_d = torch.optim.Adam(d_raw.parameters(), lr=opts["lr"], betas=betas)
+        ema = EMA(g_raw, decay=float(opts["ema_decay"]))
+        d_params = list(d_raw.parameters())
+
+        start = 0
+        ckpt = session.resume_checkpoint()
+        if ckpt is not None:
+            stored = ckpt.json("model_config", None)
+            if stored is not None and stored != model_config:
+                raise TrainingError(f"{ckpt.path} holds a model {stored}, this run asks for {model_config}; "
+                                    "use the same extra options or another --out")
+            ckpt.load_module("G", g_raw)
+            ckpt.load_module("D", d_raw)
+            ckpt.load_module("G_ema", ema.shadow)
+            ckpt.load_optimizer("G", opt_g)
+            ckpt.load_optimizer("D", opt_d)
+            ema.updates = int(ckpt.metadata.get("ema_updates", "0"))
+            start = ckpt.step
+            if start >= config.steps:
+                session.say(f"checkpoint is at step {start}, already >= --steps {config.steps}; "
+                            "nothing to train (raise --steps to continue)")
+
+        fixed_z = torch.randn(64, latent_dim, generator=torch.Generator().manual_seed(config.seed)).to(device)
+        fixed_y = (torch.arange(64, device=device) % num_classes) if conditional else None
+        b = config.batch_size
+        r1 = float(opts["r1"])
+        log_every = max(1, int(opts["log_every"]))
+        info_meta = {"model_config": model_config, "trainer": "pixelsmith.training.gan",
+                     "augment": augment is not None, "augment_policy": opts["augment_policy"] if augment else "",
+                     "r1": r1, "lr": opts["lr"], "betas": list(betas), "ema_decay": opts["ema_decay"],
+                     "batch_size": b, "effective_batch_size": session.effective_batch_size}
+
+        def checkpoint(step: int) -> Path | None:
+            return session.save(
+                step, modules={"G": g_raw, "D": d_raw, "G_ema": ema.shadow},
+                optimizers={"G": opt_g, "D": opt_d},
+                rng={"torch": torch.get_rng_state()},
+                metadata={**info_meta, "ema_updates": str(ema.updates)})
+
+        def write_samples(step: int) -> None:
+            if not session.is_main:
+                return
+            g_eval = recalibrate_batchnorm(copy.deepcopy(ema.shadow), latent_dim, batches=4, batch_size=128,
+                                           seed=config.seed, device=device, num_classes=num_classes)
+            with torch.no_grad():
+                imgs = g_eval(fixed_z, fixed_y) if conditional else g_eval(fixed_z)
+            _save_grid(imgs.float().cpu(), session.out / f"samples-{step:08d}.png")
+
+        last_saved = start
+        step = start
+        stopped = False
+        session.say(f"training {component}: {n} images {tuple(images.shape[1:])}, batch {b} "
+                    f"(effective {session.effective_batch_size}), steps {start}→{config.steps}, "
+                    f"device {device}, augment {'on (' + opts['augment_policy'] + ')' if augment else 'off'}, "
+                    f"r1 {r1}")
+        check_every = 1 if not session.distributed else 10
+        G.train()
+        D.train()
+        for step in session.iterate(start):
+            torch.manual_seed(_derive_seed(config.seed, session.rank, step, "global"))  # dropout etc.
+            idx = session.batch_indices(step, n).to(device)
+            real = images.index_select(0, idx)
+            gen = session.step_generator(step, "latent")
+            z = torch.randn(b, latent_dim, generator=gen).to(device)
+            y_real = y_fake = None
+            if conditional:
+                y_real = labels.index_select(0, idx)
+                y_fake = torch.randint(0, num_classes, (b,), generator=gen).to(device)
+            aug_gen = session.step_generator(step, "augment")
+
+            # -- discriminator: real vs detached fake, one forward over both halves ------------------
+            fake = G(z, y_fake) if conditional else G(z)
+            x = torch.cat([real, fake.detach()])
+            if augment is not None:
+                x = augment(x, aug_gen)
+            if r1 > 0:
+                x = x.detach().requires_grad_(True)
+            y_cat = torch.cat([y_real, y_fake]) if conditional else None
+            logits = (D(x, y_cat) if conditional else D(x)).reshape(-1)
+            loss_d = F.softplus(-logits[:b]).mean() + F.softplus(logits[b:]).mean()
+            if r1 > 0:
+                (grad,) = torch.autograd.grad(logits[:b].sum(), x, create_graph=True)
+                penalty = grad[:b].square().sum(dim=(1, 2, 3)).mean()
+                loss_d = loss_d + 0.5 * r1 * penalty
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+
+            # -- generator: non-saturating loss through a frozen D (no wasted D weight gradients) ----
+            for p in d_params:
+                p.requires_grad_(False)
+            x_fake = augment(fake, session.step_generator(step, "augment-g")) if augment is not None else fake
+            logits_g = (d_raw(x_fake, y_fake) if conditional else d_raw(x_fake)).reshape(-1)
+            loss_g = F.softplus(-logits_g).mean()
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+            for p in d_params:
+                p.requires_grad_(True)
+            ema.update(g_raw)
+
+            if step % log_every == 0 or step == config.steps:
+                scalars = {"loss_d": float(session.all_reduce_mean(loss_d.detach())),
+                           "loss_g": float(session.all_reduce_mean(loss_g.detach())),
+                           "d_real": float(torch.sigmoid(logits[:b].detach()).mean()),
+                           "d_fake": float(torch.sigmoid(logits[b:].detach()).mean())}
+                if session._bar is not None:
+                    session._bar.set_postfix({k: f"{v:.3g}" for k, v in scalars.items()}, refresh=False)
+                session.log(step, **scalars)
+            if session._bar is not None:
+                session._bar.update(1)
+            if config.sample_every > 0 and step % config.sample_every == 0:
+                write_samples(step)
+            if config.checkpoint_every > 0 and step % config.checkpoint_every == 0:
+                checkpoint(step)
+                last_saved = step
+            if step % check_every == 0 and session.should_stop():
+                stopped = True
+                break
+
+        final = step
+        path: Path | None = None
+        if final != last_saved or latest_path(session) is None:
+            path = checkpoint(final)
+        else:
+            path = latest_path(session)
+        if stopped:
+            session.say(f"stopped at step {final}; checkpoint {path}; continue with --resume")
+            return path or session.out
+        if session.is_main:
+            if config.sample_every <= 0 or final % config.sample_every != 0:
+                write_samples(final)
+            shipped = recalibrate_batchnorm(copy.deepcopy(ema.shadow), latent_dim, seed=config.seed,
+                                            device=device, num_classes=num_classes)
+            gen_path = session.out / GENERATOR_FILE
+            sha = save_weights(gen_path, shipped.state_dict(), {
+                "format": "pixelsmith-generator-1", "component": component, "step": str(final),
+                "model_config": model_config, "ema_updates": str(ema.updates),
+                "seed": str(config.seed), "augment": augment is not None, "r1": r1,
+            })
+            session.say(f"wrote {gen_path} (EMA generator at step {final})")
+            if not config.quiet:
+                print(f"{gen_path}  sha256 {sha}", file=sys.stdout, flush=True)
+        return path or session.out
+
+
+def latest_path(session: TrainingSession) -> Path | None:
+    from .checkpoint import latest_checkpoint
+
+    return latest_checkpoint(session.out) if session.out.exists() else None
+
+
+def read_model_config(path: str | Path) -> dict[str, Any]:
+    """The architecture stored in a generator or checkpoint file by :func:`train_gan`."""
+    from ..weights import read_metadata
+
+    meta = read_metadata(path)
+    if "model_config" not in meta:
+        raise TrainingError(f"{path} has no model_config metadata; it was not written by pixelsmith's GAN trainer")
+    return json.loads(meta["model_config"])

@@ -516,7 +516,8 @@ def _run_generation(result: BenchResult, registry: Registry, plan: BenchPlan, de
         except Exception as exc:  # noqa: BLE001
             rec.update(status="failed", error=_error_text(exc), seconds=round(time.perf_counter() - t0, 4))
             continue
-        rec["seconds"] = round(time.perf_counter() - t0, 4) if name != REAL_DATA else 0.0
+        # per sample, so the column means "time / image" in every table
+        rec["seconds"] = round((time.perf_counter() - t0) / n, 6) if name != REAL_DATA else 0.0
         rec["peak_memory_mb"] = None if mem.peak_mb is None or name == REAL_DATA else round(mem.peak_mb, 2)
         if not isinstance(samples, torch.Tensor) or tuple(samples.shape) != (n, *reference.shape[1:]):
             got = tuple(samples.shape) if isinstance(samples, torch.Tensor) else type(samples).__name__

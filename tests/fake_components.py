@@ -43,7 +43,7 @@ class GaussianNoise(pixelsmith.Degradation):
 
     def _apply(self, x: torch.Tensor, rng: torch.Generator):
         noise = torch.randn(x.shape, generator=rng).to(x.device)
-        return x + self.sigma * noise, {"sigma": self.sigma}
+        return x + self.sigma * noise, {"noise_sigma": self.sigma}
 
 
 class MeanAbsoluteError(pixelsmith.Metric):

@@ -150,3 +150,12 @@ def test_bad_images_raise_pixelsmith_errors(fakes):
         list(Pipeline(device="cpu").run([torch.rand(2, 1, 4, 4)]))
     with pytest.raises(InvalidInputError, match="iterable"):
         list(Pipeline(device="cpu").run(5))
+
+
+def test_true_sigma_is_the_noise_level_not_the_blur_width(fakes):
+    x = _images(1)
+    informed = BoxRestorer(device="cpu")
+    informed.spec = pixelsmith.spec("restorer", "tiny-box")
+    blur = pixelsmith.degradation("gaussian-blur", sigma=2.0, noise=0.01)
+    list(Pipeline(degradations=[blur], restorer=informed, device="cpu", pass_true_params=True).run(x))
+    assert informed.calls[0]["sigma"] == 0.01

@@ -56,6 +56,10 @@ def image_seed(seed: int, index: int, stage: int = 0) -> int:
     return (int(state[0]) << 31 | int(state[1]) >> 1) & ((1 << 63) - 1)
 
 
+#: restorer parameter -> the key of a degradation's ``info`` that holds its true value
+TRUE_PARAM_SOURCES = {"sigma": "noise_sigma"}
+
+
 @dataclass
 class PipelineRecord:
     """What happened to one image.
@@ -356,8 +360,10 @@ class Pipeline:
         spec = self.restorer.spec if self.restorer is not None else None
         if self.pass_true_params and spec is not None:
             for key in (*spec.requires, *spec.accepts):
-                if key in info and key not in params:
-                    params[key] = info[key]
+                # a restorer's `sigma` is the noise level; a blur's own `sigma` is its width
+                source = TRUE_PARAM_SOURCES.get(key, key)
+                if source in info and key not in params:
+                    params[key] = info[source]
         return params
 
     def _restore(self, degraded: list[torch.Tensor], infos: list[dict[str, Any]]

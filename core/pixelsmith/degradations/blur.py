@@ -43,7 +43,7 @@ class _KernelBlur(Degradation):
         out = blur_with_kernel(x, self.kernel, self.border)
         if self.noise > 0:
             out = out + gaussian_noise_like(out, self.noise, rng)
-        return out, {"kernel": self.kernel.clone()}
+        return out, {"kernel": self.kernel.clone(), "noise_sigma": self.noise}
 
 
 class GaussianBlur(_KernelBlur):

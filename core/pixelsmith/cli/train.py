@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from ..errors import InvalidInputError, UnknownComponentError
@@ -77,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
         **{k: v for k, v in options.items() if v is not None},
     )
     result = spec.train(config)
+    # under torchrun only rank 0 reports (as only rank 0 writes checkpoints, samples and logs)
+    quiet = args.quiet or os.environ.get("RANK", "0") != "0"
     info(f"training of {spec.name} finished; outputs in {config.out}"
-         + (f" (checkpoint {result})" if result is not None else ""), quiet=args.quiet)
+         + (f" (checkpoint {result})" if result is not None else ""), quiet=quiet)
     return 0

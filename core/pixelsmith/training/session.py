@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -140,7 +141,11 @@ class TrainingSession:
             from torch.nn.parallel import DistributedDataParallel
 
             ids = [self.device.index] if self.device.type == "cuda" else None
-            model = DistributedDataParallel(model, device_ids=ids, broadcast_buffers=False)
+            with warnings.catch_warnings():
+                # recent torch deprecates broadcast_buffers without offering the same behaviour yet:
+                # rank-local batch-norm statistics are what we want (only rank 0 saves them)
+                warnings.filterwarnings("ignore", message=".*broadcast_buffers.*")
+                model = DistributedDataParallel(model, device_ids=ids, broadcast_buffers=False)
         return model
 
     def all_reduce_mean(self, value: torch.Tensor) -> torch.Tensor:
@@ -197,14 +202,23 @@ class TrainingSession:
                              unit="step", dynamic_ncols=True)
 
     def step_done(self, step: int, **scalars: float) -> None:
-        """Advance the progress bar; every ``sample_every`` steps also append to ``log.jsonl``."""
+        """Advance the progress bar; every ``sample_every // 5`` steps also append to ``log.jsonl``.
+
+        Call it on every rank: under torchrun the logged scalars are the mean over all ranks
+        (the loss of the global batch), not rank 0's share.
+        """
+        logging = step % max(1, self.config.sample_every // 5) == 0 or step == self.config.steps
+        if logging and self.distributed and scalars:
+            names = sorted(scalars)
+            mean = self.all_reduce_mean(torch.tensor([float(scalars[k]) for k in names], dtype=torch.float64))
+            scalars = dict(zip(names, mean.tolist()))
         if not self.is_main:
             return
         if self._bar is not None:
             self._bar.update(1)
             if step % 10 == 0:
                 self._bar.set_postfix({k: f"{v:.4g}" for k, v in scalars.items()})
-        if step % max(1, self.config.sample_every // 5) == 0 or step == self.config.steps:
+        if logging:
             self.log(step, **scalars)
 
     def log(self, step: int, **values: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pixelsmith.training import TrainConfig
-from pixelsmith_unet.model import DEFAULT_WIDTHS, UNet
+from pixelsmith_unet.model import DEFAULT_UNSHUFFLE, DEFAULT_WIDTHS, UNet
 
 from .deblur import prepare_deblur_input
 
@@ -21,7 +21,8 @@ def deblur_recipe(config: TrainConfig):
     return RestorationRecipe(
         component="deblur",
         task="deblur",
-        make_model=lambda: UNet(in_channels=3, out_channels=1, widths=widths),
+        make_model=lambda: UNet(in_channels=3, out_channels=1, widths=widths,
+                                unshuffle=int(extra.get("unshuffle", DEFAULT_UNSHUFFLE))),
         prepare=prepare_deblur_input,
         channels=1,
         patch=int(extra.get("patch", 64)),

@@ -18,8 +18,8 @@ from .restorer import ResidualUNetRestorer, packaged_weights, per_image
 
 __all__ = ["prepare_level_input", "UNetDenoiser", "UNetImpulse", "DENOISE_SHA256", "IMPULSE_SHA256"]
 
-DENOISE_SHA256 = "0" * 64
-IMPULSE_SHA256 = "0" * 64
+DENOISE_SHA256 = "f19d21e2cbc7f2caf03d13e5c1447d55eb4fdad8b1e4ec2d3ccfc2efd661d0cf"
+IMPULSE_SHA256 = "41d5beb59cc5254c410ce73e5a65002de804a7d0f653304311dd06424d124d2d"
 
 
 def prepare_level_input(x: torch.Tensor, level: torch.Tensor, kernels: list | None = None) -> torch.Tensor:

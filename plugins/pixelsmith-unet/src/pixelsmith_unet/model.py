@@ -7,11 +7,13 @@ import json
 from typing import Any, Mapping
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["UNet", "DEFAULT_WIDTHS"]
+__all__ = ["UNet", "DEFAULT_WIDTHS", "DEFAULT_UNSHUFFLE"]
 
 DEFAULT_WIDTHS = (32, 64, 128, 256)
+DEFAULT_UNSHUFFLE = 2
 
 
 class _ResBlock(nn.Module):
@@ -33,11 +35,14 @@ class UNet(nn.Module):
     """
 
     def __init__(self, in_channels: int = 3, out_channels: int = 1,
-                 widths: tuple[int, ...] = DEFAULT_WIDTHS, blocks: int = 1) -> None:
+                 widths: tuple[int, ...] = DEFAULT_WIDTHS, blocks: int = 1, unshuffle: int = 1) -> None:
         super().__init__()
         self.config = {"in_channels": in_channels, "out_channels": out_channels,
-                       "widths": list(widths), "blocks": blocks}
-        self.head = nn.Conv2d(in_channels, widths[0], 3, padding=1)
+                       "widths": list(widths), "blocks": blocks, "unshuffle": unshuffle}
+        # FFDNet's trick: work on unshuffle×unshuffle pixel blocks (space-to-depth), so every layer
+        # runs at 1/unshuffle² of the pixels: about that much faster, with a larger receptive field.
+        self.unshuffle = unshuffle
+        self.head = nn.Conv2d(in_channels * unshuffle**2, widths[0], 3, padding=1)
         self.down = nn.ModuleList()
         self.enc = nn.ModuleList()
         for a, b in zip(widths[:-1], widths[1:]):
@@ -49,13 +54,15 @@ class UNet(nn.Module):
         for a, b in zip(reversed(widths[1:]), reversed(widths[:-1])):
             self.up.append(nn.ConvTranspose2d(a, b, 2, stride=2))
             self.dec.append(nn.Sequential(*[_ResBlock(b) for _ in range(blocks)]))
-        self.tail = nn.Conv2d(widths[0], out_channels, 3, padding=1)
+        self.tail = nn.Conv2d(widths[0], out_channels * unshuffle**2, 3, padding=1)
 
     @property
     def multiple(self) -> int:
-        return 2 ** (len(self.config["widths"]) - 1)
+        return self.unshuffle * 2 ** (len(self.config["widths"]) - 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.unshuffle > 1:
+            x = F.pixel_unshuffle(x, self.unshuffle)
         h = self.head(x)
         skips = []
         for enc, down in zip(self.enc, self.down):
@@ -65,10 +72,12 @@ class UNet(nn.Module):
         h = self.mid(h)
         for up, dec in zip(self.up, self.dec):
             h = dec(up(h) + skips.pop())
-        return self.tail(h)
+        out = self.tail(h)
+        return F.pixel_shuffle(out, self.unshuffle) if self.unshuffle > 1 else out
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | str) -> "UNet":
         cfg = json.loads(config) if isinstance(config, str) else dict(config)
         return cls(in_channels=int(cfg["in_channels"]), out_channels=int(cfg["out_channels"]),
-                   widths=tuple(int(w) for w in cfg["widths"]), blocks=int(cfg.get("blocks", 1)))
+                   widths=tuple(int(w) for w in cfg["widths"]), blocks=int(cfg.get("blocks", 1)),
+                   unshuffle=int(cfg.get("unshuffle", 1)))

@@ -7,7 +7,7 @@ from pathlib import Path
 from pixelsmith.training import TrainConfig
 
 from .denoise import prepare_level_input
-from .model import DEFAULT_WIDTHS, UNet
+from .model import DEFAULT_UNSHUFFLE, DEFAULT_WIDTHS, UNet
 
 __all__ = ["denoise_recipe", "impulse_recipe", "train_denoise", "train_impulse"]
 
@@ -26,7 +26,8 @@ def _recipe(component: str, task: str, config: TrainConfig):
     return RestorationRecipe(
         component=component,
         task=task,
-        make_model=lambda: UNet(in_channels=3, out_channels=1, widths=widths),
+        make_model=lambda: UNet(in_channels=3, out_channels=1, widths=widths,
+                                unshuffle=int((config.extra or {}).get("unshuffle", DEFAULT_UNSHUFFLE))),
         prepare=prepare_level_input,
         channels=1,
         patch=int((config.extra or {}).get("patch", 64)),

@@ -32,7 +32,8 @@ from .config import TrainConfig
 from .ema import EMA, _unwrap
 from .session import TrainingSession, _derive_seed
 
-__all__ = ["train_gan", "GAN_DEFAULTS", "recalibrate_batchnorm", "GENERATOR_FILE"]
+__all__ = ["train_gan", "GAN_DEFAULTS", "recalibrate_batchnorm", "export_generator", "read_model_config",
+           "GENERATOR_FILE"]
 
 #: The shippable file written at the end of training: EMA generator weights only.
 GENERATOR_FILE = "generator.safetensors"
@@ -326,18 +327,43 @@ def train_gan(config: TrainConfig, *, component: str, build_generator: Callable[
         if session.is_main:
             if config.sample_every <= 0 or final % config.sample_every != 0:
                 write_samples(final)
-            shipped = recalibrate_batchnorm(copy.deepcopy(ema.shadow), latent_dim, seed=config.seed,
-                                            device=device, num_classes=num_classes)
             gen_path = session.out / GENERATOR_FILE
-            sha = save_weights(gen_path, shipped.state_dict(), {
-                "format": "pixelsmith-generator-1", "component": component, "step": str(final),
-                "model_config": model_config, "ema_updates": str(ema.updates),
-                "seed": str(config.seed), "augment": augment is not None, "r1": r1,
-            })
+            sha = _write_generator(gen_path, copy.deepcopy(ema.shadow), {
+                "component": component, "step": str(final), "model_config": model_config,
+                "ema_updates": str(ema.updates), "seed": str(config.seed), "augment": augment is not None,
+                "r1": r1}, seed=config.seed, device=device, num_classes=num_classes)
             session.say(f"wrote {gen_path} (EMA generator at step {final})")
             if not config.quiet:
                 print(f"{gen_path}  sha256 {sha}", file=sys.stdout, flush=True)
         return path or session.out
+
+
+def _write_generator(path: Path, g_ema: nn.Module, metadata: Mapping[str, Any], *, seed: int = 0,
+                     device: torch.device | str = "cpu", num_classes: int = 0) -> str:
+    cfg = metadata["model_config"]
+    recalibrate_batchnorm(g_ema, int(cfg["latent_dim"]), seed=seed, device=device, num_classes=num_classes)
+    return save_weights(path, g_ema.state_dict(), {"format": "pixelsmith-generator-1", **metadata})
+
+
+def export_generator(checkpoint: str | Path, out: str | Path,
+                     build_generator: Callable[[dict[str, Any]], nn.Module]) -> str:
+    """Write the EMA generator of a training checkpoint as a shippable ``generator.safetensors``.
+
+    The same file the end of training writes (batch-norm statistics re-estimated, ``model_config``
+    stored); ``build_generator(model_config)`` builds the architecture. Returns the sha256.
+    """
+    from .checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(checkpoint)
+    cfg = ckpt.json("model_config")
+    if cfg is None:
+        raise TrainingError(f"{checkpoint} has no model_config; it was not written by the GAN trainer")
+    g = build_generator(cfg)
+    ckpt.load_module("G_ema", g)
+    meta = {"component": ckpt.metadata.get("component", ""), "step": str(ckpt.step), "model_config": cfg,
+            "ema_updates": ckpt.metadata.get("ema_updates", "0"), "seed": ckpt.metadata.get("seed", "0"),
+            "augment": ckpt.json("augment", None), "r1": ckpt.json("r1", 0.0), "exported_from": Path(checkpoint).name}
+    return _write_generator(Path(out), g, meta, seed=int(meta["seed"]))
 
 
 def latest_path(session: TrainingSession) -> Path | None:

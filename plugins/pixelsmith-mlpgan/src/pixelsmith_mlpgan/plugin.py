@@ -20,7 +20,7 @@ from pixelsmith.weights import load_into, load_weights, read_metadata
 
 from .model import MLPDiscriminator, MLPGenerator
 
-__all__ = ["MLPGAN", "train", "SHIPPED_WEIGHTS", "MODEL_DEFAULTS"]
+__all__ = ["MLPGAN", "train", "export", "SHIPPED_WEIGHTS", "MODEL_DEFAULTS"]
 
 __version__ = "0.1.0"
 
@@ -30,12 +30,15 @@ MODEL_DEFAULTS: dict[str, int] = {"latent_dim": 100, "image_size": 28, "channels
 _WEIGHTS_DIR = Path(__file__).parent / "weights"
 SHIPPED_WEIGHTS = pixelsmith.WeightsFile(
     _WEIGHTS_DIR / "mlp-gan-mnist.safetensors",
-    "0000000000000000000000000000000000000000000000000000000000000000",
+    "cb292903af0421a1caf03a486154b589eed9a1d5605094e245b9a26d5e187ac4",
 )
 
 
 class MLPGAN(pixelsmith.Generator):
-    """A trained MLP-GAN generator; ``weights`` None loads the shipped MNIST weights (sha256-checked)."""
+    """A trained MLP-GAN generator; ``weights`` None loads the shipped MNIST weights (sha256-checked).
+
+    ``weights`` may also be a ``generator.safetensors`` or a training checkpoint (its EMA generator).
+    """
 
     def __init__(self, device: str | torch.device | None = None, weights: str | Path | None = None,
                  sha256: str | None = None) -> None:
@@ -59,7 +62,13 @@ class MLPGAN(pixelsmith.Generator):
             net = MLPGenerator(**arch)
         except ValueError as exc:
             raise WeightsError(f"{path}: model_config {cfg} is not an MLP-GAN this plugin can build: {exc}") from exc
-        load_into(net, {k: v.float() for k, v in state.items()}, source=str(path))
+        if meta.get("format") == "pixelsmith-checkpoint-1":  # a training checkpoint: its EMA generator
+            state = {k[len("G_ema."):]: v for k, v in state.items() if k.startswith("G_ema.")}
+        load_into(net, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, source=str(path))
+        if meta.get("format") == "pixelsmith-checkpoint-1":
+            from pixelsmith.training.gan import recalibrate_batchnorm
+
+            recalibrate_batchnorm(net, net.latent_dim)
         self.net = net.to(self.device).eval().requires_grad_(False)
         self.latent_dim = net.latent_dim
         self.output_shape = (arch.get("channels", 1), arch.get("image_size", 28), arch.get("image_size", 28))
@@ -102,6 +111,16 @@ def train(config: Any) -> Path:
         latent_dim=arch["latent_dim"], image_size=arch["image_size"], channels=arch["channels"],
         model_config=arch,
     )
+
+
+def export(checkpoint: str | Path, out: str | Path) -> str:
+    """Write a checkpoint's EMA generator as a shippable weights file; returns its sha256."""
+    from pixelsmith.training.gan import export_generator
+
+    def build(cfg: dict[str, Any]) -> torch.nn.Module:
+        return MLPGenerator(**{k: int(cfg[k]) for k in ("latent_dim", "image_size", "channels", "hidden") if k in cfg})
+
+    return export_generator(checkpoint, out, build)
 
 
 def _factory(device: str | torch.device | None = None, weights: str | Path | None = None,

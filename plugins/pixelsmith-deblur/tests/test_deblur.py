@@ -70,10 +70,10 @@ def test_deblurs_a_test_photo_blind_and_better_with_kernel(deblurrer, blur, para
 
 
 def test_tiled_equals_untiled(deblurrer):
-    clean = test_photos(size=384)["camera"]  # 3×3 tiles of 192 below
+    clean = test_photos(size=512)["camera"]  # 3×3 tiles of 256 below
     d = pixelsmith.degradation("gaussian-blur", sigma=1.5, noise=0.01).apply(clean, seed=1)
     whole = deblurrer.restore(d.image)
-    tiled = Deblurrer(device="cpu", tile=192, overlap=96)  # the default is 512/128
+    tiled = Deblurrer(device="cpu", tile=256, overlap=128)  # the default overlap, smaller tiles
     tiled.spec = pixelsmith.spec("restorer", "deblur")
     assert (tiled.restore(d.image) - whole).abs().max() < 1e-3
 

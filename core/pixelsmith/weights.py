@@ -76,7 +76,29 @@ def load_weights(source: WeightsFile | str | Path, *, sha256: str | None = None,
     try:
         return load_file(str(path), device=str(device))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise WeightsError(f"weights file {path} cannot be read as safetensors ({exc}); it may be truncated") from exc
+        raise WeightsError(f"weights file {path} cannot be read as safetensors ({exc}){_damage(path)}") from exc
+
+
+def _damage(path: Path) -> str:
+    """What is wrong with an unreadable safetensors file, as far as its header tells (for error messages)."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            if len(head) < 8:
+                return f": the file is {size} bytes, too short for a safetensors header; it is truncated or empty"
+            n = int.from_bytes(head, "little")
+            if n > size - 8:
+                return (f": the header says {n} bytes of metadata follow but the file holds {size - 8}; "
+                        "it is truncated or not a safetensors file")
+            header = json.loads(fh.read(n))
+        end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+        expected = 8 + n + end
+        if size < expected:
+            return f": the file is {size} bytes, its header describes {expected} bytes; it is truncated"
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+        return "; it is damaged or not a safetensors file"
+    return "; it may be damaged"
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:

@@ -21,7 +21,7 @@ from typing import Any, Iterator
 import torch
 import torch.distributed as dist
 
-from ..errors import TrainingError
+from ..errors import TrainingError, WeightsError
 from ..tensors import default_device
 from .checkpoint import CHECKPOINT_GLOB, Checkpoint, latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
@@ -173,7 +173,14 @@ class TrainingSession:
         if path is None:
             self.say(f"--resume: no checkpoint in {self.out}, starting from step 0")
             return None
-        ckpt = load_checkpoint(path, device="cpu")
+        try:
+            ckpt = load_checkpoint(path, device="cpu")
+        except WeightsError as exc:
+            # checkpoints are written atomically, so this is damage from outside (a copy cut short, a full disk)
+            older = sorted(self.out.glob(CHECKPOINT_GLOB))[:-1]
+            hint = (f"delete it to resume from {older[-1].name}" if older
+                    else "delete it to start again, or choose another --out")
+            raise WeightsError(f"cannot resume: the latest checkpoint {path} is unreadable ({exc}); {hint}") from exc
         if ckpt.metadata.get("component") not in (None, self.component):
             raise TrainingError(f"{path} was written by a {ckpt.metadata.get('component')} run, "
                                 f"not {self.component}; use another --out")

@@ -132,3 +132,26 @@ def test_conformance_kit(name, params):
     from pixelsmith.testing import check_restorer
 
     check_restorer(name, params=params)
+
+
+def test_sigterm_writes_a_final_checkpoint_and_stops(tmp_path, tiny_photos):
+    import dataclasses
+    import os
+    import signal
+
+    from pixelsmith.training.restoration import train_restorer
+    from pixelsmith_unet.training import denoise_recipe
+
+    config = _config(tmp_path / "run", tiny_photos, 100)
+    recipe = denoise_recipe(config)
+    calls = []
+
+    def prepare(*args):
+        calls.append(1)
+        if len(calls) == 3:  # call 1 builds the validation input, calls 2… are steps 1…
+            os.kill(os.getpid(), signal.SIGTERM)
+        return recipe.prepare(*args)
+
+    out = train_restorer(config, dataclasses.replace(recipe, prepare=prepare))
+    assert sorted(p.name for p in (tmp_path / "run").glob("checkpoint-*")) == ["checkpoint-00000002.safetensors"]
+    assert read_metadata(out)["steps"] == "2"

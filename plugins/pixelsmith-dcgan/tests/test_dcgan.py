@@ -35,6 +35,7 @@ def test_resume_matches_uninterrupted_run_exactly(tmp_path, tiny_digits):
     resumed = train(_config(tmp_path / "b", tiny_digits, 6, resume=True))
     a, b = _tensors(straight), _tensors(resumed)
     assert load_checkpoint(resumed).step == 6
+    assert load_checkpoint(resumed).metadata["augment_policy"] == "translation,cutout"
     assert set(a) == set(b)
     assert any(k.startswith("optim.D.state") for k in a) and any(k.startswith("G_ema.") for k in a)
     for key in a:
@@ -53,6 +54,9 @@ def test_weights_rebuild_architecture_and_sample_deterministically(tmp_path, tin
     train(_config(tmp_path / "run", tiny_digits, 3, extra={"image_size": "32", "channels": "3"}))
     weights = tmp_path / "run" / GENERATOR_FILE
     assert '"image_size": 32' in read_metadata(weights)["model_config"]
+    # RGB data gets the full DiffAugment policy; gray digits drop the colour ops (see GAN_DEFAULTS)
+    ckpt = load_checkpoint(tmp_path / "run" / "checkpoint-00000003.safetensors")
+    assert ckpt.metadata["augment_policy"] == "color,translation,cutout"
     gen = DCGAN(device="cpu", weights=weights)
     assert gen.output_shape == (3, 32, 32)
     x = gen.sample(40, seed=3, batch_size=16)

@@ -184,12 +184,19 @@ def _ensure_min_size(img: torch.Tensor, size: int) -> torch.Tensor:
 
 
 class _PatchSampler:
-    """Random crops from preloaded images (chosen with probability ∝ area), all draws from one generator."""
+    """Random crops from preloaded images, all draws from one generator.
 
-    def __init__(self, images: Sequence[torch.Tensor], size: int) -> None:
+    ``by="image"`` picks every image equally often (the default: among the bundled photographs the
+    large, mostly dark ``retina`` and ``hubble_deep_field`` would otherwise give half the patches);
+    ``by="area"`` picks images in proportion to their pixel count (every pixel equally likely).
+    """
+
+    def __init__(self, images: Sequence[torch.Tensor], size: int, by: str = "image") -> None:
         self.images = [_ensure_min_size(im, size) for im in images]
         self.size = size
-        areas = torch.tensor([float(im.shape[-2] * im.shape[-1]) for im in self.images])
+        if by not in ("image", "area"):
+            raise TrainingError(f"sample_by must be 'image' or 'area', got {by!r}")
+        areas = torch.tensor([float(im.shape[-2] * im.shape[-1]) if by == "area" else 1.0 for im in self.images])
         self.weights = areas / areas.sum()
 
     def __call__(self, n: int, rng: torch.Generator) -> list[torch.Tensor]:
@@ -309,7 +316,7 @@ def train_restorer(config: TrainConfig, recipe: RestorationRecipe) -> Path:
     with TrainingSession(config, recipe.component) as session:
         torch.manual_seed(session.config.seed)  # the init only; every later draw uses per-step generators
         train_imgs, val_imgs, described = load_training_images(config.data, recipe.channels)
-        sampler = _PatchSampler(train_imgs, patch + 2 * margin)
+        sampler = _PatchSampler(train_imgs, patch + 2 * margin, by=str(extra.get("sample_by", "image")))
         val_clean, val_deg = _validation_set(recipe.task, val_imgs, seed=config.seed + 12345)
         val_inp = recipe.prepare(val_deg, torch.full((val_deg.shape[0],), float("nan")),
                                  [None] * val_deg.shape[0])

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, PluginError
 from .specs import DegradationSpec, GeneratorSpec, MetricSpec, RestorerSpec
 from .tensors import as_image_batch, check_same_shape, default_device
 
@@ -123,6 +123,12 @@ class Restorer(ABC):
         if not isinstance(out, torch.Tensor) or out.shape != batch.shape:
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise InvalidInputError(f"{self.name} returned {got}, expected {tuple(batch.shape)}")
+        if not bool(torch.isfinite(out).all()):
+            # clamp() keeps NaN: say so here rather than write black or garbage images later
+            raise PluginError(
+                f"{self.name} returned NaN or Inf values for an input of shape {tuple(batch.shape)}; "
+                "this is a bug in the restorer (report it to its plugin), or the input is too small for it"
+            )
         # out of place: an output made under torch.inference_mode() cannot be changed in place here
         return out.to(batch.device, torch.float32).clamp(0, 1)
 

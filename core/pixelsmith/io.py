@@ -187,7 +187,8 @@ def _png16(arr: np.ndarray) -> bytes:
     if arr.ndim == 2:
         arr = arr[:, :, None]
     height, width, channels = arr.shape
-    rows = arr.astype(">u2").reshape(height, width * channels)
+    # C order whatever the input strides (a permuted tensor, a 1-pixel-wide image): view() needs it
+    rows = np.ascontiguousarray(arr, dtype=">u2").reshape(height, width * channels)
     # filter type 0 ("none") on every row: simple, lossless, readable by every decoder
     raw = np.concatenate([np.zeros((height, 1), np.uint8), rows.view(np.uint8)], axis=1).tobytes()
 

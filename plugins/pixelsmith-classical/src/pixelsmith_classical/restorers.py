@@ -10,6 +10,7 @@ Defaults are tuned on the project's *training* photographs, never on the test sp
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from typing import Any
 
 import numpy as np
@@ -81,7 +82,8 @@ class _NumpyRestorer(Restorer):
         for i, img in enumerate(arr):
             rgb = img.shape[2] == 3
             res = self._restore_one(img if rgb else img[:, :, 0], rgb=rgb, **params)
-            out[i] = res if rgb else res[:, :, None]
+            # some scikit-image filters squeeze a one-row image to 1-D: give it back its shape
+            out[i] = np.asarray(res).reshape(out[i].shape)
         return torch.from_numpy(np.clip(out, 0, 1)).float().permute(0, 3, 1, 2).to(x.device)
 
     def _restore_one(self, img: np.ndarray, *, rgb: bool, **params: Any) -> np.ndarray:
@@ -92,7 +94,12 @@ def _estimate_sigma(img: np.ndarray, rgb: bool) -> float:
     # Donoho's wavelet MAD estimate: what a user without the true σ would do.
     from skimage.restoration import estimate_sigma
 
-    return float(estimate_sigma(img, channel_axis=-1 if rgb else None, average_sigmas=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "mean of empty slice" on tiny images
+        sigma = float(estimate_sigma(img, channel_axis=-1 if rgb else None, average_sigmas=True))
+    # an image too small for one wavelet coefficient (1×1, 3×3, one row) has no estimate: NaN
+    # would turn the whole output into NaN, so treat it as noise-free
+    return sigma if np.isfinite(sigma) else 0.0
 
 
 class NLMeansRestorer(_NumpyRestorer):

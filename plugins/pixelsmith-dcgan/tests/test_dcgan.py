@@ -124,3 +124,38 @@ def test_conformance_kit():
     if not hasattr(testing, "check_generator"):
         pytest.skip("pixelsmith.testing.check_generator not available")
     testing.check_generator("dcgan")
+
+
+def test_shared_trainer_class_conditional_path(tmp_path, tiny_digits):
+    """The trainer's conditional branch (labels to G and D), with tiny label-aware MLPs."""
+    from torch import nn
+
+    from pixelsmith.training.gan import train_gan
+
+    class G(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb, self.fc = nn.Embedding(10, 8), nn.Linear(16, 784)
+
+        def forward(self, z, y):
+            return torch.sigmoid(self.fc(torch.cat([z, self.emb(y)], 1))).reshape(-1, 1, 28, 28)
+
+    class D(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb, self.fc = nn.Embedding(10, 784), nn.Linear(784, 1)
+
+        def forward(self, x, y):
+            return self.fc(x.flatten(1) * torch.sigmoid(self.emb(y))).squeeze(1)
+
+    def run(out, steps, resume=False):
+        cfg = TrainConfig(out=out, data=tiny_digits, steps=steps, batch_size=16, checkpoint_every=2,
+                          sample_every=2, quiet=True, resume=resume, device="cpu")
+        return train_gan(cfg, component="cgan-test", build_generator=G, build_discriminator=D, latent_dim=8,
+                         image_size=28, channels=1, conditional=True)
+
+    a = load_checkpoint(run(tmp_path / "a", 4)).tensors
+    run(tmp_path / "b", 2)
+    b = load_checkpoint(run(tmp_path / "b", 4, resume=True)).tensors
+    assert all(torch.equal(a[k], b[k]) for k in a if not k.startswith("rng."))
+    assert (tmp_path / "a" / GENERATOR_FILE).is_file()

@@ -133,6 +133,16 @@ def test_dcgan_sigterm_writes_a_final_checkpoint(tmp_path):
     assert "continue with --resume" in err
 
 
+def test_a_doubled_signal_counts_once_but_a_later_second_one_stops_at_once(tmp_path):
+    session = TrainingSession(TrainConfig(out=tmp_path, quiet=True), "x")
+    session._on_signal(signal.SIGTERM, None)
+    session._on_signal(signal.SIGTERM, None)  # SLURM and torchrun both deliver it: no abort
+    assert session.should_stop()
+    session._first_signal_at -= 5  # the user presses Ctrl-C again, seconds later
+    with pytest.raises(KeyboardInterrupt):
+        session._on_signal(signal.SIGINT, None)
+
+
 # -- checkpoint files ------------------------------------------------------------------------------
 
 def _tiny_checkpoint(folder: Path, step: int) -> Path:

@@ -62,6 +62,7 @@ class TrainingSession:
         if self.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
         self.stop_requested = False
+        self._first_signal_at = 0.0
         self._previous_handlers: dict[int, Any] = {}
         self._bar = None
         self._log_file = None
@@ -90,8 +91,15 @@ class TrainingSession:
             dist.destroy_process_group()
 
     def _on_signal(self, signum: int, frame: object) -> None:
-        if self.stop_requested:  # a second Ctrl-C: stop now
+        # A second signal stops at once (Ctrl-C twice), but not one that arrives together with the
+        # first: torchrun forwards SIGTERM to its workers and SLURM signals every process of a step,
+        # so a worker often gets the same SIGTERM twice within milliseconds.
+        now = time.monotonic()
+        if self.stop_requested and now - self._first_signal_at > 1.0:
             raise KeyboardInterrupt
+        if self.stop_requested:
+            return
+        self._first_signal_at = now
         self.stop_requested = True
         self.say(f"{signal.Signals(signum).name} received: writing a checkpoint and stopping "
                  "(send again to stop at once)")

@@ -176,6 +176,20 @@ def test_interrupted_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # the temp file was removed
 
 
+def test_atomic_writes_get_ordinary_file_modes(tmp_path):
+    from pixelsmith.weights import atomic_write_bytes
+
+    umask = os.umask(0o022)
+    try:
+        fresh = atomic_write_bytes(tmp_path / "a.bin", b"x")
+        assert fresh.stat().st_mode & 0o777 == 0o644  # not mkstemp's private 0600
+        os.chmod(fresh, 0o640)
+        atomic_write_bytes(fresh, b"y")
+        assert fresh.stat().st_mode & 0o777 == 0o640 and fresh.read_bytes() == b"y"
+    finally:
+        os.umask(umask)
+
+
 @pytest.mark.parametrize("keep", [0, 7, 60, -10])
 def test_truncated_checkpoint_names_the_file_and_the_sizes(tmp_path, keep):
     path = _tiny_checkpoint(tmp_path, 1)

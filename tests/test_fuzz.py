@@ -37,7 +37,7 @@ SIDES = st.one_of(st.integers(1, 24), st.sampled_from([1, 2, 3, 7, 11, 12, 31]))
 def shapes(draw):
     """(H, W, C or None for a 2-D array), including 1×1, odd sizes and very wide or tall images."""
     if draw(st.integers(0, 9)) == 0:
-        h, w = draw(st.sampled_from([(1, 300), (2, 257), (300, 1), (3, 129)]))
+        h, w = draw(st.sampled_from([(1, 300), (2, 257), (300, 1), (3, 129), (0, 5), (4, 0)]))
     else:
         h, w = draw(SIDES), draw(SIDES)
     return h, w, draw(st.sampled_from([None, 1, 2, 3, 4]))
@@ -57,9 +57,19 @@ def arrays(draw, shape=None, dtype=None):
     else:
         arr = rng.random(full).astype(dtype)
         special = draw(st.sampled_from([None, None, None, np.nan, np.inf, -np.inf, 1.5, -0.25]))
-        if special is not None:
+        if special is not None and arr.size:
             arr.flat[draw(st.integers(0, arr.size - 1))] = special
     return arr
+
+
+@FUZZ
+@given(ndim=st.sampled_from([0, 1, 5, 6]), dtype=st.sampled_from(DTYPES), form=st.sampled_from(["numpy", "torch"]))
+def test_as_image_batch_wrong_rank(ndim, dtype, form):
+    arr = np.zeros((2,) * ndim, dtype=dtype)
+    x = arr if form == "numpy" else torch.from_numpy(arr)
+    with pytest.raises(PixelsmithError) as info:
+        pixelsmith.as_image_batch(x)
+    assert "expected" in str(info.value) or "not supported" in str(info.value) or "cannot convert" in str(info.value)
 
 
 def as_input(arr: np.ndarray, form: str):
@@ -168,7 +178,8 @@ def test_degradation(arr, name, seed, form):
 
 
 @FUZZ
-@given(arr=arrays(), name=st.sampled_from(["median", "tv", "bilateral", "wavelet"]), form=st.sampled_from(["numpy", "bchw"]))
+@given(arr=arrays(), name=st.sampled_from(["median", "tv", "bilateral", "wavelet"]),
+       form=st.sampled_from(["numpy", "bchw"]))
 def test_classical_restorer(arr, name, form):
     x = as_input(arr, form)
     before = _snapshot(x)
@@ -214,6 +225,7 @@ def image_files(draw):
 
     kind = draw(st.sampled_from(FILE_KINDS))
     h, w, _ = draw(shapes())
+    h, w = max(h, 1), max(w, 1)  # encoders cannot write empty images (empty files are their own kind)
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     gray8 = rng.integers(0, 256, (h, w), dtype=np.uint8)
 

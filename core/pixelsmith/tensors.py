@@ -57,9 +57,11 @@ def as_image_batch(
             t = t.float()
         elif t.dtype == torch.uint8:
             t = t.float() / 255.0
+        elif t.dtype == getattr(torch, "uint16", None):  # as numpy uint16 (16-bit images)
+            t = t.float() / 65535.0
         elif not t.is_floating_point():
             raise InvalidInputError(
-                f"{name}: tensor dtype {t.dtype} is not supported; pass float in [0, 1] or uint8"
+                f"{name}: tensor dtype {t.dtype} is not supported; pass float in [0, 1], uint8 or uint16"
             )
         if t.ndim == 3:
             t = t.unsqueeze(0)

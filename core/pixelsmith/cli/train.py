@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 from pathlib import Path
 
@@ -78,6 +79,11 @@ def run(args: argparse.Namespace) -> int:
         **{k: v for k, v in options.items() if v is not None},
     )
     result = spec.train(config)
+    if os.environ.get("WORLD_SIZE", "1") != "1":
+        # DistributedDataParallel wrappers sit in reference cycles that keep their gloo process group
+        # alive until interpreter shutdown, where destroying it can abort the process ("terminate
+        # called without an active exception"); collect them now, while the interpreter is whole
+        gc.collect()
     # under torchrun only rank 0 reports (as only rank 0 writes checkpoints, samples and logs)
     quiet = args.quiet or os.environ.get("RANK", "0") != "0"
     info(f"training of {spec.name} finished; outputs in {config.out}"

@@ -7,6 +7,9 @@ Each test starts real processes through ``python -m torch.distributed.run``; mod
 
 from __future__ import annotations
 
+import math
+import statistics
+
 import pytest
 
 from pixelsmith.training.checkpoint import latest_checkpoint, load_checkpoint
@@ -46,10 +49,12 @@ def test_unet_two_processes_match_one_process_with_double_batch(tmp_path):
     steps1, loss1 = _losses(one)
     steps2, loss2 = _losses(two)
     assert steps1 == steps2 == list(range(1, STEPS + 1))
-    # Data differ per rank (each rank draws its own patches), so compare means over windows of 6 steps:
-    # the same fall (about 0.12 → 0.065 here) within the step-to-step noise (~0.02 per window).
-    w1, w2 = _window_means(loss1, 6), _window_means(loss2, 6)
-    assert all(abs(a - b) < 0.035 for a, b in zip(w1, w2)), (w1, w2)
+    # Patches and noise levels are drawn per rank, so the two runs see different data: compare means
+    # over windows of 10 steps, within 4 standard errors of the step-to-step noise (measured here:
+    # per-step differences have sd ≈ 0.019, windows 0.139/0.097/0.084 vs 0.135/0.104/0.093).
+    w1, w2 = _window_means(loss1, 10), _window_means(loss2, 10)
+    noise = statistics.stdev(a - b for a, b in zip(loss1, loss2)) / math.sqrt(10)
+    assert all(abs(a - b) < 4 * noise for a, b in zip(w1, w2)), (w1, w2, noise)
     assert w1[-1] < 0.8 * w1[0] and w2[-1] < 0.8 * w2[0], (w1, w2)
 
     # only rank 0 writes: one set of rotated checkpoints, one weights file; metadata says 2 processes
@@ -62,7 +67,7 @@ def test_unet_two_processes_match_one_process_with_double_batch(tmp_path):
 
     # the 2-process checkpoint continues in a single process
     resumed = run_pixelsmith("train", "unet-denoise", "--resume", "--batch-size", "8", "--out", str(two),
-                             *UNET_ARGS[:0], "--steps", str(STEPS + 4), "--lr", "0.05", "--sample-every", "5",
+                             "--steps", str(STEPS + 4), "--lr", "0.05", "--sample-every", "5",
                              "--checkpoint-every", "10", "--no-augment", *TINY_UNET)
     assert f"resuming from checkpoint-{STEPS:08d}.safetensors at step {STEPS}" in resumed.stderr
     steps3, loss3 = _losses(two)

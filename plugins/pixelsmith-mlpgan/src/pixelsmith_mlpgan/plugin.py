@@ -30,7 +30,7 @@ MODEL_DEFAULTS: dict[str, int] = {"latent_dim": 100, "image_size": 28, "channels
 _WEIGHTS_DIR = Path(__file__).parent / "weights"
 SHIPPED_WEIGHTS = pixelsmith.WeightsFile(
     _WEIGHTS_DIR / "mlp-gan-mnist.safetensors",
-    "cb292903af0421a1caf03a486154b589eed9a1d5605094e245b9a26d5e187ac4",
+    "6177fa26fe83b126df660190cc6e28882fe894b41103aefd7acf828e98ae23e7",
 )
 
 

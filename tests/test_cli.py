@@ -281,3 +281,13 @@ def test_param_values_are_typed(text, value):
     from pixelsmith.cli._common import parse_params
 
     assert parse_params([f"key-name={text}"]) == {"key_name": value}
+
+
+def test_train_reports_an_early_stop_not_a_finish(tmp_path, capsys):
+    from pixelsmith.cli.train import _checkpoint_step
+    from pixelsmith.training.checkpoint import save_checkpoint
+
+    path = tmp_path / "checkpoint-00000007.safetensors"
+    save_checkpoint(path, step=7, modules={"m": torch.nn.Linear(1, 1)})
+    assert _checkpoint_step(path) == 7
+    assert _checkpoint_step(tmp_path) is None  # a trainer may return its output folder

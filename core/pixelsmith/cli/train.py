@@ -7,10 +7,11 @@ import gc
 import os
 from pathlib import Path
 
-from ..errors import InvalidInputError, UnknownComponentError
+from ..errors import InvalidInputError, PixelsmithError, UnknownComponentError
 from ..registry import get_registry
 from ..specs import ComponentSpec, normalize_name
 from ..training.config import TrainConfig
+from ..weights import read_metadata
 from ._common import info, parse_params
 
 
@@ -86,6 +87,21 @@ def run(args: argparse.Namespace) -> int:
         gc.collect()
     # under torchrun only rank 0 reports (as only rank 0 writes checkpoints, samples and logs)
     quiet = args.quiet or os.environ.get("RANK", "0") != "0"
-    info(f"training of {spec.name} finished; outputs in {config.out}"
-         + (f" (checkpoint {result})" if result is not None else ""), quiet=quiet)
+    reached = _checkpoint_step(result)
+    if reached is not None and reached < config.steps:
+        info(f"training of {spec.name} stopped at step {reached} of {config.steps}; "
+             f"continue with the same command and --resume (checkpoint {result})", quiet=quiet)
+    else:
+        info(f"training of {spec.name} finished; outputs in {config.out}"
+             + (f" (checkpoint {result})" if result is not None else ""), quiet=quiet)
     return 0
+
+
+def _checkpoint_step(path: object) -> int | None:
+    """The step a returned checkpoint was written at (None when the trainer returned something else)."""
+    if not isinstance(path, (str, Path)) or not Path(path).name.startswith("checkpoint-"):
+        return None
+    try:
+        return int(read_metadata(path).get("step", ""))
+    except (PixelsmithError, ValueError):
+        return None

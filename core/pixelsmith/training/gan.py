@@ -216,6 +216,9 @@ def train_gan(config: TrainConfig, *, component: str, build_generator: Callable[
             ckpt.load_module("G_ema", ema.shadow)
             ckpt.load_optimizer("G", opt_g)
             ckpt.load_optimizer("D", opt_d)
+            if config.lr is not None:  # an explicit --lr on resume wins over the checkpoint's
+                for group in (*opt_g.param_groups, *opt_d.param_groups):
+                    group["lr"] = float(config.lr)
             ema.updates = int(ckpt.metadata.get("ema_updates", "0"))
             start = ckpt.step
             if start >= config.steps:

@@ -30,7 +30,7 @@ MODEL_DEFAULTS: dict[str, int] = {"latent_dim": 100, "image_size": 28, "channels
 _WEIGHTS_DIR = Path(__file__).parent / "weights"
 SHIPPED_WEIGHTS = pixelsmith.WeightsFile(
     _WEIGHTS_DIR / "dcgan-mnist.safetensors",
-    "031c940d45491b124119e8498dd11e4667772bf4b07e09ad190ae8dc0da49735",
+    "012a263c68c9d1ed45a2a4932bce659d337e363d52c7f94890dcf99d1df7264a",
 )
 
 

@@ -120,3 +120,14 @@ def test_conformance_kit():
     if not hasattr(testing, "check_generator"):
         pytest.skip("pixelsmith.testing.check_generator not available")
     testing.check_generator("mlp-gan")
+
+
+def test_r1_penalty_option_trains_and_is_recorded(tmp_path, tiny_digits):
+    import json
+
+    path = train(_config(tmp_path / "r1", tiny_digits, 3, extra={"r1": "10", "log_every": "1"}))
+    assert json.loads(load_checkpoint(path).metadata["r1"]) == 10.0
+    losses = [json.loads(line)["loss_d"] for line in (tmp_path / "r1" / "log.jsonl").read_text().splitlines()]
+    assert len(losses) == 3 and all(l == l and abs(l) < 1e3 for l in losses)  # finite
+    with pytest.raises(TrainingError, match="r1"):
+        train(_config(tmp_path / "bad", tiny_digits, 3, extra={"r1": "-1"}))

@@ -46,7 +46,8 @@ def as_image_batch(
 
     Accepted: a ``B×C×H×W`` or ``C×H×W`` tensor; a numpy array ``H×W``, ``H×W×C`` (as imageio
     reads) or ``B×H×W×C``. uint8 and uint16 are scaled to [0, 1]; bool becomes {0, 1}; floats
-    must already be in [0, 1]. RGBA drops its alpha channel with a warning.
+    must already be in [0, 1]. An RGBA *array* (as imageio reads a PNG with alpha) drops its
+    alpha channel with a warning; a tensor must already have C in (1, 3).
 
     >>> as_image_batch(np.zeros((4, 5), dtype=np.uint8)).shape
     torch.Size([1, 1, 4, 5])
@@ -92,9 +93,9 @@ def as_image_batch(
                 f"{name}: expected an H×W, H×W×C or B×H×W×C array, got {_shape_str(np.asarray(x).shape)}"
             )
         t = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2)
-    if t.shape[1] == 4 and allow_rgba:
-        warnings.warn(f"{name}: RGBA input, alpha channel dropped", stacklevel=2)
-        t = t[:, :3]
+        if t.shape[1] == 4 and allow_rgba:
+            warnings.warn(f"{name}: RGBA input, alpha channel dropped", stacklevel=2)
+            t = t[:, :3]
     t = t.to(dtype=torch.float32)
     if device is not None:
         t = t.to(default_device(device))

@@ -31,11 +31,11 @@ def pixelsmith_register_restorers() -> list[RestorerSpec]:
         RestorerSpec(
             name="unet-impulse",
             factory=UNetImpulse,
-            summary="U-Net salt-and-pepper (impulse) noise remover, blind or with a known amount=",
+            summary="U-Net salt-and-pepper (impulse) noise remover on a switching-median estimate, blind",
             version=__version__,
             tasks=("impulse",),
             channels=(1, 3),
-            accepts=("amount",),
+            accepts=(),
             weights=UNetImpulse.weights_file,
             train=train_impulse,
         ),

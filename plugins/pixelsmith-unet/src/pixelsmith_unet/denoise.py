@@ -1,8 +1,7 @@
 """``unet-denoise`` and ``unet-impulse``: the network input and the restorers.
 
-Network input (3 channels): the noisy gray image, a noise-level map (σ, or the salt-and-pepper
-amount, where known; 0 where unknown) and a "known" flag map (1 when the level was given, 0 when
-blind). Training hides the level on half the patches, so with the flag at 0 the model is a blind
+``unet-denoise`` network input (3 channels): the noisy gray image, a noise-level map (σ where
+known, 0 where unknown) and a "known" flag map (1 when σ was given, 0 when blind). Training hides the level on half the patches, so with the flag at 0 the model is a blind
 denoiser and with the flag at 1 it uses the given σ (FFDNet/DRUNet-style conditioning).
 """
 
@@ -11,15 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from pixelsmith import InvalidInputError
 
 from .restorer import ResidualUNetRestorer, packaged_weights, per_image
 
-__all__ = ["prepare_level_input", "UNetDenoiser", "UNetImpulse", "DENOISE_SHA256", "IMPULSE_SHA256"]
+__all__ = ["prepare_level_input", "prepare_impulse_input", "UNetDenoiser", "UNetImpulse", "DENOISE_SHA256", "IMPULSE_SHA256"]
 
 DENOISE_SHA256 = "f19d21e2cbc7f2caf03d13e5c1447d55eb4fdad8b1e4ec2d3ccfc2efd661d0cf"
-IMPULSE_SHA256 = "41d5beb59cc5254c410ce73e5a65002de804a7d0f653304311dd06424d124d2d"
+IMPULSE_SHA256 = "b84e471742011455e403d9bde999888504c9005007e092e0184e493d10fd3663"
 
 
 def prepare_level_input(x: torch.Tensor, level: torch.Tensor, kernels: list | None = None) -> torch.Tensor:
@@ -47,17 +47,39 @@ class UNetDenoiser(ResidualUNetRestorer):
         return prepare_level_input(x, level)
 
 
+def _valid_median(x: torch.Tensor, valid: torch.Tensor, size: int = 5, rows: int = 128) -> torch.Tensor:
+    """Median of the valid pixels in each size×size window (x itself where none is valid), row block by
+    row block so a large image never needs size² copies of itself at once."""
+    r = size // 2
+    b, c, h, w = x.shape
+    xp = F.pad(torch.where(valid, x, torch.full_like(x, float("nan"))), (r, r, r, r), value=float("nan"))
+    out = torch.empty_like(x)
+    for y0 in range(0, h, rows):
+        y1 = min(h, y0 + rows)
+        block = xp[:, :, y0:y1 + 2 * r]
+        win = F.unfold(block.reshape(b * c, 1, *block.shape[-2:]), size)  # (bc, size², n)
+        med = torch.nanmedian(win, dim=1).values.reshape(b, c, y1 - y0, w)
+        out[:, :, y0:y1] = med
+    return torch.where(torch.isnan(out), x, out)
+
+
+def prepare_impulse_input(x: torch.Tensor, level: torch.Tensor | None = None, kernels: list | None = None
+                          ) -> torch.Tensor:
+    """Stack (pre-filled image, impulse mask, raw image) for a gray batch.
+
+    Salt-and-pepper pixels are exactly 0 or 1, so they can be found: the mask marks them and the
+    first channel replaces them by the median of the unmarked pixels in their 5×5 window (a
+    switching median filter). The network refines that estimate; its residual is added to it.
+    """
+    mask = (x <= 0) | (x >= 1)
+    filled = torch.where(mask, _valid_median(x, ~mask), x)
+    return torch.cat([filled, mask.to(x.dtype), x], dim=1)
+
+
 class UNetImpulse(ResidualUNetRestorer):
-    """Salt-and-pepper denoiser; ``restore(x, amount=0.1)`` uses a known corrupted fraction."""
+    """Salt-and-pepper (impulse) noise remover, blind: corrupted pixels are found by their value."""
 
     weights_file = packaged_weights("pixelsmith_unet", "unet-impulse.safetensors", IMPULSE_SHA256)
 
-    def prepare(self, x: torch.Tensor, *, channels: int = 1, amount: Any = None) -> torch.Tensor:
-        n = x.shape[0]
-        if amount is None:
-            level = torch.full((n,), float("nan"))
-        else:
-            level = per_image(amount, n // channels, channels, "amount")
-            if bool((level > 1).any()):
-                raise InvalidInputError(f"amount is a fraction in [0, 1], got {level.max():.4g}")
-        return prepare_level_input(x, level)
+    def prepare(self, x: torch.Tensor, *, channels: int = 1) -> torch.Tensor:
+        return prepare_impulse_input(x)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pixelsmith.training import TrainConfig
 
-from .denoise import prepare_level_input
+from .denoise import prepare_impulse_input, prepare_level_input
 from .model import DEFAULT_UNSHUFFLE, DEFAULT_WIDTHS, UNet
 
 __all__ = ["denoise_recipe", "impulse_recipe", "train_denoise", "train_impulse"]
@@ -19,7 +19,7 @@ def _widths(config: TrainConfig) -> tuple[int, ...]:
     return tuple(int(w) for w in str(raw).replace(",", " ").split())
 
 
-def _recipe(component: str, task: str, config: TrainConfig):
+def _recipe(component: str, task: str, config: TrainConfig, prepare=prepare_level_input):
     from pixelsmith.training.restoration import RestorationRecipe
 
     widths = _widths(config)
@@ -28,7 +28,7 @@ def _recipe(component: str, task: str, config: TrainConfig):
         task=task,
         make_model=lambda: UNet(in_channels=3, out_channels=1, widths=widths,
                                 unshuffle=int((config.extra or {}).get("unshuffle", DEFAULT_UNSHUFFLE))),
-        prepare=prepare_level_input,
+        prepare=prepare,
         channels=1,
         patch=int((config.extra or {}).get("patch", 64)),
         known_prob=float((config.extra or {}).get("known_prob", 0.5)),
@@ -41,7 +41,7 @@ def denoise_recipe(config: TrainConfig):
 
 
 def impulse_recipe(config: TrainConfig):
-    return _recipe("unet-impulse", "impulse", config)
+    return _recipe("unet-impulse", "impulse", config, prepare_impulse_input)
 
 
 def train_denoise(config: TrainConfig) -> Path:

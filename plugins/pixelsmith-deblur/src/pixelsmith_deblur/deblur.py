@@ -18,7 +18,7 @@ from .wiener import DEFAULT_BALANCE, wiener_deconvolve
 
 __all__ = ["prepare_deblur_input", "Deblurrer", "DEBLUR_SHA256"]
 
-DEBLUR_SHA256 = "82f59175523f6bac140210765e793c4ae9108ea790785c4e63c4ae63aa122f71"
+DEBLUR_SHA256 = "ecdb843f35d7b9c8d0155b59693a780711ee4525583f0ad949bca769b5d6abf2"
 
 
 def prepare_deblur_input(x: torch.Tensor, level: torch.Tensor | None, kernels: Sequence[torch.Tensor | None]

@@ -18,7 +18,7 @@ from .restorer import ResidualUNetRestorer, packaged_weights, per_image
 
 __all__ = ["prepare_level_input", "prepare_impulse_input", "UNetDenoiser", "UNetImpulse", "DENOISE_SHA256", "IMPULSE_SHA256"]
 
-DENOISE_SHA256 = "f19d21e2cbc7f2caf03d13e5c1447d55eb4fdad8b1e4ec2d3ccfc2efd661d0cf"
+DENOISE_SHA256 = "36217dd7f99b528033d843c3cc3b99a789a393b9b0678f462884ea98b0981735"
 IMPULSE_SHA256 = "b84e471742011455e403d9bde999888504c9005007e092e0184e493d10fd3663"
 
 

@@ -40,7 +40,7 @@ class ResidualUNetRestorer(Restorer):
     weights_file: ClassVar[WeightsFile | None] = None
 
     def __init__(self, device: str | torch.device | None = None, *, weights: str | Path | None = None,
-                 tile: int = 512, overlap: int = 128, batch_size: int = 8, precision: str = "auto") -> None:
+                 tile: int = 512, overlap: int = 192, batch_size: int = 8, precision: str = "auto") -> None:
         super().__init__(device)
         source = weights if weights is not None else self.weights_file
         if source is None:

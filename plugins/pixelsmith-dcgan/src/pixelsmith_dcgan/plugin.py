@@ -30,7 +30,7 @@ MODEL_DEFAULTS: dict[str, int] = {"latent_dim": 100, "image_size": 28, "channels
 _WEIGHTS_DIR = Path(__file__).parent / "weights"
 SHIPPED_WEIGHTS = pixelsmith.WeightsFile(
     _WEIGHTS_DIR / "dcgan-mnist.safetensors",
-    "012a263c68c9d1ed45a2a4932bce659d337e363d52c7f94890dcf99d1df7264a",
+    "d4b86a22630babb2d994de71c3b923c5668b732ad6121c68c12366eeb867ecfa",
 )
 
 

@@ -18,7 +18,7 @@ from .wiener import DEFAULT_BALANCE, wiener_deconvolve
 
 __all__ = ["prepare_deblur_input", "Deblurrer", "DEBLUR_SHA256"]
 
-DEBLUR_SHA256 = "ecdb843f35d7b9c8d0155b59693a780711ee4525583f0ad949bca769b5d6abf2"
+DEBLUR_SHA256 = "00cf1de1f4879be183cc9da7935b64601cf412c842365af9cd51eb80c0bab16f"
 
 
 def prepare_deblur_input(x: torch.Tensor, level: torch.Tensor | None, kernels: Sequence[torch.Tensor | None]

@@ -7,16 +7,15 @@ trained (28/32/64 px, 1 or 3 channels, any width).
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
 
 import pixelsmith
-from pixelsmith.errors import TrainingError, WeightsError
-from pixelsmith.weights import load_into, load_weights, read_metadata
+from pixelsmith.errors import TrainingError
+from pixelsmith.training.gan_weights import (TrainedGANGenerator, architecture_options,
+                                             split_architecture_options)
 
 from .model import DCGANDiscriminator, DCGANGenerator
 
@@ -27,6 +26,9 @@ __version__ = "0.1.0"
 #: Architecture options (``extra`` keys of ``pixelsmith train dcgan``) and their defaults.
 MODEL_DEFAULTS: dict[str, int] = {"latent_dim": 100, "image_size": 28, "channels": 1, "ngf": 32, "ndf": 32}
 
+#: The ``model_config`` keys :class:`DCGANGenerator` takes.
+_GENERATOR_KEYS = ("latent_dim", "image_size", "channels", "ngf")
+
 _WEIGHTS_DIR = Path(__file__).parent / "weights"
 SHIPPED_WEIGHTS = pixelsmith.WeightsFile(
     _WEIGHTS_DIR / "dcgan-mnist.safetensors",
@@ -34,62 +36,17 @@ SHIPPED_WEIGHTS = pixelsmith.WeightsFile(
 )
 
 
-class DCGAN(pixelsmith.Generator):
+class DCGAN(TrainedGANGenerator):
     """A trained DCGAN generator; ``weights`` None loads the shipped MNIST weights (sha256-checked).
 
     ``weights`` may also be a ``generator.safetensors`` or a training checkpoint (its EMA generator).
     """
 
-    def __init__(self, device: str | torch.device | None = None, weights: str | Path | None = None,
-                 sha256: str | None = None) -> None:
-        super().__init__(device)
-        if weights is None:
-            source: Any = SHIPPED_WEIGHTS
-            path = SHIPPED_WEIGHTS.path
-        else:
-            source, path = Path(weights), Path(weights)
-        state = load_weights(source, sha256=sha256)
-        meta = read_metadata(path)
-        try:
-            cfg = json.loads(meta["model_config"])
-        except (KeyError, ValueError) as exc:
-            raise WeightsError(f"{path} has no usable model_config metadata; it was not written by "
-                               "`pixelsmith train dcgan`") from exc
-        if cfg.get("conditional"):
-            raise WeightsError(f"{path} holds a class-conditional model, which this plugin does not build")
-        arch = {k: int(cfg[k]) for k in ("latent_dim", "image_size", "channels", "ngf") if k in cfg}
-        try:
-            net = DCGANGenerator(**arch)
-        except ValueError as exc:
-            raise WeightsError(f"{path}: model_config {cfg} is not a DCGAN this plugin can build: {exc}") from exc
-        if meta.get("format") == "pixelsmith-checkpoint-1":  # a training checkpoint: its EMA generator
-            state = {k[len("G_ema."):]: v for k, v in state.items() if k.startswith("G_ema.")}
-        load_into(net, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, source=str(path))
-        if meta.get("format") == "pixelsmith-checkpoint-1":
-            from pixelsmith.training.gan import recalibrate_batchnorm
-
-            recalibrate_batchnorm(net, net.latent_dim)
-        self.net = net.to(self.device).eval().requires_grad_(False)
-        self.latent_dim = net.latent_dim
-        self.output_shape = (arch.get("channels", 1), arch.get("image_size", 28), arch.get("image_size", 28))
-        self.weights_path = path
-        self.model_config = cfg
-
-    def _decode(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-        return self.net(z)
-
-
-def _split_extra(config: Any) -> tuple[Any, dict[str, int]]:
-    extra = dict(config.extra)
-    arch = dict(MODEL_DEFAULTS)
-    for key in MODEL_DEFAULTS:
-        if key in extra:
-            value = extra.pop(key)
-            try:
-                arch[key] = int(value)
-            except (TypeError, ValueError) as exc:
-                raise TrainingError(f"{key}={value!r}: expected an integer") from exc
-    return dataclasses.replace(config, extra=extra), arch
+    component = "dcgan"
+    model_name = "a DCGAN"
+    shipped_weights = SHIPPED_WEIGHTS
+    arch_keys = _GENERATOR_KEYS
+    network = DCGANGenerator
 
 
 def train(config: Any) -> Path:
@@ -99,7 +56,7 @@ def train(config: Any) -> Path:
     """
     from pixelsmith.training.gan import train_gan
 
-    config, arch = _split_extra(config)
+    config, arch = split_architecture_options(config, MODEL_DEFAULTS)
     try:  # say what is wrong with the options before any data is loaded
         DCGANGenerator(arch["latent_dim"], arch["image_size"], arch["channels"], arch["ngf"])
     except ValueError as exc:
@@ -117,10 +74,7 @@ def export(checkpoint: str | Path, out: str | Path) -> str:
     """Write a checkpoint's EMA generator as a shippable weights file; returns its sha256."""
     from pixelsmith.training.gan import export_generator
 
-    def build(cfg: dict[str, Any]) -> torch.nn.Module:
-        return DCGANGenerator(**{k: int(cfg[k]) for k in ("latent_dim", "image_size", "channels", "ngf") if k in cfg})
-
-    return export_generator(checkpoint, out, build)
+    return export_generator(checkpoint, out, lambda cfg: DCGANGenerator(**architecture_options(cfg, _GENERATOR_KEYS)))
 
 
 def _factory(device: str | torch.device | None = None, weights: str | Path | None = None,

@@ -32,7 +32,7 @@ _GENERATOR_KEYS = ("latent_dim", "image_size", "channels", "ngf")
 _WEIGHTS_DIR = Path(__file__).parent / "weights"
 SHIPPED_WEIGHTS = pixelsmith.WeightsFile(
     _WEIGHTS_DIR / "dcgan-mnist.safetensors",
-    "d4b86a22630babb2d994de71c3b923c5668b732ad6121c68c12366eeb867ecfa",
+    "a24aefc5489323fbd3d3c096f2110521f0038fc1f1ec487b194193150f94dd50",
 )
 
 

@@ -18,7 +18,7 @@ from .restorer import ResidualUNetRestorer, packaged_weights, per_image
 
 __all__ = ["prepare_level_input", "prepare_impulse_input", "UNetDenoiser", "UNetImpulse", "DENOISE_SHA256", "IMPULSE_SHA256"]
 
-DENOISE_SHA256 = "5a97e30d2cc613bfc245069fd0fe0ff435218964c2750781944194f9c78279c9"
+DENOISE_SHA256 = "cbb8b3bb4d045fba48c97637b2536f8b467870256577114c7496bdb8701dd374"
 IMPULSE_SHA256 = "b84e471742011455e403d9bde999888504c9005007e092e0184e493d10fd3663"
 
 

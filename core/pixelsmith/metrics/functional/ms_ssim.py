@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from ...errors import InvalidInputError
 from .._common import check_channel_space, check_data_range, check_pair, compute_dtype, to_channel_space
 from .._filter import gaussian_window_1d
-from .ssim import check_ssim_options, ssim_and_cs
+from .ssim import check_ssim_options, ssim_and_cs, ssim_settings
 
 __all__ = ["ms_ssim", "ms_ssim_unchecked", "ms_ssim_settings", "MS_SSIM_WEIGHTS", "check_ms_ssim_weights",
            "ms_ssim_min_side"]
@@ -45,15 +45,9 @@ def ms_ssim_min_side(window_size: int, levels: int) -> int:
 
 def ms_ssim_settings(data_range: float, window_size: int, sigma: float, k1: float, k2: float,
                      channel_space: str, weights: Sequence[float]) -> dict[str, object]:
+    """SSIM's settings (each scale is an SSIM) plus what multi-scale adds."""
     return {
-        "window": "gaussian",
-        "window_size": window_size,
-        "sigma": sigma,
-        "k1": k1,
-        "k2": k2,
-        "data_range": data_range,
-        "channel_space": channel_space,
-        "covariance": "population",
+        **ssim_settings(data_range, window_size, sigma, k1, k2, channel_space),
         "weights": list(weights),
         "downsampling": "2×2 average pool, odd sides zero-padded (as pytorch-msssim)",
         "reduction": "product over scales per channel, then mean over channels, per image",

@@ -7,6 +7,7 @@ plugin, so users get the same errors whichever component they call.
 
 from __future__ import annotations
 
+import math
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ import torch
 
 from .errors import InvalidInputError, PluginError
 from .specs import DegradationSpec, GeneratorSpec, MetricSpec, RestorerSpec
-from .tensors import as_image_batch, check_same_shape, default_device
+from .tensors import as_image_batch, check_same_shape, default_device, value_range
 
 __all__ = [
     "Metric",
@@ -123,7 +124,7 @@ class Restorer(ABC):
         if not isinstance(out, torch.Tensor) or out.shape != batch.shape:
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise InvalidInputError(f"{self.name} returned {got}, expected {tuple(batch.shape)}")
-        if not bool(torch.isfinite(out).all()):
+        if not all(math.isfinite(v) for v in value_range(out)):
             # clamp() keeps NaN: say so here rather than write black or garbage images later
             raise PluginError(
                 f"{self.name} returned NaN or Inf values for an input of shape {tuple(batch.shape)}; "

@@ -29,10 +29,10 @@ def _tensors(path: Path) -> dict[str, torch.Tensor]:
     return load_checkpoint(path).tensors
 
 
-def test_resume_matches_uninterrupted_run_exactly(tmp_path, tiny_digits):
-    straight = train(_config(tmp_path / "a", tiny_digits, 6))
-    train(_config(tmp_path / "b", tiny_digits, 3))
-    resumed = train(_config(tmp_path / "b", tiny_digits, 6, resume=True))
+def test_resume_matches_uninterrupted_run_exactly(tmp_path, pixelsmith_tiny_digits):
+    straight = train(_config(tmp_path / "a", pixelsmith_tiny_digits, 6))
+    train(_config(tmp_path / "b", pixelsmith_tiny_digits, 3))
+    resumed = train(_config(tmp_path / "b", pixelsmith_tiny_digits, 6, resume=True))
     a, b = _tensors(straight), _tensors(resumed)
     assert load_checkpoint(resumed).step == 6
     assert load_checkpoint(resumed).metadata["augment_policy"] == "translation,cutout"
@@ -50,8 +50,8 @@ def test_resume_matches_uninterrupted_run_exactly(tmp_path, tiny_digits):
     assert (tmp_path / "a" / "log.jsonl").read_text().strip()
 
 
-def test_weights_rebuild_architecture_and_sample_deterministically(tmp_path, tiny_digits):
-    train(_config(tmp_path / "run", tiny_digits, 3, extra={"image_size": "32", "channels": "3"}))
+def test_weights_rebuild_architecture_and_sample_deterministically(tmp_path, pixelsmith_tiny_digits):
+    train(_config(tmp_path / "run", pixelsmith_tiny_digits, 3, extra={"image_size": "32", "channels": "3"}))
     weights = tmp_path / "run" / GENERATOR_FILE
     assert '"image_size": 32' in read_metadata(weights)["model_config"]
     # RGB data gets the full DiffAugment policy; gray digits drop the colour ops (see GAN_DEFAULTS)
@@ -71,17 +71,17 @@ def test_weights_rebuild_architecture_and_sample_deterministically(tmp_path, tin
     torch.testing.assert_close(steps[-1], gen.decode(gen.latents(1, 1))[0], atol=1e-5, rtol=0)
 
 
-def test_existing_run_needs_resume_and_bad_options_are_clear(tmp_path, tiny_digits):
-    train(_config(tmp_path / "run", tiny_digits, 3))
+def test_existing_run_needs_resume_and_bad_options_are_clear(tmp_path, pixelsmith_tiny_digits):
+    train(_config(tmp_path / "run", pixelsmith_tiny_digits, 3))
     with pytest.raises(TrainingError, match="--resume"):
-        train(_config(tmp_path / "run", tiny_digits, 6))
+        train(_config(tmp_path / "run", pixelsmith_tiny_digits, 6))
     with pytest.raises(TrainingError, match="image_size"):
-        train(_config(tmp_path / "x", tiny_digits, 3, extra={"image_size": "48"}))
+        train(_config(tmp_path / "x", pixelsmith_tiny_digits, 3, extra={"image_size": "48"}))
     with pytest.raises(TrainingError, match="unknown training option"):
-        train(_config(tmp_path / "y", tiny_digits, 3, extra={"nfg": "8"}))
+        train(_config(tmp_path / "y", pixelsmith_tiny_digits, 3, extra={"nfg": "8"}))
 
 
-def test_sigint_writes_a_checkpoint_and_stops(tmp_path, tiny_digits, monkeypatch):
+def test_sigint_writes_a_checkpoint_and_stops(tmp_path, pixelsmith_tiny_digits, monkeypatch):
     from pixelsmith.training import session as session_mod
 
     real_iterate = session_mod.TrainingSession.iterate
@@ -93,13 +93,13 @@ def test_sigint_writes_a_checkpoint_and_stops(tmp_path, tiny_digits, monkeypatch
             yield step
 
     monkeypatch.setattr(session_mod.TrainingSession, "iterate", iterate)
-    path = train(_config(tmp_path / "run", tiny_digits, 1000))
+    path = train(_config(tmp_path / "run", pixelsmith_tiny_digits, 1000))
     assert load_checkpoint(path).step == 2
     assert not (tmp_path / "run" / GENERATOR_FILE).exists()
 
 
-def test_wrong_sha256_is_refused(tmp_path, tiny_digits):
-    train(_config(tmp_path / "run", tiny_digits, 3))
+def test_wrong_sha256_is_refused(tmp_path, pixelsmith_tiny_digits):
+    train(_config(tmp_path / "run", pixelsmith_tiny_digits, 3))
     with pytest.raises(WeightsError, match="sha256"):
         DCGAN(device="cpu", weights=tmp_path / "run" / GENERATOR_FILE, sha256="0" * 64)
 
@@ -126,7 +126,7 @@ def test_conformance_kit():
     testing.check_generator("dcgan")
 
 
-def test_shared_trainer_class_conditional_path(tmp_path, tiny_digits):
+def test_shared_trainer_class_conditional_path(tmp_path, pixelsmith_tiny_digits):
     """The trainer's conditional branch (labels to G and D), with tiny label-aware MLPs."""
     from torch import nn
 
@@ -149,7 +149,7 @@ def test_shared_trainer_class_conditional_path(tmp_path, tiny_digits):
             return self.fc(x.flatten(1) * torch.sigmoid(self.emb(y))).squeeze(1)
 
     def run(out, steps, resume=False):
-        cfg = TrainConfig(out=out, data=tiny_digits, steps=steps, batch_size=16, checkpoint_every=2,
+        cfg = TrainConfig(out=out, data=pixelsmith_tiny_digits, steps=steps, batch_size=16, checkpoint_every=2,
                           sample_every=2, quiet=True, resume=resume, device="cpu")
         return train_gan(cfg, component="cgan-test", build_generator=G, build_discriminator=D, latent_dim=8,
                          image_size=28, channels=1, conditional=True)

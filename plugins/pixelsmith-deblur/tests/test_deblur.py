@@ -26,12 +26,12 @@ def _psnr(a, b):
     return float(pixelsmith.metric("psnr")(a.clamp(0, 1), b)[0])
 
 
-def test_trains_a_few_steps_and_resumes_exactly(tmp_path, tiny_photos):
+def test_trains_a_few_steps_and_resumes_exactly(tmp_path, pixelsmith_tiny_photos):
     spec = pixelsmith.spec("restorer", "deblur")
-    path = spec.train(_config(tmp_path / "straight", tiny_photos, 6))
+    path = spec.train(_config(tmp_path / "straight", pixelsmith_tiny_photos, 6))
     assert read_metadata(path)["task"] == "deblur"
-    spec.train(_config(tmp_path / "split", tiny_photos, 3))
-    spec.train(_config(tmp_path / "split", tiny_photos, 6, resume=True))
+    spec.train(_config(tmp_path / "split", pixelsmith_tiny_photos, 3))
+    spec.train(_config(tmp_path / "split", pixelsmith_tiny_photos, 6, resume=True))
     a = load_checkpoint(tmp_path / "straight" / "checkpoint-00000006.safetensors")
     b = load_checkpoint(tmp_path / "split" / "checkpoint-00000006.safetensors")
     for key in a.tensors:

@@ -29,10 +29,10 @@ def _tensors(path: Path) -> dict[str, torch.Tensor]:
     return load_checkpoint(path).tensors
 
 
-def test_resume_matches_uninterrupted_run_exactly(tmp_path, tiny_digits):
-    straight = train(_config(tmp_path / "a", tiny_digits, 6))
-    train(_config(tmp_path / "b", tiny_digits, 3))
-    resumed = train(_config(tmp_path / "b", tiny_digits, 6, resume=True))
+def test_resume_matches_uninterrupted_run_exactly(tmp_path, pixelsmith_tiny_digits):
+    straight = train(_config(tmp_path / "a", pixelsmith_tiny_digits, 6))
+    train(_config(tmp_path / "b", pixelsmith_tiny_digits, 3))
+    resumed = train(_config(tmp_path / "b", pixelsmith_tiny_digits, 6, resume=True))
     a, b = _tensors(straight), _tensors(resumed)
     assert load_checkpoint(resumed).step == 6
     assert set(a) == set(b)
@@ -49,8 +49,8 @@ def test_resume_matches_uninterrupted_run_exactly(tmp_path, tiny_digits):
     assert (tmp_path / "a" / "log.jsonl").read_text().strip()
 
 
-def test_weights_rebuild_architecture_and_sample_deterministically(tmp_path, tiny_digits):
-    train(_config(tmp_path / "run", tiny_digits, 3, extra={"image_size": "32", "channels": "3"}))
+def test_weights_rebuild_architecture_and_sample_deterministically(tmp_path, pixelsmith_tiny_digits):
+    train(_config(tmp_path / "run", pixelsmith_tiny_digits, 3, extra={"image_size": "32", "channels": "3"}))
     weights = tmp_path / "run" / GENERATOR_FILE
     assert '"image_size": 32' in read_metadata(weights)["model_config"]
     gen = MLPGAN(device="cpu", weights=weights)
@@ -67,17 +67,17 @@ def test_weights_rebuild_architecture_and_sample_deterministically(tmp_path, tin
     torch.testing.assert_close(steps[-1], gen.decode(gen.latents(1, 1))[0], atol=1e-5, rtol=0)
 
 
-def test_existing_run_needs_resume_and_bad_options_are_clear(tmp_path, tiny_digits):
-    train(_config(tmp_path / "run", tiny_digits, 3))
+def test_existing_run_needs_resume_and_bad_options_are_clear(tmp_path, pixelsmith_tiny_digits):
+    train(_config(tmp_path / "run", pixelsmith_tiny_digits, 3))
     with pytest.raises(TrainingError, match="--resume"):
-        train(_config(tmp_path / "run", tiny_digits, 6))
+        train(_config(tmp_path / "run", pixelsmith_tiny_digits, 6))
     with pytest.raises(TrainingError, match="hidden"):
-        train(_config(tmp_path / "x", tiny_digits, 3, extra={"hidden": "lots"}))
+        train(_config(tmp_path / "x", pixelsmith_tiny_digits, 3, extra={"hidden": "lots"}))
     with pytest.raises(TrainingError, match="unknown training option"):
-        train(_config(tmp_path / "y", tiny_digits, 3, extra={"nfg": "8"}))
+        train(_config(tmp_path / "y", pixelsmith_tiny_digits, 3, extra={"nfg": "8"}))
 
 
-def test_sigint_writes_a_checkpoint_and_stops(tmp_path, tiny_digits, monkeypatch):
+def test_sigint_writes_a_checkpoint_and_stops(tmp_path, pixelsmith_tiny_digits, monkeypatch):
     from pixelsmith.training import session as session_mod
 
     real_iterate = session_mod.TrainingSession.iterate
@@ -89,13 +89,13 @@ def test_sigint_writes_a_checkpoint_and_stops(tmp_path, tiny_digits, monkeypatch
             yield step
 
     monkeypatch.setattr(session_mod.TrainingSession, "iterate", iterate)
-    path = train(_config(tmp_path / "run", tiny_digits, 1000))
+    path = train(_config(tmp_path / "run", pixelsmith_tiny_digits, 1000))
     assert load_checkpoint(path).step == 2
     assert not (tmp_path / "run" / GENERATOR_FILE).exists()
 
 
-def test_wrong_sha256_is_refused(tmp_path, tiny_digits):
-    train(_config(tmp_path / "run", tiny_digits, 3))
+def test_wrong_sha256_is_refused(tmp_path, pixelsmith_tiny_digits):
+    train(_config(tmp_path / "run", pixelsmith_tiny_digits, 3))
     with pytest.raises(WeightsError, match="sha256"):
         MLPGAN(device="cpu", weights=tmp_path / "run" / GENERATOR_FILE, sha256="0" * 64)
 
@@ -122,12 +122,12 @@ def test_conformance_kit():
     testing.check_generator("mlp-gan")
 
 
-def test_r1_penalty_option_trains_and_is_recorded(tmp_path, tiny_digits):
+def test_r1_penalty_option_trains_and_is_recorded(tmp_path, pixelsmith_tiny_digits):
     import json
 
-    path = train(_config(tmp_path / "r1", tiny_digits, 3, extra={"r1": "10", "log_every": "1"}))
+    path = train(_config(tmp_path / "r1", pixelsmith_tiny_digits, 3, extra={"r1": "10", "log_every": "1"}))
     assert json.loads(load_checkpoint(path).metadata["r1"]) == 10.0
     losses = [json.loads(line)["loss_d"] for line in (tmp_path / "r1" / "log.jsonl").read_text().splitlines()]
     assert len(losses) == 3 and all(l == l and abs(l) < 1e3 for l in losses)  # finite
     with pytest.raises(TrainingError, match="r1"):
-        train(_config(tmp_path / "bad", tiny_digits, 3, extra={"r1": "-1"}))
+        train(_config(tmp_path / "bad", pixelsmith_tiny_digits, 3, extra={"r1": "-1"}))

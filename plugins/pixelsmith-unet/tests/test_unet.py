@@ -27,9 +27,9 @@ def _psnr(a, b):
 
 
 @pytest.mark.parametrize("name", ["unet-denoise", "unet-impulse"])
-def test_trains_a_few_steps_and_writes_loadable_weights(tmp_path, tiny_photos, name, capsys):
+def test_trains_a_few_steps_and_writes_loadable_weights(tmp_path, pixelsmith_tiny_photos, name, capsys):
     spec = pixelsmith.spec("restorer", name)
-    path = spec.train(_config(tmp_path / "run", tiny_photos, 3))
+    path = spec.train(_config(tmp_path / "run", pixelsmith_tiny_photos, 3))
     assert path.name == "restorer.safetensors" and path.is_file()
     assert f"sha256 {sha256_of(path)}" in capsys.readouterr().out
     meta = read_metadata(path)
@@ -40,11 +40,11 @@ def test_trains_a_few_steps_and_writes_loadable_weights(tmp_path, tiny_photos, n
     assert out.shape == (1, 1, 20, 24)
 
 
-def test_resume_is_exact(tmp_path, tiny_photos):
+def test_resume_is_exact(tmp_path, pixelsmith_tiny_photos):
     spec = pixelsmith.spec("restorer", "unet-denoise")
-    spec.train(_config(tmp_path / "straight", tiny_photos, 6))
-    spec.train(_config(tmp_path / "split", tiny_photos, 3))
-    spec.train(_config(tmp_path / "split", tiny_photos, 6, resume=True))
+    spec.train(_config(tmp_path / "straight", pixelsmith_tiny_photos, 6))
+    spec.train(_config(tmp_path / "split", pixelsmith_tiny_photos, 3))
+    spec.train(_config(tmp_path / "split", pixelsmith_tiny_photos, 6, resume=True))
     a = load_checkpoint(tmp_path / "straight" / "checkpoint-00000006.safetensors")
     b = load_checkpoint(tmp_path / "split" / "checkpoint-00000006.safetensors")
     assert a.tensors.keys() == b.tensors.keys()
@@ -52,11 +52,11 @@ def test_resume_is_exact(tmp_path, tiny_photos):
         assert torch.equal(a.tensors[key], b.tensors[key]), key
 
 
-def test_refuses_to_overwrite_a_run_without_resume(tmp_path, tiny_photos):
+def test_refuses_to_overwrite_a_run_without_resume(tmp_path, pixelsmith_tiny_photos):
     spec = pixelsmith.spec("restorer", "unet-denoise")
-    spec.train(_config(tmp_path / "run", tiny_photos, 3))
+    spec.train(_config(tmp_path / "run", pixelsmith_tiny_photos, 3))
     with pytest.raises(pixelsmith.TrainingError, match="--resume"):
-        spec.train(_config(tmp_path / "run", tiny_photos, 3))
+        spec.train(_config(tmp_path / "run", pixelsmith_tiny_photos, 3))
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,7 @@ def test_conformance_kit(name, params):
     check_restorer(name, params=params)
 
 
-def test_sigterm_writes_a_final_checkpoint_and_stops(tmp_path, tiny_photos):
+def test_sigterm_writes_a_final_checkpoint_and_stops(tmp_path, pixelsmith_tiny_photos):
     import dataclasses
     import os
     import signal
@@ -142,7 +142,7 @@ def test_sigterm_writes_a_final_checkpoint_and_stops(tmp_path, tiny_photos):
     from pixelsmith.training.restoration import train_restorer
     from pixelsmith_unet.training import denoise_recipe
 
-    config = _config(tmp_path / "run", tiny_photos, 100)
+    config = _config(tmp_path / "run", pixelsmith_tiny_photos, 100)
     recipe = denoise_recipe(config)
     calls = []
 

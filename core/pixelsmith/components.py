@@ -148,6 +148,11 @@ class Generator(ABC):
     def __init__(self, device: str | torch.device | None = None) -> None:
         self.device = default_device(device)
 
+    @property
+    def conditional(self) -> bool:
+        """Whether ``sample``/``decode`` take class ``labels`` (the spec says so, or a subclass does)."""
+        return bool(self.spec is not None and self.spec.conditional)
+
     def latents(self, n: int, seed: int | torch.Generator | None = None) -> torch.Tensor:
         """``n`` latent vectors, drawn on the CPU so the same seed gives the same bytes on any device."""
         return torch.randn(n, self.latent_dim, generator=make_generator(seed))
@@ -171,17 +176,21 @@ class Generator(ABC):
         """``n`` samples in [0, 1]; the same ``seed`` gives the same bytes."""
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise InvalidInputError(f"n must be a non-negative int, got {n!r}")
-        if labels is not None and (self.spec is None or not self.spec.conditional):
+        if labels is not None and not self.conditional:
             raise InvalidInputError(f"{type(self).__name__} is not class-conditional; drop labels=")
         return self.decode(self.latents(n, seed), batch_size=batch_size, labels=labels)
 
-    def interpolate(self, z0: torch.Tensor, z1: torch.Tensor, steps: int = 8) -> torch.Tensor:
-        """Images along the straight line from ``z0`` to ``z1`` (``steps`` images, both ends included)."""
+    def interpolate(self, z0: torch.Tensor, z1: torch.Tensor, steps: int = 8, *,
+                    labels: Any = None) -> torch.Tensor:
+        """Images along the straight line from ``z0`` to ``z1`` (``steps`` images, both ends included);
+        a class-conditional generator takes ``labels`` (one class for the whole path, or one per image)."""
         if steps < 2:
             raise InvalidInputError(f"steps must be at least 2, got {steps}")
+        if labels is not None and not self.conditional:
+            raise InvalidInputError(f"{type(self).__name__} is not class-conditional; drop labels=")
         z0, z1 = z0.reshape(1, -1).float(), z1.reshape(1, -1).float()
         t = torch.linspace(0, 1, steps).unsqueeze(1)
-        return self.decode((1 - t) * z0 + t * z1)
+        return self.decode((1 - t) * z0 + t * z1, labels=labels)
 
     @abstractmethod
     def _decode(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:

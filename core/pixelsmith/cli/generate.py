@@ -23,6 +23,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("-o", "--output", type=Path, help="grid PNG to write")
     p.add_argument("--each", type=Path, metavar="DIR", help="also write sample_0000.png... into DIR")
+    p.add_argument("--label", type=int, action="append", metavar="K",
+                   help="class-conditional generators: draw class K (repeat to cycle through several; "
+                        "default: every class in turn)")
     p.add_argument("--nrow", type=int, default=None, help="images per grid row (default ≈ √N)")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -46,7 +49,14 @@ def run(args: argparse.Namespace) -> int:
             raise InvalidInputError(f"{args.each / clash[0]} already exists ({len(clash)} such files); "
                                     "pass --overwrite or choose another --each folder")
     generator = api.generator(args.name, device=args.device, **parse_params(args.options))
-    images = generator.sample(args.num, seed=args.seed)
+    labels = None
+    if args.label:
+        if not generator.conditional:
+            raise InvalidInputError(f"{args.name} is not class-conditional; drop --label")
+        import torch
+
+        labels = torch.tensor(args.label)[torch.arange(args.num) % len(args.label)]
+    images = generator.sample(args.num, seed=args.seed, labels=labels)
     if args.output is not None:
         save_grid(images, args.output, nrow=args.nrow)
         info(f"wrote {args.output} ({args.num} samples of {args.name}, seed {args.seed})", quiet=args.quiet)

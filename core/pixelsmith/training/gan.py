@@ -183,6 +183,7 @@ def train_gan(config: TrainConfig, *, component: str, build_generator: Callable[
     if opts["augment_policy"] == "auto":
         opts["augment_policy"] = "translation,cutout" if channels == 1 else "color,translation,cutout"
     num_classes = int(opts["num_classes"]) if conditional else 0
+    model_config["num_classes"] = num_classes
     augment = _augmenter(config, opts["augment_policy"])
 
     with TrainingSession(config, component) as session:
@@ -349,6 +350,7 @@ def train_gan(config: TrainConfig, *, component: str, build_generator: Callable[
 def _write_generator(path: Path, g_ema: nn.Module, metadata: Mapping[str, Any], *, seed: int = 0,
                      device: torch.device | str = "cpu", num_classes: int = 0) -> str:
     cfg = metadata["model_config"]
+    num_classes = num_classes or (int(cfg.get("num_classes", 0)) if cfg.get("conditional") else 0)
     recalibrate_batchnorm(g_ema, int(cfg["latent_dim"]), seed=seed, device=device, num_classes=num_classes)
     return save_weights(path, g_ema.state_dict(), {"format": "pixelsmith-generator-1", **metadata})
 

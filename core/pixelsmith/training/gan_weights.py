@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ..components import Generator
-from ..errors import TrainingError, WeightsError
+from ..errors import InvalidInputError, TrainingError, WeightsError
 from ..specs import WeightsFile
 from ..weights import load_into, load_weights, read_metadata
 from .config import TrainConfig
@@ -52,7 +52,7 @@ def architecture_options(model_config: Mapping[str, Any], keys: Iterable[str]) -
 
 def load_generator_network(weights: str | Path | None, *, sha256: str | None, shipped: WeightsFile,
                            build: Callable[..., nn.Module], arch_keys: Iterable[str], component: str,
-                           model_name: str) -> LoadedGenerator:
+                           model_name: str, conditional: bool = False) -> LoadedGenerator:
     """Build and load the generator a weights file written by ``pixelsmith train <component>`` describes.
 
     ``weights`` None loads ``shipped`` (sha256-checked); otherwise ``weights`` is a
@@ -74,8 +74,11 @@ def load_generator_network(weights: str | Path | None, *, sha256: str | None, sh
     except (KeyError, ValueError) as exc:
         raise WeightsError(f"{path} has no usable model_config metadata; it was not written by "
                            f"`pixelsmith train {component}`") from exc
-    if cfg.get("conditional"):
-        raise WeightsError(f"{path} holds a class-conditional model, which this plugin does not build")
+    if bool(cfg.get("conditional")) != conditional:
+        kind = "a class-conditional" if cfg.get("conditional") else "an unconditional"
+        maker = meta.get("component")
+        hint = f"; it was written by `pixelsmith train {maker}`, so load it with `{maker}`" if maker else ""
+        raise WeightsError(f"{path} holds {kind} model, which `{component}` does not build{hint}")
     arch = architecture_options(cfg, arch_keys)
     try:
         net = build(**arch)
@@ -88,7 +91,7 @@ def load_generator_network(weights: str | Path | None, *, sha256: str | None, sh
     if is_checkpoint:
         from .gan import recalibrate_batchnorm
 
-        recalibrate_batchnorm(net, net.latent_dim)
+        recalibrate_batchnorm(net, net.latent_dim, num_classes=int(getattr(net, "num_classes", 0)))
     size = arch.get("image_size", 28)
     return LoadedGenerator(net, cfg, path, (arch.get("channels", 1), size, size))
 
@@ -105,6 +108,7 @@ class TrainedGANGenerator(Generator):
     shipped_weights: ClassVar[WeightsFile]           #: what ``weights=None`` loads
     arch_keys: ClassVar[tuple[str, ...]]             #: the ``model_config`` keys ``network`` takes
     network: ClassVar[Callable[..., nn.Module]]      #: builds the network from those keys (e.g. its class)
+    class_conditional: ClassVar[bool] = False        #: takes class labels (``num_classes`` in ``model_config``)
 
     def __init__(self, device: str | torch.device | None = None, weights: str | Path | None = None,
                  sha256: str | None = None) -> None:
@@ -112,15 +116,40 @@ class TrainedGANGenerator(Generator):
         cls = type(self)
         loaded = load_generator_network(weights, sha256=sha256, shipped=cls.shipped_weights, build=cls.network,
                                         arch_keys=cls.arch_keys, component=cls.component,
-                                        model_name=cls.model_name)
+                                        model_name=cls.model_name, conditional=cls.class_conditional)
         self.net = loaded.net.to(self.device).eval().requires_grad_(False)
         self.latent_dim = loaded.net.latent_dim
         self.output_shape = loaded.output_shape
         self.weights_path = loaded.path
         self.model_config = loaded.model_config
+        self.num_classes = int(getattr(loaded.net, "num_classes", 0))
+
+    @property
+    def conditional(self) -> bool:
+        return self.num_classes > 0
+
+    def decode(self, z: torch.Tensor, batch_size: int = 512, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """As :meth:`pixelsmith.Generator.decode`; a conditional model without ``labels`` cycles through
+        the classes (image ``i`` gets class ``i % num_classes``), so every class is equally represented."""
+        if self.num_classes:
+            labels = self._check_labels(labels, z.shape[0])
+        return super().decode(z, batch_size=batch_size, labels=labels)
+
+    def _check_labels(self, labels: Any, n: int) -> torch.Tensor:
+        if labels is None:
+            return torch.arange(n) % self.num_classes
+        labels = torch.as_tensor(labels)
+        if labels.ndim == 0:
+            labels = labels.expand(n)
+        if labels.shape != (n,) or labels.is_floating_point():
+            raise InvalidInputError(f"labels must be one integer or {n} integers, got shape {tuple(labels.shape)}")
+        if n and (int(labels.min()) < 0 or int(labels.max()) >= self.num_classes):
+            raise InvalidInputError(f"labels must be in 0..{self.num_classes - 1}, got "
+                                    f"{int(labels.min())}..{int(labels.max())}")
+        return labels.long()
 
     def _decode(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-        return self.net(z)
+        return self.net(z, labels) if self.num_classes else self.net(z)
 
 
 def split_architecture_options(config: TrainConfig, defaults: Mapping[str, int]) -> tuple[TrainConfig, dict[str, int]]:

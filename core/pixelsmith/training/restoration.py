@@ -262,7 +262,10 @@ def _metrics(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
 
 # -- the loop -------------------------------------------------------------------------------------------
 
-def _lr_at(step: int, recipe: RestorationRecipe, lr0: float, total: int) -> float:
+def _lr_at(step: int, recipe: RestorationRecipe, lr0: float, total: int, begin: int = 0) -> float:
+    """Linear warm-up then cosine decay over [begin, total]; ``begin`` > 0 is a warm restart."""
+    step -= begin
+    total -= begin
     if step <= recipe.warmup:
         return lr0 * step / max(1, recipe.warmup)
     t = (step - recipe.warmup) / max(1, total - recipe.warmup)
@@ -312,6 +315,14 @@ def train_restorer(config: TrainConfig, recipe: RestorationRecipe) -> Path:
     # the cosine horizon; defaults to --steps. Resuming with a larger --steps stretches the schedule
     # from where it is (lr moves down or up a little), or pin it with schedule_steps=N.
     horizon = int(extra.get("schedule_steps", config.steps))
+    # schedule_start=S restarts the schedule at step S (warm-up, then cosine to the horizon): the way to
+    # continue a finished run at a useful learning rate instead of the decayed one.
+    begin = int(extra.get("schedule_start", 0))
+    losses = {"l1": F.l1_loss, "l2": F.mse_loss}
+    loss_name = str(extra.get("loss", "l1"))
+    if loss_name not in losses:
+        raise ValueError(f"loss={loss_name!r} is not one of {sorted(losses)}")
+    loss_fn = losses[loss_name]
     margin = _blur_margin(recipe.task)
     with TrainingSession(config, recipe.component) as session:
         torch.manual_seed(session.config.seed)  # the init only; every later draw uses per-step generators
@@ -359,10 +370,10 @@ def train_restorer(config: TrainConfig, recipe: RestorationRecipe) -> Path:
         values: dict[str, float] = {}
         for step in session.iterate(start):
             for group in opt.param_groups:
-                group["lr"] = _lr_at(step, recipe, lr0, horizon)
+                group["lr"] = _lr_at(step, recipe, lr0, horizon, begin)
             clean, inp = _batch(recipe, sampler, session, step, margin)
             model.train()
-            loss = F.l1_loss(_forward(model, inp, recipe.channels), clean)
+            loss = loss_fn(_forward(model, inp, recipe.channels), clean)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

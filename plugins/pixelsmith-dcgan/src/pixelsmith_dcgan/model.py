@@ -5,6 +5,10 @@ transposed convolutions that double the size and halve the channels, batch norm 
 sigmoid at the end (images in [0, 1]). Discriminator: stride-2 convolutions with LeakyReLU(0.2),
 no pooling, a linear logit. No batch norm in D: real and fake go through D in one batch and the
 optional R1 penalty needs a per-sample gradient.
+
+Class-conditional variant (``num_classes`` > 0): G takes the one-hot label beside ``z`` (Mirza &
+Osindero 2014); D adds a projection term ``<embed(y), features>`` to its logit (Miyato & Koyama 2018),
+which judges "is this a real 3" rather than "is this real, and separately a 3".
 """
 
 from __future__ import annotations
@@ -37,13 +41,27 @@ def _init(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+def _check_labels(labels: torch.Tensor | None, n: int, num_classes: int) -> torch.Tensor | None:
+    if num_classes == 0:
+        if labels is not None:
+            raise ValueError("this network is not class-conditional; pass no labels")
+        return None
+    if labels is None or labels.shape != (n,):
+        raise ValueError(f"a class-conditional network needs one label per image ({n}), "
+                         f"got {None if labels is None else tuple(labels.shape)}")
+    return labels.long()
+
+
 class DCGANGenerator(nn.Module):
-    def __init__(self, latent_dim: int = 100, image_size: int = 28, channels: int = 1, ngf: int = 64) -> None:
+    def __init__(self, latent_dim: int = 100, image_size: int = 28, channels: int = 1, ngf: int = 64,
+                 num_classes: int = 0) -> None:
         super().__init__()
         base, n_up = _check(image_size, channels)
+        if num_classes < 0:
+            raise ValueError(f"num_classes must be 0 (unconditional) or more, got {num_classes}")
         widths = [ngf * 2 ** (n_up - 1 - i) for i in range(n_up)]  # e.g. 28 px: [2·ngf, ngf]
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(latent_dim, widths[0], base, 1, 0, bias=False),
+            nn.ConvTranspose2d(latent_dim + num_classes, widths[0], base, 1, 0, bias=False),
             nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True),
         ]
         for a, b in zip(widths, widths[1:]):
@@ -51,14 +69,19 @@ class DCGANGenerator(nn.Module):
         layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1), nn.Sigmoid()]
         self.net = nn.Sequential(*layers)
         self.latent_dim = latent_dim
+        self.num_classes = num_classes
         _init(self)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z.reshape(z.shape[0], self.latent_dim, 1, 1))
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        labels = _check_labels(labels, z.shape[0], self.num_classes)
+        z = z.reshape(z.shape[0], self.latent_dim)
+        if labels is not None:
+            z = torch.cat([z, nn.functional.one_hot(labels, self.num_classes).to(z.dtype)], dim=1)
+        return self.net(z[:, :, None, None])
 
 
 class DCGANDiscriminator(nn.Module):
-    def __init__(self, image_size: int = 28, channels: int = 1, ndf: int = 64) -> None:
+    def __init__(self, image_size: int = 28, channels: int = 1, ndf: int = 64, num_classes: int = 0) -> None:
         super().__init__()
         base, n_down = _check(image_size, channels)
         widths = [ndf * 2 ** i for i in range(n_down)]
@@ -69,7 +92,16 @@ class DCGANDiscriminator(nn.Module):
             prev = w
         self.features = nn.Sequential(*layers)
         self.logit = nn.Linear(prev * base * base, 1)
+        self.num_classes = num_classes
+        self.embed = nn.Embedding(num_classes, prev * base * base) if num_classes else None
         _init(self)
+        if self.embed is not None:
+            nn.init.normal_(self.embed.weight, 0.0, 0.02)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.logit(self.features(x).flatten(1)).squeeze(1)
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        labels = _check_labels(labels, x.shape[0], self.num_classes)
+        h = self.features(x).flatten(1)
+        out = self.logit(h).squeeze(1)
+        if labels is not None:
+            out = out + (self.embed(labels) * h).sum(1)
+        return out

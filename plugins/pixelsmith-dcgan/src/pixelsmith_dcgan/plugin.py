@@ -19,20 +19,28 @@ from pixelsmith.training.gan_weights import (TrainedGANGenerator, architecture_o
 
 from .model import DCGANDiscriminator, DCGANGenerator
 
-__all__ = ["DCGAN", "train", "export", "SHIPPED_WEIGHTS", "MODEL_DEFAULTS"]
+__all__ = ["DCGAN", "ConditionalDCGAN", "train", "train_conditional", "export", "SHIPPED_WEIGHTS",
+           "CONDITIONAL_WEIGHTS", "MODEL_DEFAULTS", "CONDITIONAL_DEFAULTS"]
 
 __version__ = "0.1.0"
 
 #: Architecture options (``extra`` keys of ``pixelsmith train dcgan``) and their defaults.
 MODEL_DEFAULTS: dict[str, int] = {"latent_dim": 100, "image_size": 28, "channels": 1, "ngf": 32, "ndf": 32}
 
+#: The class-conditional variant's (``dcgan-cond``) options: the same, and the number of classes.
+CONDITIONAL_DEFAULTS: dict[str, int] = {**MODEL_DEFAULTS, "num_classes": 10}
+
 #: The ``model_config`` keys :class:`DCGANGenerator` takes.
-_GENERATOR_KEYS = ("latent_dim", "image_size", "channels", "ngf")
+_GENERATOR_KEYS = ("latent_dim", "image_size", "channels", "ngf", "num_classes")
 
 _WEIGHTS_DIR = Path(__file__).parent / "weights"
 SHIPPED_WEIGHTS = pixelsmith.WeightsFile(
     _WEIGHTS_DIR / "dcgan-mnist.safetensors",
     "a24aefc5489323fbd3d3c096f2110521f0038fc1f1ec487b194193150f94dd50",
+)
+CONDITIONAL_WEIGHTS = pixelsmith.WeightsFile(
+    _WEIGHTS_DIR / "dcgan-cond-mnist.safetensors",
+    "0000000000000000000000000000000000000000000000000000000000000000",
 )
 
 
@@ -49,25 +57,50 @@ class DCGAN(TrainedGANGenerator):
     network = DCGANGenerator
 
 
+class ConditionalDCGAN(DCGAN):
+    """The class-conditional DCGAN: ``sample(n, seed, labels=...)``; without labels, image ``i`` is
+    of class ``i % 10``."""
+
+    component = "dcgan-cond"
+    model_name = "a class-conditional DCGAN"
+    shipped_weights = CONDITIONAL_WEIGHTS
+    class_conditional = True
+
+
+def _train(config: Any, *, conditional: bool) -> Path:
+    from pixelsmith.training.gan import train_gan
+
+    config, arch = split_architecture_options(config, CONDITIONAL_DEFAULTS if conditional else MODEL_DEFAULTS)
+    num_classes = arch.get("num_classes", 0)
+    try:  # say what is wrong with the options before any data is loaded
+        if conditional and num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+        DCGANGenerator(arch["latent_dim"], arch["image_size"], arch["channels"], arch["ngf"], num_classes)
+    except ValueError as exc:
+        raise TrainingError(str(exc)) from exc
+    return train_gan(
+        config, component="dcgan-cond" if conditional else "dcgan",
+        build_generator=lambda: DCGANGenerator(arch["latent_dim"], arch["image_size"], arch["channels"], arch["ngf"],
+                                               num_classes),
+        build_discriminator=lambda: DCGANDiscriminator(arch["image_size"], arch["channels"], arch["ndf"], num_classes),
+        latent_dim=arch["latent_dim"], image_size=arch["image_size"], channels=arch["channels"],
+        conditional=conditional, model_config=arch,
+        defaults={"num_classes": num_classes} if conditional else None,
+    )
+
+
 def train(config: Any) -> Path:
     """``pixelsmith train dcgan``: the shared GAN trainer with DCGAN networks.
 
     Architecture via ``extra``: ``image_size`` (28/32/64), ``channels`` (1/3), ``ngf``, ``ndf``, ``latent_dim``.
     """
-    from pixelsmith.training.gan import train_gan
+    return _train(config, conditional=False)
 
-    config, arch = split_architecture_options(config, MODEL_DEFAULTS)
-    try:  # say what is wrong with the options before any data is loaded
-        DCGANGenerator(arch["latent_dim"], arch["image_size"], arch["channels"], arch["ngf"])
-    except ValueError as exc:
-        raise TrainingError(str(exc)) from exc
-    return train_gan(
-        config, component="dcgan",
-        build_generator=lambda: DCGANGenerator(arch["latent_dim"], arch["image_size"], arch["channels"], arch["ngf"]),
-        build_discriminator=lambda: DCGANDiscriminator(arch["image_size"], arch["channels"], arch["ndf"]),
-        latent_dim=arch["latent_dim"], image_size=arch["image_size"], channels=arch["channels"],
-        model_config=arch,
-    )
+
+def train_conditional(config: Any) -> Path:
+    """``pixelsmith train dcgan-cond``: as :func:`train`, conditioned on the labels (MNIST, IDX with labels);
+    ``num_classes`` (10) in ``extra``."""
+    return _train(config, conditional=True)
 
 
 def export(checkpoint: str | Path, out: str | Path) -> str:
@@ -82,6 +115,11 @@ def _factory(device: str | torch.device | None = None, weights: str | Path | Non
     return DCGAN(device=device, weights=weights, sha256=sha256)
 
 
+def _conditional_factory(device: str | torch.device | None = None, weights: str | Path | None = None,
+                         sha256: str | None = None) -> ConditionalDCGAN:
+    return ConditionalDCGAN(device=device, weights=weights, sha256=sha256)
+
+
 @pixelsmith.hookimpl
 def pixelsmith_register_generators() -> list[pixelsmith.GeneratorSpec]:
     return [pixelsmith.GeneratorSpec(
@@ -92,4 +130,14 @@ def pixelsmith_register_generators() -> list[pixelsmith.GeneratorSpec]:
         output_shape=(1, 28, 28),
         weights=SHIPPED_WEIGHTS,
         train=train,
+    ), pixelsmith.GeneratorSpec(
+        name="dcgan-cond",
+        factory=_conditional_factory,
+        summary="class-conditional DCGAN (projection discriminator) on the 5,000-digit MNIST subset; "
+                "sample(n, labels=...)",
+        version=__version__,
+        output_shape=(1, 28, 28),
+        weights=CONDITIONAL_WEIGHTS,
+        train=train_conditional,
+        conditional=True,
     )]

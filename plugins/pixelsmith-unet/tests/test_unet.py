@@ -155,3 +155,26 @@ def test_sigterm_writes_a_final_checkpoint_and_stops(tmp_path, pixelsmith_tiny_p
     out = train_restorer(config, dataclasses.replace(recipe, prepare=prepare))
     assert sorted(p.name for p in (tmp_path / "run").glob("checkpoint-*")) == ["checkpoint-00000002.safetensors"]
     assert read_metadata(out)["steps"] == "2"
+
+
+def test_self_ensemble_averages_the_turned_and_flipped_network(denoiser):
+    clean = test_photos(size=128)["camera"][..., :96, :]  # 96×128: not square, no padding needed
+    noisy = pixelsmith.degradation("gaussian-noise", sigma=25 / 255)(clean, seed=2)
+    ens = UNetDenoiser(device="cpu", ensemble=8)
+    ens.spec = pixelsmith.spec("restorer", "unet-denoise")
+    got = ens.restore(noisy)
+    views = []
+    for turns in range(4):
+        for flip in (False, True):
+            x = torch.rot90(noisy.flip(-1) if flip else noisy, turns, dims=(-2, -1))
+            y = torch.rot90(denoiser.restore(x), -turns, dims=(-2, -1))
+            views.append(y.flip(-1) if flip else y)
+    # the ensemble clamps once after averaging, each view above clamps itself: compare where no view was clamped
+    stacked = torch.stack(views)
+    expected = stacked.mean(0)
+    inside = ((stacked > 0) & (stacked < 1)).all(0)
+    assert inside.float().mean() > 0.9
+    assert (got - expected)[inside].abs().max() < 1e-4
+    assert _psnr(got, clean) > _psnr(denoiser.restore(noisy), clean)
+    with pytest.raises(InvalidInputError, match="ensemble"):
+        UNetDenoiser(device="cpu", ensemble=3)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import importlib
 import subprocess
 import sys
@@ -176,6 +178,38 @@ def test_an_unseeded_generator_is_caught():
     with pytest.raises(ConformanceError) as info:
         check_generator(_with_spec(Unseeded(device="cpu"), fc.GEN_SPEC))
     assert {"seeds"} <= _failed(info.value)
+
+
+class Conditional(fc.LinearGenerator):
+    """Honest: the label shifts the latent."""
+
+    def _decode(self, z, labels):
+        shift = 0.0 if labels is None else labels.float()[:, None]
+        return super()._decode(z + shift, None)
+
+
+class IgnoresLabels(fc.LinearGenerator):
+    """Declared conditional, accepts labels= and drops them."""
+
+
+COND_SPEC = dataclasses.replace(fc.GEN_SPEC, name="tiny-cond", conditional=True)
+
+
+def test_a_conditional_generator_passes_and_one_that_ignores_labels_is_caught():
+    check_generator(_with_spec(Conditional(device="cpu"), COND_SPEC))
+    with pytest.raises(ConformanceError) as info:
+        check_generator(_with_spec(IgnoresLabels(device="cpu"), COND_SPEC))
+    assert _failed(info.value) == {"labels"} and "ignored" in str(info.value)
+
+
+def test_an_unconditional_generator_must_refuse_labels():
+    class Silent(fc.LinearGenerator):  # overrides the base class's refusal
+        def sample(self, n, seed=None, *, batch_size=512, labels=None):
+            return super().sample(n, seed, batch_size=batch_size)
+
+    with pytest.raises(ConformanceError) as info:
+        check_generator(_with_spec(Silent(device="cpu"), fc.GEN_SPEC))
+    assert _failed(info.value) == {"labels"}
 
 
 def test_malformed_spec_is_caught():

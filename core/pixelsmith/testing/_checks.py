@@ -320,6 +320,24 @@ def generator_checks(generator: str | Generator, *, atol: float = 1e-4) -> list[
         _expect_error("sample(-1)", lambda: g.sample(-1))
         _expect_error("sample(2, seed=-5)", lambda: g.sample(2, seed=-5))
 
+    def labels() -> None:
+        g = t.get()
+        declared = bool(t.spec.conditional) if t.spec is not None else bool(g.conditional)
+        if bool(g.conditional) != declared:
+            _fail(f"spec says conditional={declared} but the instance says conditional={g.conditional}")
+        if not declared:
+            _expect_error("sample(2, labels=[0, 1]) on an unconditional generator",
+                          lambda: g.sample(2, seed=0, labels=torch.tensor([0, 1])))
+            return
+        zeros = _check_output(g.sample(4, seed=0, labels=torch.zeros(4, dtype=torch.long)), (4, *shape()),
+                              "sample(4, labels=[0, 0, 0, 0])")
+        _check_range(zeros, "sample(4, labels=[0, 0, 0, 0])")
+        ones = g.sample(4, seed=0, labels=torch.ones(4, dtype=torch.long))
+        if torch.equal(zeros, ones):
+            _fail("labels 0 and 1 gave identical samples for the same seed; the labels are ignored")
+        _close(g.sample(4, seed=0, labels=torch.ones(4, dtype=torch.long), batch_size=1), ones, atol,
+               "labelled sample(4) in one batch vs one image per batch")
+
     def cuda() -> None:
         if not _cuda():
             return
@@ -335,6 +353,7 @@ def generator_checks(generator: str | Generator, *, atol: float = 1e-4) -> list[
         Check("generator", "seeds", seeds),
         Check("generator", "batch_independence", batch_independence),
         Check("generator", "bad_inputs", bad_inputs),
+        Check("generator", "labels", labels),
         Check("generator", "cuda", cuda),
     ]
 
@@ -563,7 +582,8 @@ def check_restorer(restorer: str | Restorer, *, params: Mapping[str, Any] | None
 
 def check_generator(generator: str | Generator, *, atol: float = 1e-4) -> None:
     """Check a generator: spec, sample shapes/dtype/range on the CPU, ``sample(0)``, seeds
-    reproducible and effective, batch independence, bad ``n``/seed raise, CUDA when available."""
+    reproducible and effective, batch independence, bad ``n``/seed raise, CUDA when available; a
+    conditional generator (``spec.conditional``) changes with its ``labels=``, an unconditional one refuses them."""
     check("generator", generator, atol=atol)
 
 

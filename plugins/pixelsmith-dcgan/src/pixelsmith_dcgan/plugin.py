@@ -40,7 +40,7 @@ SHIPPED_WEIGHTS = pixelsmith.WeightsFile(
 )
 CONDITIONAL_WEIGHTS = pixelsmith.WeightsFile(
     _WEIGHTS_DIR / "dcgan-cond-mnist.safetensors",
-    "0000000000000000000000000000000000000000000000000000000000000000",
+    "62b09162efefb214114326e541f6b44eeec2a99bc44d17f7b108d9debf9ed5b0",
 )
 
 

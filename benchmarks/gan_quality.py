@@ -124,6 +124,10 @@ def genmetrics(gen: torch.Tensor, real_a: torch.Tensor, real_b: torch.Tensor) ->
             out[name] = float(pixelsmith.metric(name)(gen, real_a)[0])
         except pixelsmith.PixelsmithError as exc:
             out[name] = f"unavailable: {exc}"
+    try:  # against all 5,000 training digits: ≈ 0.01 when nothing is copied, 1 for copies
+        out["memorisation"] = float(pixelsmith.metric("memorisation")(gen, torch.cat([real_a, real_b]))[0])
+    except pixelsmith.PixelsmithError as exc:
+        out["memorisation"] = f"unavailable: {exc}"
     return out
 
 
@@ -181,18 +185,20 @@ def main(argv: list[str] | None = None) -> int:
         return f"{v:.1%}" if isinstance(v, float) else "n/a"
 
     print("\n| generator | conf≥0.9 (sklearn) | min class share | conf≥0.9 (CNN) | min class (CNN) | "
-          "FD-sk (ratio to real halves) | fd (ratio) | precision | recall |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "FD-sk (ratio to real halves) | fd (ratio) | precision | recall | memorisation |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, s in results["generators"].items():
         fd = f"{s['fd']:.2f} ({s['fd_ratio']:.2f}×)" if isinstance(s.get("fd"), float) else "n/a"
         prec = f"{s['precision']:.3f}" if isinstance(s.get("precision"), float) else "n/a"
         rec = f"{s['recall']:.3f}" if isinstance(s.get("recall"), float) else "n/a"
+        mem = f"{s['memorisation']:.3f}" if isinstance(s.get("memorisation"), float) else "n/a"
         print(f"| {name} | {s['conf_ge_0.9']:.1%} | {s['min_class_share']:.1%} | {pct(s.get('cnn_conf_ge_0.9'))} | "
-              f"{pct(s.get('cnn_min_class_share'))} | {s['fd_sk']:.2f} ({s['fd_sk_ratio']:.2f}×) | {fd} | {prec} | {rec} |")
+              f"{pct(s.get('cnn_min_class_share'))} | {s['fd_sk']:.2f} ({s['fd_sk_ratio']:.2f}×) | {fd} | {prec} | {rec} | "
+              f"{mem} |")
     fd_real = next(iter(results["generators"].values()), {}).get("fd_real_halves", float("nan"))
     print(f"| real held-out digits | {real_conf['conf_ge_0.9']:.1%} | {real_conf['min_class_share']:.1%} | "
           f"{pct(cnn_real.get('cnn_conf_ge_0.9'))} | {pct(cnn_real.get('cnn_min_class_share'))} | "
-          f"{fd_sk_real:.2f} (1×) | {fd_real:.2f} (1×) | | |")
+          f"{fd_sk_real:.2f} (1×) | {fd_real:.2f} (1×) | | | |")
     for name, s in results["generators"].items():
         if "cnn_label_agreement" in s:
             print(f"\n{name}: the CNN's class agrees with the requested label for {s['cnn_label_agreement']:.1%} of samples")

@@ -40,7 +40,7 @@ SHIPPED_WEIGHTS = pixelsmith.WeightsFile(
 )
 CONDITIONAL_WEIGHTS = pixelsmith.WeightsFile(
     _WEIGHTS_DIR / "dcgan-cond-mnist.safetensors",
-    "62b09162efefb214114326e541f6b44eeec2a99bc44d17f7b108d9debf9ed5b0",
+    "747019636b8d054dfe27de5d8c5b936314cf1f13dda0baa5b825e494d826849e",
 )
 
 

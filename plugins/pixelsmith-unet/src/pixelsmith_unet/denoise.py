@@ -18,7 +18,7 @@ from .restorer import ResidualUNetRestorer, packaged_weights, per_image
 
 __all__ = ["prepare_level_input", "prepare_impulse_input", "UNetDenoiser", "UNetImpulse", "DENOISE_SHA256", "IMPULSE_SHA256"]
 
-DENOISE_SHA256 = "cbb8b3bb4d045fba48c97637b2536f8b467870256577114c7496bdb8701dd374"
+DENOISE_SHA256 = "ebc56b94ad6841e78d3568f897b4f6c54f8b4dcf88c2bfa28c479b9e57b7a8c7"
 IMPULSE_SHA256 = "b84e471742011455e403d9bde999888504c9005007e092e0184e493d10fd3663"
 
 

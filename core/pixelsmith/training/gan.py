@@ -183,7 +183,8 @@ def train_gan(config: TrainConfig, *, component: str, build_generator: Callable[
     if opts["augment_policy"] == "auto":
         opts["augment_policy"] = "translation,cutout" if channels == 1 else "color,translation,cutout"
     num_classes = int(opts["num_classes"]) if conditional else 0
-    model_config["num_classes"] = num_classes
+    if conditional:  # unconditional configs stay as before, so runs written by earlier versions resume
+        model_config["num_classes"] = num_classes
     augment = _augmenter(config, opts["augment_policy"])
 
     with TrainingSession(config, component) as session:

@@ -54,6 +54,8 @@ def test_weights_rebuild_architecture_and_sample_deterministically(tmp_path, pix
     train(_config(tmp_path / "run", pixelsmith_tiny_digits, 3, extra={"image_size": "32", "channels": "3"}))
     weights = tmp_path / "run" / GENERATOR_FILE
     assert '"image_size": 32' in read_metadata(weights)["model_config"]
+    # unconditional configs carry no num_classes, as before it existed: older run folders still --resume
+    assert "num_classes" not in read_metadata(weights)["model_config"]
     # RGB data gets the full DiffAugment policy; gray digits drop the colour ops (see GAN_DEFAULTS)
     ckpt = load_checkpoint(tmp_path / "run" / "checkpoint-00000003.safetensors")
     assert ckpt.metadata["augment_policy"] == "color,translation,cutout"

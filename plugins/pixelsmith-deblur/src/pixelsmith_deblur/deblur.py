@@ -18,7 +18,7 @@ from .wiener import DEFAULT_BALANCE, wiener_deconvolve
 
 __all__ = ["prepare_deblur_input", "Deblurrer", "DEBLUR_SHA256"]
 
-DEBLUR_SHA256 = "00cf1de1f4879be183cc9da7935b64601cf412c842365af9cd51eb80c0bab16f"
+DEBLUR_SHA256 = "4d0fb16e65588945db4a6ddef764af2ef4b0498d897c6d0b5ce3d63ac8689a7c"
 
 
 def prepare_deblur_input(x: torch.Tensor, level: torch.Tensor | None, kernels: Sequence[torch.Tensor | None]

@@ -32,7 +32,7 @@ _GENERATOR_KEYS = ("latent_dim", "image_size", "channels", "hidden")
 _WEIGHTS_DIR = Path(__file__).parent / "weights"
 SHIPPED_WEIGHTS = pixelsmith.WeightsFile(
     _WEIGHTS_DIR / "mlp-gan-mnist.safetensors",
-    "6177fa26fe83b126df660190cc6e28882fe894b41103aefd7acf828e98ae23e7",
+    "eb971a0da92a76ab01546f1118c75523bb9a499cb36608ac622872feb1f77503",
 )
 
 

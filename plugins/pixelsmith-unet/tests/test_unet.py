@@ -178,3 +178,27 @@ def test_self_ensemble_averages_the_turned_and_flipped_network(denoiser):
     assert _psnr(got, clean) > _psnr(denoiser.restore(noisy), clean)
     with pytest.raises(InvalidInputError, match="ensemble"):
         UNetDenoiser(device="cpu", ensemble=3)
+
+
+def test_warm_restart_and_l2_loss_options(tmp_path, pixelsmith_tiny_photos):
+    import json
+
+    from pixelsmith.training.restoration import _lr_at
+
+    spec = pixelsmith.spec("restorer", "unet-denoise")
+    spec.train(_config(tmp_path / "run", pixelsmith_tiny_photos, 3))
+    cfg = _config(tmp_path / "run", pixelsmith_tiny_photos, 6, resume=True, lr=1e-3)
+    cfg.extra.update({"schedule_start": "3", "schedule_steps": "6", "loss": "l2"})
+    spec.train(cfg)
+    logged = {r["step"]: r["lr"] for r in map(json.loads, (tmp_path / "run" / "log.jsonl").read_text().split("\n")[:-1])
+              if "lr" in r}
+    # after the restart the schedule warms up again from its own start: step 6 is warm-up step 3 of 100
+    # (without the restart it would be step 6 of the warm-up, 6e-5)
+    assert logged[6] == pytest.approx(1e-3 * 3 / 100)
+    recipe = type("R", (), {"warmup": 100, "lr_min": 2e-5})()
+    assert _lr_at(4, recipe, 1e-3, 6, begin=3) == pytest.approx(1e-5)
+    assert _lr_at(10_000, recipe, 1e-3, 10_000, begin=3) == pytest.approx(2e-5)  # the cosine ends at lr_min
+    bad = _config(tmp_path / "bad", pixelsmith_tiny_photos, 3)
+    bad.extra["loss"] = "huber"
+    with pytest.raises(pixelsmith.TrainingError, match="loss='huber'"):
+        spec.train(bad)

@@ -82,14 +82,19 @@ def load_generator(spec: str):
     return name, pixelsmith.generator(kind, device="cpu", weights=path)
 
 
-def cnn_confidence(gen: torch.Tensor, labels: torch.Tensor | None = None) -> dict:
-    """Confidence and class shares by the genmetrics plugin's MNIST CNN (the project's feature network);
-    for a conditional generator also how often that CNN agrees with the requested label."""
+def load_cnn():
+    """The genmetrics plugin's MNIST CNN (the project's feature network), or None when not installed."""
     try:
         from pixelsmith_genmetrics.classifier import load_feature_extractor
     except ImportError:
-        return {}
-    p = load_feature_extractor("cpu").probabilities(gen).numpy()
+        return None
+    return load_feature_extractor("cpu")
+
+
+def cnn_confidence(cnn, gen: torch.Tensor, labels: torch.Tensor | None = None) -> dict:
+    """Confidence and class shares by that CNN; for a conditional generator also how often the CNN
+    agrees with the requested label."""
+    p = cnn.probabilities(gen).numpy()
     stats = confidence_stats_from_probabilities(p)
     out = {"cnn_conf_ge_0.9": stats["conf_ge_0.9"], "cnn_min_class_share": stats["min_class_share"]}
     if labels is not None:
@@ -97,18 +102,14 @@ def cnn_confidence(gen: torch.Tensor, labels: torch.Tensor | None = None) -> dic
     return out
 
 
-def cnn_real_heldout() -> dict:
-    """The genmetrics CNN on the digits it never trained on (its own held-out split): the ceiling."""
-    try:
-        from pixelsmith_genmetrics.classifier import digit_split, load_feature_extractor
-    except ImportError:
-        return {}
-    images, labels = load_mnist()
+def cnn_real_heldout(cnn, images: torch.Tensor, labels: torch.Tensor) -> dict:
+    """The CNN on the digits it never trained on (its own held-out split): the ceiling."""
+    from pixelsmith_genmetrics.classifier import digit_split
+
     _, test_idx = digit_split(labels)
-    p = load_feature_extractor("cpu").probabilities(images[test_idx]).numpy()
-    stats = confidence_stats_from_probabilities(p)
-    return {"cnn_conf_ge_0.9": stats["conf_ge_0.9"], "cnn_min_class_share": stats["min_class_share"],
-            "cnn_accuracy": float((p.argmax(1) == labels[test_idx].numpy()).mean())}
+    out = cnn_confidence(cnn, images[test_idx], labels[test_idx])
+    out["cnn_accuracy"] = out.pop("cnn_label_agreement")
+    return out
 
 
 def genmetrics(gen: torch.Tensor, real_a: torch.Tensor, real_b: torch.Tensor) -> dict:
@@ -156,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
           f"real held-out digits conf≥0.9: {real_conf['conf_ge_0.9']:.3f}; FD-sk real halves {fd_sk_real:.3f} "
           f"({time.perf_counter() - t0:.0f} s)", flush=True)
 
-    cnn_real = cnn_real_heldout()
+    cnn = load_cnn()
+    cnn_real = cnn_real_heldout(cnn, images, labels) if cnn is not None else {}
     if cnn_real:
         print(f"genmetrics CNN: held-out accuracy {cnn_real['cnn_accuracy']:.3f}; real held-out digits conf≥0.9: "
               f"{cnn_real['cnn_conf_ge_0.9']:.3f}", flush=True)
@@ -166,10 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.weights or ["dcgan", "mlp-gan"]:
         name, g = load_generator(spec)
         n_all = max(args.n, 2500)
-        labels = (torch.arange(n_all) % 10) if g.conditional else None  # what sample() uses by default
-        samples = g.sample(n_all, seed=args.seed)
+        asked = (torch.arange(n_all) % g.num_classes) if g.conditional else None  # every class in turn
+        samples = g.sample(n_all, seed=args.seed, labels=asked)
         stats = confidence_stats(clf, samples[:args.n].reshape(args.n, -1).numpy())
-        stats.update(cnn_confidence(samples[:args.n], None if labels is None else labels[:args.n]))
+        if cnn is not None:
+            stats.update(cnn_confidence(cnn, samples[:args.n], None if asked is None else asked[:args.n]))
         fg = hidden_features(clf, samples[:2500].reshape(2500, -1).numpy())
         stats["fd_sk"] = frechet(fg, fa)
         stats["fd_sk_ratio"] = stats["fd_sk"] / fd_sk_real

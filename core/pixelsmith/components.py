@@ -153,6 +153,10 @@ class Generator(ABC):
         """Whether ``sample``/``decode`` take class ``labels`` (the spec says so, or a subclass does)."""
         return bool(self.spec is not None and self.spec.conditional)
 
+    def _refuse_labels_unless_conditional(self, labels: Any) -> None:
+        if labels is not None and not self.conditional:
+            raise InvalidInputError(f"{type(self).__name__} is not class-conditional; drop labels=")
+
     def latents(self, n: int, seed: int | torch.Generator | None = None) -> torch.Tensor:
         """``n`` latent vectors, drawn on the CPU so the same seed gives the same bytes on any device."""
         return torch.randn(n, self.latent_dim, generator=make_generator(seed))
@@ -176,8 +180,7 @@ class Generator(ABC):
         """``n`` samples in [0, 1]; the same ``seed`` gives the same bytes."""
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise InvalidInputError(f"n must be a non-negative int, got {n!r}")
-        if labels is not None and not self.conditional:
-            raise InvalidInputError(f"{type(self).__name__} is not class-conditional; drop labels=")
+        self._refuse_labels_unless_conditional(labels)
         return self.decode(self.latents(n, seed), batch_size=batch_size, labels=labels)
 
     def interpolate(self, z0: torch.Tensor, z1: torch.Tensor, steps: int = 8, *,
@@ -186,8 +189,7 @@ class Generator(ABC):
         a class-conditional generator takes ``labels`` (one class for the whole path, or one per image)."""
         if steps < 2:
             raise InvalidInputError(f"steps must be at least 2, got {steps}")
-        if labels is not None and not self.conditional:
-            raise InvalidInputError(f"{type(self).__name__} is not class-conditional; drop labels=")
+        self._refuse_labels_unless_conditional(labels)
         z0, z1 = z0.reshape(1, -1).float(), z1.reshape(1, -1).float()
         t = torch.linspace(0, 1, steps).unsqueeze(1)
         return self.decode((1 - t) * z0 + t * z1, labels=labels)

@@ -341,7 +341,7 @@ def train_gan(config: TrainConfig, *, component: str, build_generator: Callable[
             sha = _write_generator(gen_path, copy.deepcopy(ema.shadow), {
                 "component": component, "step": str(final), "model_config": model_config,
                 "ema_updates": str(ema.updates), "seed": str(config.seed), "augment": augment is not None,
-                "r1": r1}, seed=config.seed, device=device, num_classes=num_classes)
+                "r1": r1}, seed=config.seed, device=device)
             session.say(f"wrote {gen_path} (EMA generator at step {final})")
             if not config.quiet:
                 print(f"{gen_path}  sha256 {sha}", file=sys.stdout, flush=True)
@@ -349,9 +349,9 @@ def train_gan(config: TrainConfig, *, component: str, build_generator: Callable[
 
 
 def _write_generator(path: Path, g_ema: nn.Module, metadata: Mapping[str, Any], *, seed: int = 0,
-                     device: torch.device | str = "cpu", num_classes: int = 0) -> str:
+                     device: torch.device | str = "cpu") -> str:
     cfg = metadata["model_config"]
-    num_classes = num_classes or (int(cfg.get("num_classes", 0)) if cfg.get("conditional") else 0)
+    num_classes = int(cfg.get("num_classes", 0)) if cfg.get("conditional") else 0
     recalibrate_batchnorm(g_ema, int(cfg["latent_dim"]), seed=seed, device=device, num_classes=num_classes)
     return save_weights(path, g_ema.state_dict(), {"format": "pixelsmith-generator-1", **metadata})
 

@@ -321,8 +321,6 @@ def train_restorer(config: TrainConfig, recipe: RestorationRecipe) -> Path:
     losses = {"l1": F.l1_loss, "l2": F.mse_loss}
     loss_name = str(extra.get("loss", "l1"))
     if loss_name not in losses:
-        from ..errors import TrainingError
-
         raise TrainingError(f"loss={loss_name!r} is not one of {sorted(losses)}")
     loss_fn = losses[loss_name]
     margin = _blur_margin(recipe.task)

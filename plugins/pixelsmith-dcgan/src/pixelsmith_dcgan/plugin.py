@@ -10,8 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
-
 import pixelsmith
 from pixelsmith.errors import TrainingError
 from pixelsmith.training.gan_weights import (TrainedGANGenerator, architecture_options,
@@ -110,21 +108,11 @@ def export(checkpoint: str | Path, out: str | Path) -> str:
     return export_generator(checkpoint, out, lambda cfg: DCGANGenerator(**architecture_options(cfg, _GENERATOR_KEYS)))
 
 
-def _factory(device: str | torch.device | None = None, weights: str | Path | None = None,
-             sha256: str | None = None) -> DCGAN:
-    return DCGAN(device=device, weights=weights, sha256=sha256)
-
-
-def _conditional_factory(device: str | torch.device | None = None, weights: str | Path | None = None,
-                         sha256: str | None = None) -> ConditionalDCGAN:
-    return ConditionalDCGAN(device=device, weights=weights, sha256=sha256)
-
-
 @pixelsmith.hookimpl
 def pixelsmith_register_generators() -> list[pixelsmith.GeneratorSpec]:
     return [pixelsmith.GeneratorSpec(
         name="dcgan",
-        factory=_factory,
+        factory=DCGAN,
         summary="DCGAN (Radford et al. 2016) trained on the 5,000-digit MNIST subset; retrain on any image folder",
         version=__version__,
         output_shape=(1, 28, 28),
@@ -132,7 +120,7 @@ def pixelsmith_register_generators() -> list[pixelsmith.GeneratorSpec]:
         train=train,
     ), pixelsmith.GeneratorSpec(
         name="dcgan-cond",
-        factory=_conditional_factory,
+        factory=ConditionalDCGAN,
         summary="class-conditional DCGAN (projection discriminator) on the 5,000-digit MNIST subset; "
                 "sample(n, labels=...)",
         version=__version__,

@@ -10,8 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
-
 import pixelsmith
 from pixelsmith.errors import TrainingError
 from pixelsmith.training.gan_weights import (TrainedGANGenerator, architecture_options,
@@ -77,16 +75,11 @@ def export(checkpoint: str | Path, out: str | Path) -> str:
     return export_generator(checkpoint, out, lambda cfg: MLPGenerator(**architecture_options(cfg, _GENERATOR_KEYS)))
 
 
-def _factory(device: str | torch.device | None = None, weights: str | Path | None = None,
-             sha256: str | None = None) -> MLPGAN:
-    return MLPGAN(device=device, weights=weights, sha256=sha256)
-
-
 @pixelsmith.hookimpl
 def pixelsmith_register_generators() -> list[pixelsmith.GeneratorSpec]:
     return [pixelsmith.GeneratorSpec(
         name="mlp-gan",
-        factory=_factory,
+        factory=MLPGAN,
         summary="Fully connected GAN (Goodfellow et al. 2014) trained on the 5,000-digit MNIST subset",
         version=__version__,
         output_shape=(1, 28, 28),

@@ -68,6 +68,7 @@ class DegradationDraw:
     sigma: float = float("nan")           # Gaussian noise σ (nan: none drawn)
     kernel: torch.Tensor | None = None    # blur kernel k×k, sums to 1
     amount: float = float("nan")          # salt-and-pepper fraction
+    blur: Mapping[str, Any] | None = None  # the blur drawn: {"name": degradation name, its parameters...}
 
 
 @dataclass(frozen=True)
@@ -142,15 +143,17 @@ def draw_degradation(task: str, patch: torch.Tensor, rng: torch.Generator, margi
             s = _uniform(rng, *BLUR_SIGMA_RANGE)
             blurred = _apply("gaussian-blur", patch, rng, sigma=s)
             kernel = _kernel_of(blurred, lambda: kernels.gaussian_kernel(s))
+            blur: dict[str, Any] = {"name": "gaussian-blur", "sigma": s}
         else:
             lo, hi = MOTION_LENGTH_RANGE  # odd lengths only (the kernel is length×length)
             length = lo + 2 * int(torch.randint(0, (hi - lo) // 2 + 1, (1,), generator=rng))
             angle = _uniform(rng, 0.0, 180.0)
             blurred = _apply("motion-blur", patch, rng, length=length, angle=angle)
             kernel = _kernel_of(blurred, lambda: kernels.motion_kernel(length, angle))
+            blur = {"name": "motion-blur", "length": length, "angle": angle}
         sigma = _uniform(rng, 0.0, DEBLUR_NOISE_MAX)
         noisy = _apply("gaussian-noise", crop(blurred.image), rng, sigma=sigma).image
-        return DegradationDraw(noisy, sigma=sigma, kernel=kernel)
+        return DegradationDraw(noisy, sigma=sigma, kernel=kernel, blur=blur)
     raise TrainingError(f"unknown restoration task {task!r}; expected denoise, impulse or deblur")
 
 

@@ -6,11 +6,12 @@ import pixelsmith
 from pixelsmith import RestorerSpec
 
 from .deblur import Deblurrer
+from .kernel_estimator import KernelEstimate, blur_spectrum
 from .training import train_deblur
 from .wiener import wiener_deconvolve
 
 __version__ = "0.1.0"
-__all__ = ["Deblurrer", "wiener_deconvolve", "__version__"]
+__all__ = ["Deblurrer", "KernelEstimate", "blur_spectrum", "wiener_deconvolve", "__version__"]
 
 
 @pixelsmith.hookimpl
@@ -19,11 +20,11 @@ def pixelsmith_register_restorers() -> list[RestorerSpec]:
         RestorerSpec(
             name="deblur",
             factory=Deblurrer,
-            summary="U-Net deblurring for Gaussian and motion blur with noise; blind, better with kernel=",
+            summary="U-Net deblurring for Gaussian and motion blur with noise; blind (estimates the kernel) or kernel=",
             version=__version__,
             tasks=("deblur",),
             channels=(1, 3),
-            accepts=("kernel",),
+            accepts=("kernel", "estimate_kernel"),
             weights=Deblurrer.weights_file,
             train=train_deblur,
         ),

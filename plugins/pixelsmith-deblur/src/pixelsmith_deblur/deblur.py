@@ -2,11 +2,18 @@
 
 Network input (3 channels): the blurred gray image; its Wiener deconvolution with the given
 kernel (or the blurred image again when no kernel is given); a "known" flag map (1 with a kernel,
-0 blind). Training hides the kernel on half the patches, so one set of weights does both.
+0 blind). Training hides the kernel on part of the patches, so one set of weights does both.
+
+Blind restores (no ``kernel=``) first ask the kernel estimator (:mod:`.kernel_estimator`) which
+Gaussian or motion blur made each image, and run the network with that kernel: knowing the
+kernel is worth far more than the network can infer on its own. ``estimate_kernel=False`` runs
+the network's own blind mode instead.
 """
 
 from __future__ import annotations
 
+from functools import cached_property
+from pathlib import Path
 from typing import Any, Sequence
 
 import torch
@@ -14,11 +21,13 @@ import torch
 from pixelsmith import InvalidInputError
 from pixelsmith_unet.restorer import ResidualUNetRestorer, packaged_weights
 
+from .kernel_estimator import KernelEstimate, KernelEstimator, load_kernel_estimator
 from .wiener import DEFAULT_BALANCE, wiener_deconvolve
 
-__all__ = ["prepare_deblur_input", "Deblurrer", "DEBLUR_SHA256"]
+__all__ = ["prepare_deblur_input", "Deblurrer", "DEBLUR_SHA256", "KERNEL_ESTIMATOR_SHA256"]
 
 DEBLUR_SHA256 = "4d0fb16e65588945db4a6ddef764af2ef4b0498d897c6d0b5ce3d63ac8689a7c"
+KERNEL_ESTIMATOR_SHA256 = "0" * 64
 
 
 def prepare_deblur_input(x: torch.Tensor, level: torch.Tensor | None, kernels: Sequence[torch.Tensor | None]
@@ -46,9 +55,39 @@ def _check_kernel(k: Any) -> torch.Tensor:
 class Deblurrer(ResidualUNetRestorer):
     """Blind deblurring; ``restore(x, kernel=k)`` (k×k, e.g. ``info["kernel"]`` of a blur degradation)
     adds a Wiener estimate with that kernel to the network input. One kernel for the batch, or a
-    list with one per image."""
+    list with one per image.
+
+    Without ``kernel=`` each image's kernel is estimated (:meth:`estimate_kernels`) and used as if
+    given; ``estimate_kernel=False`` uses the network's own blind mode. ``estimator_weights=PATH``
+    replaces the packaged kernel-estimator weights.
+    """
 
     weights_file = packaged_weights("pixelsmith_deblur", "deblur.safetensors", DEBLUR_SHA256)
+    estimator_file = packaged_weights("pixelsmith_deblur", "kernel-estimator.safetensors", KERNEL_ESTIMATOR_SHA256)
+
+    def __init__(self, device: str | None = None, *, estimator_weights: str | Path | None = None,
+                 **options: Any) -> None:
+        super().__init__(device, **options)
+        self._estimator_source = estimator_weights if estimator_weights is not None else self.estimator_file
+
+    @cached_property
+    def estimator(self) -> KernelEstimator:
+        """The blind kernel estimator, loaded on first use (kernel-given restores never need it)."""
+        return load_kernel_estimator(self._estimator_source, self.device)
+
+    def estimate_kernels(self, x: Any) -> list[KernelEstimate]:
+        """The estimated blur of each image of ``x`` (B×C×H×W in [0, 1]): family, parameters, kernel."""
+        from pixelsmith.tensors import as_image_batch
+
+        return self.estimator(as_image_batch(x, name="x").to(self.device))
+
+    def _infer(self, x: torch.Tensor, **params: Any) -> torch.Tensor:
+        estimate = params.pop("estimate_kernel", True)
+        if estimate not in (True, False):
+            raise InvalidInputError(f"estimate_kernel must be True or False, got {estimate!r}")
+        if params.get("kernel") is None and estimate:
+            params["kernel"] = [e.kernel for e in self.estimator(x)]
+        return super()._infer(x, **params)
 
     def prepare(self, x: torch.Tensor, *, channels: int = 1, kernel: Any = None) -> torch.Tensor:
         n = x.shape[0]

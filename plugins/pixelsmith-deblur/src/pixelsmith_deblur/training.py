@@ -31,8 +31,21 @@ def deblur_recipe(config: TrainConfig):
     )
 
 
+#: What ``part=`` trains: the deblurring network, or the blind kernel estimator that feeds it.
+PARTS = ("restorer", "kernel-estimator")
+
+
 def train_deblur(config: TrainConfig) -> Path:
-    """Train the deblurring model; writes ``<out>/restorer.safetensors``."""
+    """Train the deblurring network (``<out>/restorer.safetensors``) or, with ``part=kernel-estimator``,
+    the blind kernel estimator (``<out>/kernel-estimator.safetensors``)."""
+    from pixelsmith.errors import TrainingError
     from pixelsmith.training.restoration import train_restorer
 
+    part = str((config.extra or {}).get("part", "restorer"))
+    if part not in PARTS:
+        raise TrainingError(f"part={part!r} is not one of {PARTS}")
+    if part == "kernel-estimator":
+        from .kernel_training import train_kernel_estimator
+
+        return train_kernel_estimator(config)
     return train_restorer(config, deblur_recipe(config))

@@ -1,0 +1,219 @@
+"""Blind kernel estimation: which blur (Gaussian σ, or motion length and angle) made this image.
+
+A blur multiplies the image's spectrum by the kernel's transfer function, whatever the image shows:
+a Gaussian blur darkens the high frequencies evenly in every direction, a linear motion blur
+leaves dark stripes (the zeros of a sinc) across the direction of motion, spaced by 1/length.
+So the estimator does not look at the picture but at its power spectrum, averaged over every
+overlapping 64×64 window of the image (Welch's method: the more windows, the cleaner the
+estimate). A small CNN reads that spectrum and predicts the blur's family and parameters; the
+kernel is then built by the same functions the blur degradations use.
+
+The deblurring restorer calls it when no ``kernel=`` is given, and hands the estimated kernel to
+its kernel-aware network.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pixelsmith.degradations.kernels import gaussian_kernel, motion_kernel
+
+__all__ = [
+    "KernelEstimate",
+    "KernelEstimatorNet",
+    "blur_spectrum",
+    "MOTION_LENGTHS",
+    "SPECTRUM_WINDOW",
+    "load_kernel_estimator",
+]
+
+#: Side of the Welch windows (and of the spectrum the network reads).
+SPECTRUM_WINDOW = 64
+#: The motion lengths the estimator chooses between (the training range of the deblurring model).
+MOTION_LENGTHS = (3, 5, 7, 9, 11, 13, 15)
+#: Gaussian σ is predicted within this range (the training range).
+SIGMA_RANGE = (0.5, 3.0)
+
+
+@dataclass(frozen=True)
+class KernelEstimate:
+    """One image's estimated blur: ``family`` "gaussian" or "motion", its parameters and kernel."""
+
+    family: str
+    kernel: torch.Tensor                 # k×k, sums to 1
+    sigma: float = float("nan")          # Gaussian σ in pixels
+    length: int = 0                      # motion length (odd)
+    angle: float = float("nan")          # motion angle in degrees, [0, 180)
+    confidence: float = float("nan")     # the network's probability for ``family``
+
+    def describe(self) -> str:
+        if self.family == "gaussian":
+            return f"Gaussian σ={self.sigma:.2f} (p={self.confidence:.2f})"
+        return f"motion length {self.length} at {self.angle:.1f}° (p={self.confidence:.2f})"
+
+
+def _hann2d(n: int, device: torch.device) -> torch.Tensor:
+    w = torch.hann_window(n, periodic=False, device=device)
+    return w[:, None] * w[None, :]
+
+
+def blur_spectrum(x: torch.Tensor, window: int = SPECTRUM_WINDOW, stride: int | None = None,
+                  max_windows: int = 1024) -> torch.Tensor:
+    """Welch log power spectrum of each gray image in ``x`` (B×1×H×W) → B×1×window×window.
+
+    Windows of ``window``² every ``stride`` pixels (default half a window; spread out so at most
+    ``max_windows`` are used on huge images), mean removed, Hann-tapered; |FFT|² averaged, centred,
+    log taken, and the mean log level subtracted so the result does not depend on contrast.
+    Images smaller than a window are reflect- (or replicate-) padded up to it.
+    """
+    b, c, h, w = x.shape
+    if c != 1:
+        raise ValueError(f"blur_spectrum takes gray images (B×1×H×W), got {c} channels")
+    x = x.float()
+    if h < window or w < window:
+        ph, pw = max(0, window - h), max(0, window - w)
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), mode=mode)
+        h, w = x.shape[-2:]
+    stride = stride or window // 2
+    # spread the windows over big images instead of taking thousands of them
+    n_windows = ((h - window) // stride + 1) * ((w - window) // stride + 1)
+    if n_windows > max_windows:
+        stride = int(math.ceil(stride * math.sqrt(n_windows / max_windows)))
+    ys = list(range(0, h - window + 1, stride))
+    xs = list(range(0, w - window + 1, stride))
+    hann = _hann2d(window, x.device)
+    power = torch.zeros(b, window, window, device=x.device)
+    count = 0
+    for y0 in ys:  # a row of windows at a time: bounded memory on any image size
+        row = x[:, 0, y0:y0 + window].unfold(-1, window, stride)[..., :len(xs), :]
+        row = row.permute(0, 2, 1, 3)                                   # b × n × window × window
+        row = (row - row.mean(dim=(-2, -1), keepdim=True)) * hann
+        power += torch.fft.fft2(row).abs().pow(2).sum(dim=1)
+        count += row.shape[1]
+    logp = torch.log(power / count + 1e-8)
+    logp = torch.fft.fftshift(logp, dim=(-2, -1))
+    logp = logp - logp.mean(dim=(-2, -1), keepdim=True)
+    return logp[:, None]
+
+
+class KernelEstimatorNet(nn.Module):
+    """Spectrum (B×1×64×64) → blur family logits, Gaussian σ, motion length logits, motion angle.
+
+    Outputs a B×(2 + 1 + len(MOTION_LENGTHS) + 2) tensor: [family logits (gaussian, motion),
+    σ (normalised to [0, 1] over SIGMA_RANGE), length logits, cos 2θ, sin 2θ] (the motion kernel
+    is the same at θ and θ + 180°, so the angle is predicted doubled). Two frequency-coordinate
+    channels are appended to the input, because where a feature sits in the spectrum is its meaning.
+    """
+
+    def __init__(self, width: int = 32, window: int = SPECTRUM_WINDOW) -> None:
+        super().__init__()
+        self.config = {"width": width, "window": window}
+        w = width
+
+        def block(cin: int, cout: int, stride: int) -> nn.Sequential:
+            return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.GroupNorm(8, cout), nn.SiLU())
+
+        self.features = nn.Sequential(
+            block(3, w, 1), block(w, w, 2),              # 32²
+            block(w, 2 * w, 1), block(2 * w, 2 * w, 2),  # 16²
+            block(2 * w, 4 * w, 1), block(4 * w, 4 * w, 2),  # 8²
+            block(4 * w, 4 * w, 2),                      # 4²
+        )
+        side = window // 16
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * side * side, 256), nn.SiLU(),
+                                  nn.Linear(256, 2 + 1 + len(MOTION_LENGTHS) + 2))
+        coords = torch.linspace(-1, 1, window)
+        self.register_buffer("coords", torch.stack(torch.meshgrid(coords, coords, indexing="ij"))[None],
+                             persistent=False)
+
+    @classmethod
+    def from_config(cls, config: dict) -> "KernelEstimatorNet":
+        return cls(**config)
+
+    def forward(self, spectrum: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([spectrum, self.coords.expand(spectrum.shape[0], -1, -1, -1)], dim=1)
+        return self.head(self.features(x))
+
+
+def split_outputs(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(family logits B×2, σ in [0, 1] B, length logits B×7, (cos 2θ, sin 2θ) B×2)."""
+    n = len(MOTION_LENGTHS)
+    return out[:, :2], out[:, 2], out[:, 3:3 + n], out[:, 3 + n:5 + n]
+
+
+def decode(out: torch.Tensor) -> list[KernelEstimate]:
+    """Network outputs → one :class:`KernelEstimate` (with its kernel) per image."""
+    fam, sig, lens, ang = split_outputs(out.detach().float().cpu())
+    probs = fam.softmax(-1)
+    estimates = []
+    for i in range(out.shape[0]):
+        if int(probs[i].argmax()) == 0:
+            s = SIGMA_RANGE[0] + (SIGMA_RANGE[1] - SIGMA_RANGE[0]) * float(sig[i].clamp(0, 1))
+            estimates.append(KernelEstimate("gaussian", gaussian_kernel(s), sigma=s, confidence=float(probs[i, 0])))
+        else:
+            length = MOTION_LENGTHS[int(lens[i].argmax())]
+            angle = (math.degrees(math.atan2(float(ang[i, 1]), float(ang[i, 0]))) / 2.0) % 180.0
+            estimates.append(KernelEstimate("motion", motion_kernel(length, angle), length=length, angle=angle,
+                                            confidence=float(probs[i, 1])))
+    return estimates
+
+
+class KernelEstimator:
+    """The trained estimator: ``estimator(x)`` → one :class:`KernelEstimate` per image of ``x``.
+
+    Colour images are judged on their channel mean (the blur degradations blur every channel alike).
+    """
+
+    def __init__(self, net: KernelEstimatorNet, device: torch.device | str = "cpu") -> None:
+        self.net = net.eval().requires_grad_(False).to(device)
+        self.device = torch.device(device)
+
+    @torch.inference_mode()
+    def __call__(self, x: torch.Tensor) -> list[KernelEstimate]:
+        gray = x.float().mean(dim=1, keepdim=True)
+        spectra = torch.cat([blur_spectrum(gray[i:i + 1].to(self.device)) for i in range(gray.shape[0])])
+        return decode(self.net(spectra))
+
+
+def load_kernel_estimator(source, device: torch.device | str = "cpu") -> KernelEstimator:
+    """A :class:`KernelEstimator` from a weights file (a path or a checked ``WeightsFile``)."""
+    from pixelsmith import InvalidInputError, WeightsFile
+    from pixelsmith.weights import load_into, load_weights, read_metadata
+
+    path = source.path if isinstance(source, WeightsFile) else Path(source)
+    meta = read_metadata(path)
+    if meta.get("task") != "kernel-estimation" or "model_config" not in meta:
+        raise InvalidInputError(f"{path} is not a kernel-estimator weights file (made by "
+                                "`pixelsmith train deblur part=kernel-estimator`)")
+    net = KernelEstimatorNet.from_config(json.loads(meta["model_config"]))
+    state = load_weights(source)
+    load_into(net, {k: v.float() for k, v in state.items()}, source=str(path))
+    return KernelEstimator(net, device)
+
+
+def targets_from_blurs(blurs: Sequence[dict]) -> dict[str, torch.Tensor]:
+    """Training targets from :class:`~pixelsmith.training.restoration.DegradationDraw` ``blur`` records."""
+    family, sigma, length, angle = [], [], [], []
+    for b in blurs:
+        if b["name"] == "gaussian-blur":
+            family.append(0)
+            sigma.append((b["sigma"] - SIGMA_RANGE[0]) / (SIGMA_RANGE[1] - SIGMA_RANGE[0]))
+            length.append(0)
+            angle.append((1.0, 0.0))
+        else:
+            family.append(1)
+            sigma.append(0.0)
+            length.append(MOTION_LENGTHS.index(int(b["length"])))
+            a = math.radians(2.0 * float(b["angle"]))
+            angle.append((math.cos(a), math.sin(a)))
+    return {"family": torch.tensor(family), "sigma": torch.tensor(sigma, dtype=torch.float32),
+            "length": torch.tensor(length), "angle": torch.tensor(angle, dtype=torch.float32)}

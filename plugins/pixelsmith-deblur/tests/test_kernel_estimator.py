@@ -1,0 +1,143 @@
+"""The blind kernel estimator: Welch spectrum, output decoding, training, its use by ``deblur``."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import pixelsmith
+from pixelsmith.data.photos import test_photos
+from pixelsmith.degradations.kernels import gaussian_kernel, motion_kernel
+from pixelsmith.errors import InvalidInputError, TrainingError
+from pixelsmith.training import TrainConfig, load_checkpoint
+from pixelsmith.weights import read_metadata, sha256_of
+from pixelsmith_deblur import Deblurrer, blur_spectrum
+from pixelsmith_deblur.kernel_estimator import MOTION_LENGTHS, decode, load_kernel_estimator, targets_from_blurs
+
+
+def _welch_numpy(img: np.ndarray, window: int, stride: int) -> np.ndarray:
+    """The same estimate written out window by window in numpy."""
+    hann = np.hanning(window)
+    taper = np.outer(hann, hann)
+    acc, n = np.zeros((window, window)), 0
+    for y in range(0, img.shape[0] - window + 1, stride):
+        for x in range(0, img.shape[1] - window + 1, stride):
+            w = img[y:y + window, x:x + window]
+            acc += np.abs(np.fft.fft2((w - w.mean()) * taper)) ** 2
+            n += 1
+    logp = np.fft.fftshift(np.log(acc / n + 1e-8))
+    return logp - logp.mean()
+
+
+def test_blur_spectrum_matches_a_numpy_welch_estimate():
+    img = torch.rand(1, 1, 100, 130, generator=torch.Generator().manual_seed(0))
+    ours = blur_spectrum(img, window=32, stride=16)[0, 0].numpy()
+    ref = _welch_numpy(img[0, 0].double().numpy(), 32, 16)
+    assert np.allclose(ours, ref, atol=1e-3)
+
+
+def test_blur_spectrum_ignores_contrast_and_brightness_and_takes_any_size():
+    img = test_photos(size=128)["camera"]
+    a = blur_spectrum(img)
+    b = blur_spectrum(0.5 * img + 0.2)
+    assert torch.allclose(a, b, atol=1e-3)
+    for shape in [(1, 1, 1, 1), (2, 1, 5, 70), (1, 1, 300, 40)]:
+        out = blur_spectrum(torch.rand(shape))
+        assert out.shape == (shape[0], 1, 64, 64) and bool(torch.isfinite(out).all())
+    with pytest.raises(ValueError, match="gray"):
+        blur_spectrum(torch.rand(1, 3, 64, 64))
+
+
+def test_motion_blur_shows_as_stripes_across_its_direction():
+    """Physics check of the feature: a horizontal motion blur removes horizontal frequencies only."""
+    img = test_photos(size=256)["camera"]
+    d = pixelsmith.degradation("motion-blur", length=9, angle=0.0).apply(img, seed=0).image
+    spec = blur_spectrum(d)[0, 0] - blur_spectrum(img)[0, 0]
+    c = 32
+    # the first zero of a length-9 box is at 1/9 cycles per pixel: 64/9 ≈ 7 bins from the centre
+    along_x, along_y = float(spec[c, c + 7]), float(spec[c + 7, c])
+    assert along_x < along_y - 2.0
+
+
+def _one_hot_outputs(blurs):
+    t = targets_from_blurs(blurs)
+    n = len(MOTION_LENGTHS)
+    out = torch.zeros(len(blurs), 5 + n)
+    out[torch.arange(len(blurs)), t["family"]] = 10.0
+    out[:, 2] = t["sigma"]
+    out[torch.arange(len(blurs)), 3 + t["length"]] = 10.0
+    out[:, 3 + n:] = t["angle"]
+    return out
+
+
+def test_targets_decode_back_to_the_same_kernels():
+    blurs = [{"name": "gaussian-blur", "sigma": 1.7}, {"name": "motion-blur", "length": 11, "angle": 137.0},
+             {"name": "motion-blur", "length": 3, "angle": 2.0}]
+    est = decode(_one_hot_outputs(blurs))
+    assert est[0].family == "gaussian" and est[0].sigma == pytest.approx(1.7, abs=1e-5)
+    assert torch.allclose(est[0].kernel, gaussian_kernel(1.7), atol=1e-6)
+    assert est[1].family == "motion" and est[1].length == 11 and est[1].angle == pytest.approx(137.0, abs=1e-3)
+    assert torch.allclose(est[1].kernel, motion_kernel(11, 137.0), atol=1e-6)
+    assert est[2].angle == pytest.approx(2.0, abs=1e-3)
+    assert "motion length 11" in est[1].describe()
+
+
+def _config(out, data, steps, **kw):
+    return TrainConfig(out=out, data=data, steps=steps, batch_size=2, checkpoint_every=2, sample_every=1000,
+                       seed=3, device="cpu", quiet=True, extra={"part": "kernel-estimator", "width": "8"}, **kw)
+
+
+def test_trains_resumes_exactly_and_feeds_the_deblurrer(tmp_path, pixelsmith_tiny_photos):
+    spec = pixelsmith.spec("restorer", "deblur")
+    path = spec.train(_config(tmp_path / "straight", pixelsmith_tiny_photos, 4))
+    assert path.name == "kernel-estimator.safetensors"
+    meta = read_metadata(path)
+    assert meta["task"] == "kernel-estimation" and "val_family_acc" in meta
+    spec.train(_config(tmp_path / "split", pixelsmith_tiny_photos, 2))
+    spec.train(_config(tmp_path / "split", pixelsmith_tiny_photos, 4, resume=True))
+    a = load_checkpoint(tmp_path / "straight" / "checkpoint-00000004.safetensors")
+    b = load_checkpoint(tmp_path / "split" / "checkpoint-00000004.safetensors")
+    for key in a.tensors:
+        assert torch.equal(a.tensors[key], b.tensors[key]), key
+
+    r = pixelsmith.restorer("deblur", device="cpu", estimator_weights=path)
+    x = torch.rand(2, 3, 40, 50, generator=torch.Generator().manual_seed(1))
+    estimates = r.estimate_kernels(x)
+    assert len(estimates) == 2 and all(abs(float(e.kernel.sum()) - 1) < 1e-5 for e in estimates)
+    # blind = the network told the estimated kernels
+    told = r.restore(x, kernel=[e.kernel for e in estimates])
+    assert torch.equal(r.restore(x), told)
+    assert not torch.equal(r.restore(x, estimate_kernel=False), told)
+
+
+def test_bad_part_and_bad_files_are_refused(tmp_path, pixelsmith_tiny_photos):
+    spec = pixelsmith.spec("restorer", "deblur")
+    bad = TrainConfig(out=tmp_path / "x", data=pixelsmith_tiny_photos, steps=1, quiet=True, extra={"part": "both"})
+    with pytest.raises(TrainingError, match="part="):
+        spec.train(bad)
+    with pytest.raises(InvalidInputError, match="kernel-estimator"):
+        load_kernel_estimator(spec.weights.path)  # the deblurring network's file is not an estimator
+    with pytest.raises(InvalidInputError, match="estimate_kernel"):
+        pixelsmith.restorer("deblur", device="cpu").restore(torch.rand(1, 1, 8, 8), estimate_kernel="yes")
+
+
+def test_shipped_estimator_matches_its_sha256():
+    f = Deblurrer.estimator_file
+    assert sha256_of(f.path) == f.sha256 and f.path.stat().st_size < 2**20 * 4
+
+
+@pytest.mark.parametrize("blur,params", [("gaussian-blur", {"sigma": 2.0}),
+                                         ("motion-blur", {"length": 9, "angle": 30.0})])
+def test_shipped_estimator_finds_the_blur_of_a_test_photo(blur, params):
+    clean = test_photos(size=256)["coins"]  # test split: never trained on
+    d = pixelsmith.degradation(blur, noise=0.01, **params).apply(clean, seed=0)
+    e = pixelsmith.restorer("deblur", device="cpu").estimate_kernels(d.image)[0]
+    if blur == "gaussian-blur":
+        assert e.family == "gaussian" and abs(e.sigma - 2.0) < 0.3
+    else:
+        assert e.family == "motion" and e.length == 9
+        assert min(abs(e.angle - 30.0), 180 - abs(e.angle - 30.0)) < 10
+    assert math.isfinite(e.confidence)

@@ -167,21 +167,47 @@ def decode(out: torch.Tensor) -> list[KernelEstimate]:
     return estimates
 
 
+#: Test-time views of the image and what each does to the doubled motion angle (cos 2θ, sin 2θ):
+#: a flip turns θ into −θ, a transpose into 90° − θ, both into θ + 90° (signs to undo per component).
+_VIEWS = (
+    (lambda t: t, (1.0, 1.0)),
+    (lambda t: t.flip(-1), (1.0, -1.0)),
+    (lambda t: t.transpose(-2, -1), (-1.0, 1.0)),
+    (lambda t: t.transpose(-2, -1).flip(-1), (-1.0, -1.0)),
+)
+
+
 class KernelEstimator:
     """The trained estimator: ``estimator(x)`` → one :class:`KernelEstimate` per image of ``x``.
 
     Colour images are judged on their channel mean (the blur degradations blur every channel alike).
+    ``views=4`` (default) averages the network over the image, its mirror, its transpose and its
+    quarter turn, each prediction turned back (a cheap test-time ensemble: the network is tiny).
     """
 
-    def __init__(self, net: KernelEstimatorNet, device: torch.device | str = "cpu") -> None:
+    def __init__(self, net: KernelEstimatorNet, device: torch.device | str = "cpu", views: int = 4) -> None:
+        if views not in (1, 2, 4):
+            raise ValueError(f"views must be 1, 2 or 4, got {views}")
         self.net = net.eval().requires_grad_(False).to(device)
         self.device = torch.device(device)
+        self.views = views
 
     @torch.inference_mode()
+    def raw(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's outputs for ``x`` (B×C×H×W), averaged over the views."""
+        gray = x.float().mean(dim=1, keepdim=True).to(self.device)
+        total = None
+        for view, (cs, ss) in _VIEWS[:self.views]:
+            seen = view(gray)
+            spectra = torch.cat([blur_spectrum(seen[i:i + 1]) for i in range(seen.shape[0])])
+            out = self.net(spectra).float()
+            out[:, -2] *= cs
+            out[:, -1] *= ss
+            total = out if total is None else total + out
+        return total / self.views
+
     def __call__(self, x: torch.Tensor) -> list[KernelEstimate]:
-        gray = x.float().mean(dim=1, keepdim=True)
-        spectra = torch.cat([blur_spectrum(gray[i:i + 1].to(self.device)) for i in range(gray.shape[0])])
-        return decode(self.net(spectra))
+        return decode(self.raw(x))
 
 
 def load_kernel_estimator(source, device: torch.device | str = "cpu") -> KernelEstimator:

@@ -1,4 +1,5 @@
-"""deblur: training, resume, Wiener input, tiling, sizes, shipped weights, conformance."""
+"""deblur: training, resume, Wiener input, tiling, sizes, shipped weights, conformance (the kernel
+estimator has its own file)."""
 
 from __future__ import annotations
 
@@ -61,13 +62,15 @@ def test_shipped_weights_match_spec_sha256():
 @pytest.mark.parametrize("blur,params,gain", [("gaussian-blur", {"sigma": 2.0}, 1.0),
                                               ("motion-blur", {"length": 9, "angle": 30.0}, 0.5)])
 def test_deblurs_a_test_photo_blind_and_better_with_kernel(deblurrer, blur, params, gain):
-    clean = test_photos(size=128)["camera"]
+    clean = test_photos(size=256)["camera"]  # the estimator averages over windows: fewer on small images
     d = pixelsmith.degradation(blur, noise=0.01, **params).apply(clean, seed=0)
-    blind = deblurrer.restore(d.image)
-    told = deblurrer.restore(d.image, kernel=d.info["kernel"])
+    blind = _psnr(deblurrer.restore(d.image), clean)            # with the estimated kernel
+    alone = _psnr(deblurrer.restore(d.image, estimate_kernel=False), clean)
+    told = _psnr(deblurrer.restore(d.image, kernel=d.info["kernel"]), clean)
     base = _psnr(d.image, clean)
-    assert _psnr(blind, clean) > base + gain  # blind motion deblurring is the weakest case
-    assert _psnr(told, clean) > _psnr(blind, clean)
+    assert alone > base + gain / 2  # the network's own blind mode: weakest on motion blur
+    assert told > alone + 0.5       # knowing the kernel is worth a lot...
+    assert blind > alone + 0.5 and blind > told - 0.5  # ...and the estimator recovers most of it
 
 
 def test_tiled_equals_untiled(deblurrer):

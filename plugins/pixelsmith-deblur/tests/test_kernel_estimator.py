@@ -138,6 +138,11 @@ def test_shipped_estimator_finds_the_blur_of_a_test_photo(blur, params):
     if blur == "gaussian-blur":
         assert e.family == "gaussian" and abs(e.sigma - 2.0) < 0.3
     else:
-        assert e.family == "motion" and e.length == 9
-        assert min(abs(e.angle - 30.0), 180 - abs(e.angle - 30.0)) < 10
+        assert e.family == "motion" and min(abs(e.angle - 30.0), 180 - abs(e.angle - 30.0)) < 10
+    # compare kernels, not parameters: Kornia's motion kernels of lengths 9 and 11 coincide at some
+    # angles (motion_kernel(9, 30) == motion_kernel(11, 29)), and the deblurring only sees the kernel
+    true, found = d.info["kernel"], e.kernel
+    size = max(true.shape[-1], found.shape[-1])
+    pad = lambda k: torch.nn.functional.pad(k, ((size - k.shape[-1]) // 2,) * 4)
+    assert float((pad(true) - pad(found)).abs().sum()) < 0.5  # 2 = disjoint supports
     assert math.isfinite(e.confidence)

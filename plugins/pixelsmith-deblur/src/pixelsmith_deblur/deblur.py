@@ -26,7 +26,7 @@ from .wiener import DEFAULT_BALANCE, wiener_deconvolve
 
 __all__ = ["prepare_deblur_input", "Deblurrer", "DEBLUR_SHA256", "KERNEL_ESTIMATOR_SHA256"]
 
-DEBLUR_SHA256 = "4d0fb16e65588945db4a6ddef764af2ef4b0498d897c6d0b5ce3d63ac8689a7c"
+DEBLUR_SHA256 = "ab1111122b9fee07c53cd133208d5cb4bc2c0eaddaedd32c072f4484baa41a28"
 KERNEL_ESTIMATOR_SHA256 = "f8e0b5ae814779d6d1b4039c892f4a153f6abc2546db309dd9686e8ded6edfbc"
 
 

@@ -23,7 +23,7 @@ PUBLIC = {
     "WeightsError", "ImageReadError", "TrainingError",
 }
 
-TESTING = {"check_restorer", "check_generator", "check_metric", "check_degradation", "check", "checks",
+TESTING = {"check_restorer", "check_generator", "check_metric", "check_degradation", "check_resume", "check", "checks",
            "Check", "ConformanceError", "DEFAULT_SIZES", "registered"}
 
 

@@ -273,3 +273,38 @@ def test_new_plugin_installs_with_pip_and_its_tests_pass(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "4 passed" in result.stdout  # the discovery test ran, not skipped
     assert Path(target).joinpath("pixelsmith_pipcheck").is_dir()
+
+
+def _toy_trainer(restore_state: bool):
+    """A trainer on the core session: one linear layer nudged by per-step seeded noise."""
+    from pixelsmith.training import TrainingSession
+
+    def train(config):
+        with TrainingSession(config, "toy") as session:
+            layer = torch.nn.Linear(3, 2)
+            torch.nn.init.zeros_(layer.weight)
+            torch.nn.init.zeros_(layer.bias)
+            start = 0
+            ckpt = session.resume_checkpoint()
+            if ckpt is not None:
+                if restore_state:
+                    ckpt.load_module("layer", layer)
+                start = ckpt.step
+            for step in session.iterate(start):
+                with torch.no_grad():
+                    layer.weight += torch.rand(2, 3, generator=session.step_generator(step))
+                session.save(step, modules={"layer": layer})
+        return config.out
+    return train
+
+
+def test_check_resume_passes_an_exact_trainer_and_catches_one_that_forgets_its_state(tmp_path):
+    from pixelsmith.testing import check_resume
+    from pixelsmith.training import TrainConfig
+
+    config = TrainConfig(out=tmp_path / "good", steps=4, quiet=True)
+    assert check_resume(_toy_trainer(True), config) == tmp_path / "good" / "straight"
+    with pytest.raises(ConformanceError, match="changed 1 of"):
+        check_resume(_toy_trainer(False), dataclasses.replace(config, out=tmp_path / "bad"))
+    with pytest.raises(ValueError, match="split"):
+        check_resume(_toy_trainer(True), config, split=4)

@@ -6,7 +6,8 @@
 Each ``check_*`` takes a registered name or an instance, runs every check and raises
 :class:`ConformanceError` (an ``AssertionError``) listing all that failed. :func:`checks` returns the
 individual checks, to make one pytest test of each. :func:`registered` makes plugins that are
-not installed visible to name lookups for the duration of a test. Under pytest the same is
+not installed visible to name lookups for the duration of a test. :func:`check_resume` checks that a
+trainer stopped and resumed ends exactly where an uninterrupted run ends. Under pytest the same is
 available as fixtures (``pixelsmith_check``, ``pixelsmith_plugins``) through the ``pytest11``
 entry point :mod:`pixelsmith.testing.pytest_plugin`.
 """
@@ -25,12 +26,14 @@ from ._checks import (
     checks,
 )
 from ._registry import registered
+from ._resume import check_resume
 
 __all__ = [
     "check_restorer",
     "check_generator",
     "check_metric",
     "check_degradation",
+    "check_resume",
     "check",
     "checks",
     "Check",

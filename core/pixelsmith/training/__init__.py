@@ -5,6 +5,7 @@ from .checkpoint import Checkpoint, latest_checkpoint, load_checkpoint, save_che
 from .config import TrainConfig
 from .ema import EMA
 from .session import TrainingSession
+from .trainee import Trainee
 
-__all__ = ["TrainConfig", "TrainingSession", "EMA", "Checkpoint", "save_checkpoint", "load_checkpoint",
+__all__ = ["TrainConfig", "TrainingSession", "Trainee", "EMA", "Checkpoint", "save_checkpoint", "load_checkpoint",
            "latest_checkpoint"]

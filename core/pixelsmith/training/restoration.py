@@ -35,8 +35,8 @@ from torch import nn
 
 from ..errors import TrainingError
 from .config import TrainConfig
-from .ema import EMA
 from .session import TrainingSession
+from .trainee import Trainee
 
 __all__ = [
     "RestorationRecipe",
@@ -48,6 +48,7 @@ __all__ = [
     "load_training_images",
     "export_weights",
     "export_from_checkpoint",
+    "cosine_lr",
 ]
 
 #: Training-split photographs held out of patch sampling and used for validation (never the test split).
@@ -265,14 +266,14 @@ def _metrics(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
 
 # -- the loop -------------------------------------------------------------------------------------------
 
-def _lr_at(step: int, recipe: RestorationRecipe, lr0: float, total: int, begin: int = 0) -> float:
-    """Linear warm-up then cosine decay over [begin, total]; ``begin`` > 0 is a warm restart."""
+def cosine_lr(step: int, lr0: float, lr_min: float, warmup: int, total: int, begin: int = 0) -> float:
+    """Linear warm-up then cosine decay to ``lr_min`` over [begin, total]; ``begin`` > 0 is a warm restart."""
     step -= begin
     total -= begin
-    if step <= recipe.warmup:
-        return lr0 * step / max(1, recipe.warmup)
-    t = (step - recipe.warmup) / max(1, total - recipe.warmup)
-    return recipe.lr_min + 0.5 * (lr0 - recipe.lr_min) * (1 + math.cos(math.pi * min(1.0, t)))
+    if step <= warmup:
+        return lr0 * step / max(1, warmup)
+    t = (step - warmup) / max(1, total - warmup)
+    return lr_min + 0.5 * (lr0 - lr_min) * (1 + math.cos(math.pi * min(1.0, t)))
 
 
 def _forward(model: nn.Module, inp: torch.Tensor, channels: int) -> torch.Tensor:
@@ -337,27 +338,14 @@ def train_restorer(config: TrainConfig, recipe: RestorationRecipe) -> Path:
 
         base = recipe.make_model()
         model_config = json.dumps(getattr(base, "config", {}))
-        ema = EMA(base, decay=recipe.ema_decay)
-        model = session.wrap(base)
-        ema.shadow.to(session.device)
-        opt = torch.optim.Adam(model.parameters(), lr=lr0)
-
-        start = 0
-        ckpt = session.resume_checkpoint()
-        if ckpt is not None:
-            ckpt.load_module("model", base)
-            ckpt.load_module("ema", ema.shadow)
-            ckpt.load_optimizer("adam", opt)
-            ema.updates = int(ckpt.metadata.get("ema_updates", ckpt.step))
-            start = ckpt.step
+        state = Trainee.prepare(session, base, lr=lr0, ema_decay=recipe.ema_decay)
+        model, ema, opt, start = state.model, state.ema, state.opt, state.start
         session.say(f"training {recipe.component} ({recipe.task}) on {described}; "
                     f"{patch}² patches, batch {session.effective_batch_size}, steps {start}→{config.steps}, "
                     f"device {session.device}")
 
         def checkpoint(step: int) -> Path | None:
-            return session.save(step, modules={"model": base, "ema": ema.shadow}, optimizers={"adam": opt},
-                                metadata={"ema_updates": str(ema.updates), "model_config": model_config,
-                                          "task": recipe.task})
+            return state.checkpoint(session, step, {"model_config": model_config, "task": recipe.task})
 
         def validate(step: int) -> dict[str, float]:
             with torch.no_grad():
@@ -367,34 +355,17 @@ def train_restorer(config: TrainConfig, recipe: RestorationRecipe) -> Path:
             session.say(f"step {step}: validation PSNR {values['val_psnr']:.2f} dB, SSIM {values['val_ssim']:.4f}")
             return values
 
-        started = time.monotonic()
-        step = start
-        last_saved = start if ckpt is not None else -1
-        values: dict[str, float] = {}
-        for step in session.iterate(start):
+        def train_step(step: int) -> None:
             for group in opt.param_groups:
-                group["lr"] = _lr_at(step, recipe, lr0, horizon, begin)
+                group["lr"] = cosine_lr(step, lr0, recipe.lr_min, recipe.warmup, horizon, begin)
             clean, inp = _batch(recipe, sampler, session, step, margin)
             model.train()
             loss = loss_fn(_forward(model, inp, recipe.channels), clean)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            ema.update(model)
+            state.step(loss)
             session.step_done(step, loss=float(loss.detach()), lr=opt.param_groups[0]["lr"])
-            stopping = session.should_stop()
-            if step % config.checkpoint_every == 0 or step == config.steps or stopping:
-                checkpoint(step)
-                last_saved = step
-            if session.is_main and (step % config.sample_every == 0 or step == config.steps):
-                values = validate(step)
-            if stopping:
-                session.say(f"stopped at step {step}; resume with --resume")
-                break
-        if last_saved != step:
-            checkpoint(step)
-        if session.is_main and not values:
-            values = validate(step)
+
+        started = time.monotonic()
+        step, values = session.run_steps(start, train_step, checkpoint, validate)
 
         out = config.out / "restorer.safetensors"
         if session.is_main:

@@ -16,7 +16,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import torch
 import torch.distributed as dist
@@ -248,6 +248,31 @@ class TrainingSession:
                 self._bar.write(message, file=sys.stderr)
             else:
                 print(message, file=sys.stderr, flush=True)
+
+    def run_steps(self, start: int, train_step: Callable[[int], None], checkpoint: Callable[[int], Any],
+                  validate: Callable[[int], Mapping[str, float]]) -> tuple[int, dict[str, float]]:
+        """The loop of a trainer that validates: ``train_step(step)`` for steps ``start + 1 …``, a
+        checkpoint every ``checkpoint_every`` steps, at the end and on a signal, ``validate(step)``
+        (main process) every ``sample_every`` steps and at the end. Returns (last step, last
+        validation values)."""
+        config = self.config
+        step, last_saved, values = start, (start if start > 0 else -1), {}
+        for step in self.iterate(start):
+            train_step(step)
+            stopping = self.should_stop()
+            if step % config.checkpoint_every == 0 or step == config.steps or stopping:
+                checkpoint(step)
+                last_saved = step
+            if self.is_main and (step % config.sample_every == 0 or step == config.steps):
+                values = dict(validate(step))
+            if stopping:
+                self.say(f"stopped at step {step}; resume with --resume")
+                break
+        if last_saved != step:
+            checkpoint(step)
+        if self.is_main and not values:
+            values = dict(validate(step))
+        return step, values
 
     def iterate(self, start: int) -> Iterator[int]:
         """Steps ``start + 1 … steps``; stops early (after the caller checkpoints) on a signal."""

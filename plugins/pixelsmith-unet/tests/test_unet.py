@@ -10,7 +10,7 @@ import torch
 import pixelsmith
 from pixelsmith.data.photos import test_photos
 from pixelsmith.errors import InvalidInputError
-from pixelsmith.training import TrainConfig, load_checkpoint
+from pixelsmith.training import TrainConfig
 from pixelsmith.weights import read_metadata, sha256_of
 from pixelsmith_unet import UNetDenoiser, UNetImpulse
 
@@ -41,15 +41,9 @@ def test_trains_a_few_steps_and_writes_loadable_weights(tmp_path, pixelsmith_tin
 
 
 def test_resume_is_exact(tmp_path, pixelsmith_tiny_photos):
-    spec = pixelsmith.spec("restorer", "unet-denoise")
-    spec.train(_config(tmp_path / "straight", pixelsmith_tiny_photos, 6))
-    spec.train(_config(tmp_path / "split", pixelsmith_tiny_photos, 3))
-    spec.train(_config(tmp_path / "split", pixelsmith_tiny_photos, 6, resume=True))
-    a = load_checkpoint(tmp_path / "straight" / "checkpoint-00000006.safetensors")
-    b = load_checkpoint(tmp_path / "split" / "checkpoint-00000006.safetensors")
-    assert a.tensors.keys() == b.tensors.keys()
-    for key in a.tensors:
-        assert torch.equal(a.tensors[key], b.tensors[key]), key
+    from pixelsmith.testing import check_resume
+
+    check_resume(pixelsmith.spec("restorer", "unet-denoise").train, _config(tmp_path, pixelsmith_tiny_photos, 6))
 
 
 def test_refuses_to_overwrite_a_run_without_resume(tmp_path, pixelsmith_tiny_photos):
@@ -183,7 +177,7 @@ def test_self_ensemble_averages_the_turned_and_flipped_network(denoiser):
 def test_warm_restart_and_l2_loss_options(tmp_path, pixelsmith_tiny_photos):
     import json
 
-    from pixelsmith.training.restoration import _lr_at
+    from pixelsmith.training.restoration import cosine_lr
 
     spec = pixelsmith.spec("restorer", "unet-denoise")
     spec.train(_config(tmp_path / "run", pixelsmith_tiny_photos, 3))
@@ -195,9 +189,8 @@ def test_warm_restart_and_l2_loss_options(tmp_path, pixelsmith_tiny_photos):
     # after the restart the schedule warms up again from its own start: step 6 is warm-up step 3 of 100
     # (without the restart it would be step 6 of the warm-up, 6e-5)
     assert logged[6] == pytest.approx(1e-3 * 3 / 100)
-    recipe = type("R", (), {"warmup": 100, "lr_min": 2e-5})()
-    assert _lr_at(4, recipe, 1e-3, 6, begin=3) == pytest.approx(1e-5)
-    assert _lr_at(10_000, recipe, 1e-3, 10_000, begin=3) == pytest.approx(2e-5)  # the cosine ends at lr_min
+    assert cosine_lr(4, 1e-3, 2e-5, 100, 6, begin=3) == pytest.approx(1e-5)
+    assert cosine_lr(10_000, 1e-3, 2e-5, 100, 10_000, begin=3) == pytest.approx(2e-5)  # the cosine ends at lr_min
     bad = _config(tmp_path / "bad", pixelsmith_tiny_photos, 3)
     bad.extra["loss"] = "huber"
     with pytest.raises(pixelsmith.TrainingError, match="loss='huber'"):

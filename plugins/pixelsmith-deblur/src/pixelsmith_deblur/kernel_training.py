@@ -89,8 +89,8 @@ def _scores(out: torch.Tensor, t: dict[str, torch.Tensor]) -> dict[str, float]:
 
 def train_kernel_estimator(config: TrainConfig) -> Path:
     """Train the kernel estimator as ``config`` says; returns the path of ``kernel-estimator.safetensors``."""
-    from pixelsmith.training.ema import EMA
-    from pixelsmith.training.restoration import export_weights, load_training_images
+    from pixelsmith.training.trainee import Trainee
+    from pixelsmith.training.restoration import cosine_lr, export_weights, load_training_images
     from pixelsmith.training.session import TrainingSession
 
     extra = dict(config.extra or {})
@@ -107,25 +107,13 @@ def train_kernel_estimator(config: TrainConfig) -> Path:
 
         base = KernelEstimatorNet(width=int(extra.get("width", 32)))
         model_config = json.dumps(base.config)
-        ema = EMA(base, decay=0.998)
-        model = session.wrap(base)
-        ema.shadow.to(session.device)
-        opt = torch.optim.Adam(model.parameters(), lr=lr0)
-        start = 0
-        ckpt = session.resume_checkpoint()
-        if ckpt is not None:
-            ckpt.load_module("model", base)
-            ckpt.load_module("ema", ema.shadow)
-            ckpt.load_optimizer("adam", opt)
-            ema.updates = int(ckpt.metadata.get("ema_updates", ckpt.step))
-            start = ckpt.step
+        state = Trainee.prepare(session, base, lr=lr0, ema_decay=0.998)
+        model, ema, opt, start = state.model, state.ema, state.opt, state.start
         session.say(f"training the deblur kernel estimator on {described}; crops {CROP_RANGE[0]}–{CROP_RANGE[1]} px, "
                     f"batch {session.effective_batch_size}, steps {start}→{config.steps}, device {session.device}")
 
         def checkpoint(step: int) -> Path | None:
-            return session.save(step, modules={"model": base, "ema": ema.shadow}, optimizers={"adam": opt},
-                                metadata={"ema_updates": str(ema.updates), "model_config": model_config,
-                                          "task": "kernel-estimation"})
+            return state.checkpoint(session, step, {"model_config": model_config, "task": "kernel-estimation"})
 
         def validate(step: int) -> dict[str, float]:
             with torch.no_grad():
@@ -134,12 +122,8 @@ def train_kernel_estimator(config: TrainConfig) -> Path:
             session.say(f"step {step}: " + ", ".join(f"{k[4:]} {v:.3f}" for k, v in values.items()))
             return values
 
-        started = time.monotonic()
-        step, last_saved, values = start, (start if ckpt is not None else -1), {}
-        for step in session.iterate(start):
-            t = (step - warmup) / max(1, horizon - warmup)
-            lr = lr0 * step / warmup if step <= warmup else \
-                lr_min + 0.5 * (lr0 - lr_min) * (1 + math.cos(math.pi * min(1.0, t)))
+        def train_step(step: int) -> None:
+            lr = cosine_lr(step, lr0, lr_min, warmup, horizon)
             for group in opt.param_groups:
                 group["lr"] = lr
             spectra, blurs = _draw_samples(train_imgs, config.batch_size, session.step_generator(step, "data"),
@@ -147,24 +131,11 @@ def train_kernel_estimator(config: TrainConfig) -> Path:
             targets = {k: v.to(session.device) for k, v in targets_from_blurs(blurs).items()}
             model.train()
             loss = _loss(model(spectra.to(session.device)), targets)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            ema.update(model)
+            state.step(loss)
             session.step_done(step, loss=float(loss.detach()), lr=lr)
-            stopping = session.should_stop()
-            if step % config.checkpoint_every == 0 or step == config.steps or stopping:
-                checkpoint(step)
-                last_saved = step
-            if session.is_main and (step % config.sample_every == 0 or step == config.steps):
-                values = validate(step)
-            if stopping:
-                session.say(f"stopped at step {step}; resume with --resume")
-                break
-        if last_saved != step:
-            checkpoint(step)
-        if session.is_main and not values:
-            values = validate(step)
+
+        started = time.monotonic()
+        step, values = session.run_steps(start, train_step, checkpoint, validate)
         out = config.out / "kernel-estimator.safetensors"
         if session.is_main:
             meta = {"component": "deblur", "task": "kernel-estimation", "model_config": model_config,

@@ -140,3 +140,17 @@ def test_shipped_estimator_finds_the_blur_of_a_test_photo(blur, params):
     pad = lambda k: torch.nn.functional.pad(k, ((size - k.shape[-1]) // 2,) * 4)
     assert float((pad(true) - pad(found)).abs().sum()) < 0.5  # 2 = disjoint supports
     assert math.isfinite(e.confidence)
+
+
+def test_four_view_average_turns_with_the_image():
+    """The four views of a transposed image are the four views of the image, so the averaged prediction
+    must be exactly the image's, with the motion angle θ mapped to 90° − θ (doubled: cos 2θ flips sign)."""
+    est = pixelsmith.restorer("deblur", device="cpu").estimator
+    clean = test_photos(size=128)["coins"]
+    d = pixelsmith.degradation("motion-blur", length=7, angle=20.0, noise=0.01).apply(clean, seed=2).image
+    a, b = est.raw(d), est.raw(d.transpose(-2, -1))
+    a[:, -2] *= -1
+    assert torch.allclose(a, b, atol=1e-4)
+    ea, eb = est(d)[0], est(d.transpose(-2, -1))[0]
+    assert ea.family == eb.family == "motion"
+    assert abs(((ea.angle + eb.angle) % 180.0) - 90.0) < 1e-2

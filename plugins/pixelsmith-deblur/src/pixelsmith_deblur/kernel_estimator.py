@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pixelsmith import InvalidInputError
 from pixelsmith.degradations.kernels import gaussian_kernel, motion_kernel
 
 __all__ = [
@@ -76,7 +77,8 @@ def blur_spectrum(x: torch.Tensor, window: int = SPECTRUM_WINDOW, stride: int | 
     """
     b, c, h, w = x.shape
     if c != 1:
-        raise ValueError(f"blur_spectrum takes gray images (B×1×H×W), got {c} channels")
+        raise InvalidInputError(f"blur_spectrum takes gray images (B×1×H×W), got {c} channels; "
+                                "average the channels first")
     x = x.float()
     if h < window or w < window:
         ph, pw = max(0, window - h), max(0, window - w)
@@ -187,12 +189,12 @@ class KernelEstimator:
 
     def __init__(self, net: KernelEstimatorNet, device: torch.device | str = "cpu", views: int = 4) -> None:
         if views not in (1, 2, 4):
-            raise ValueError(f"views must be 1, 2 or 4, got {views}")
+            raise InvalidInputError(f"views must be 1, 2 or 4, got {views}")
         self.net = net.eval().requires_grad_(False).to(device)
         self.device = torch.device(device)
         self.views = views
 
-    @torch.inference_mode()
+    @torch.no_grad()  # not inference mode: callers may edit the outputs in place
     def raw(self, x: torch.Tensor) -> torch.Tensor:
         """The network's outputs for ``x`` (B×C×H×W), averaged over the views."""
         gray = x.float().mean(dim=1, keepdim=True).to(self.device)
@@ -212,7 +214,7 @@ class KernelEstimator:
 
 def load_kernel_estimator(source, device: torch.device | str = "cpu") -> KernelEstimator:
     """A :class:`KernelEstimator` from a weights file (a path or a checked ``WeightsFile``)."""
-    from pixelsmith import InvalidInputError, WeightsFile
+    from pixelsmith import WeightsFile
     from pixelsmith.weights import load_into, load_weights, read_metadata
 
     path = source.path if isinstance(source, WeightsFile) else Path(source)

@@ -390,3 +390,18 @@ def test_cli_runs_with_whatever_is_registered(fake_registry, tmp_path, monkeypat
     assert data["provenance"]["quick"] is True
     assert {r["component"] for r in data["records"]} >= {"mean", "raises"}
     assert bench_cli.main(["compare", str(out / "nope.json"), str(out)]) == 2
+
+
+def test_blind_run_withholds_what_a_restorer_merely_accepts(fake_registry, tmp_path):
+    from pixelsmith.bench.report import write_report
+
+    opts = BenchOptions(quick=True, quiet=True, metrics=("psnr",), device="cpu", blind=True)
+    result = run_bench(opts, registry=fake_registry, plan=_plan())
+    # identity-deblur requires the kernel and accepts sigma: blind, it gets the kernel only
+    deblur = _records(result, task="deblur-gray", component="identity-deblur")
+    assert deblur[0]["status"] == "ok" and deblur[0]["params_given"] == ["kernel"]
+    # mean requires sigma, so it still gets it
+    assert _records(result, task="denoise-gray-s25", component="mean")[0]["params_given"] == ["sigma"]
+    assert result.provenance["blind"] is True
+    written = write_report(result, tmp_path / "out")
+    assert "only when they require it (`--blind`)" in written["results.md"].read_text()

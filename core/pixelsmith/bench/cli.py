@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available)")
     p.add_argument("--data", type=Path, default=None, metavar="PATH",
                    help="a folder of your own clean images instead of the bundled test split")
+    p.add_argument("--blind", action="store_true",
+                   help="give restorers the true σ / kernel only when they require it, not when they merely "
+                        "accept it: blind models are judged blind (default: every advantage)")
     p.add_argument("--overwrite", action="store_true", help="replace bench results already in DIR")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     return p
@@ -64,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         suites = SUITES if not args.suite or "all" in args.suite else tuple(dict.fromkeys(args.suite))
         check_output_dir(args.output, overwrite=args.overwrite)  # before the run, not after minutes of work
         options = BenchOptions(quick=args.quick, suites=suites, only=tuple(args.only) if args.only else None,
-                               device=args.device, data=str(args.data) if args.data else None, quiet=args.quiet)
+                               device=args.device, data=str(args.data) if args.data else None, quiet=args.quiet,
+                               blind=args.blind)
         log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
         t0 = time.perf_counter()
         result = run_bench(options, log=log)

@@ -235,7 +235,8 @@ def _markdown(result: BenchResult, summary: dict[str, Any]) -> str:
              f"torch {prov['versions'].get('torch')}, {prov.get('elapsed_s', 0):.0f} s in all. "
              "Values are means over images; best per column in **bold**; "
              f"`{DEGRADED}` is the degraded input itself (the bar to clear). Restorers got the true σ / kernel "
-             "when they require or accept it.", ""]
+             + ("only when they require it (`--blind`)." if prov.get("blind") else "when they require or accept it."),
+             ""]
     titles = _task_titles(result)
     for suite, tasks in _sections(result):
         lines += [f"## {suite}", ""]

@@ -48,6 +48,7 @@ class BenchOptions:
     data: str | None = None
     quiet: bool = False
     metrics: tuple[str, ...] = DEFAULT_METRICS
+    blind: bool = False  # give restorers only the true parameters they require, never optional ones
 
 
 @dataclass
@@ -177,6 +178,7 @@ def collect_provenance(registry: Registry, device: torch.device, options: BenchO
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_model(),
         "quick": options.quick,
+        "blind": options.blind,
         "suites": list(options.suites),
         "only": list(options.only) if options.only else None,
         "data": str(plan.data) if plan.data else "pixelsmith test split (skimage: camera, moon, coins, chelsea)",
@@ -368,7 +370,8 @@ def _run_restoration(result: BenchResult, registry: Registry, plan: BenchPlan, d
                 if isinstance(built, BaseException):
                     rec.update(status="failed", error=f"could not be built: {_error_text(built)}")
                     continue
-                params = restorer_params(task, degraded.info, (*spec.requires, *spec.accepts))
+                wanted = spec.requires if result.options.blind else (*spec.requires, *spec.accepts)
+                params = restorer_params(task, degraded.info, wanted)
                 lacking = [p for p in spec.requires if p not in params]
                 if lacking:
                     rec.update(status="skipped",

@@ -26,7 +26,7 @@ from .wiener import DEFAULT_BALANCE, wiener_deconvolve
 
 __all__ = ["prepare_deblur_input", "Deblurrer", "DEBLUR_SHA256", "KERNEL_ESTIMATOR_SHA256"]
 
-DEBLUR_SHA256 = "ab1111122b9fee07c53cd133208d5cb4bc2c0eaddaedd32c072f4484baa41a28"
+DEBLUR_SHA256 = "3dd783a4182ac7684a99aea0d7cb32a963dcfb372693f18caac615fd9c3c1c40"
 KERNEL_ESTIMATOR_SHA256 = "f8e0b5ae814779d6d1b4039c892f4a153f6abc2546db309dd9686e8ded6edfbc"
 
 

@@ -73,3 +73,17 @@ def test_bad_arguments_raise_clear_errors():
         tiled_apply(lambda t: t, torch.rand(1, 1, 64, 64), tile=16, overlap=16)
     with pytest.raises(InvalidInputError, match="multiple of align"):
         tiled_apply(lambda t: t, torch.rand(1, 1, 64, 64), tile=20, overlap=4, align=8)
+
+
+def test_pad_to_min_size_mirrors_evenly_and_repeats_edges_of_tiny_images():
+    import numpy as np
+
+    from pixelsmith.tiling import pad_to_min_size
+
+    x = torch.arange(20, dtype=torch.float32).reshape(1, 1, 4, 5)
+    assert pad_to_min_size(x, 4) is x
+    out = pad_to_min_size(x, 7)
+    ref = np.pad(x[0, 0].numpy(), ((1, 2), (1, 1)), mode="reflect")
+    assert out.shape == (1, 1, 7, 7) and np.array_equal(out[0, 0].numpy(), ref)
+    tiny = pad_to_min_size(torch.full((1, 1, 1, 1), 0.5), 3)
+    assert tiny.shape == (1, 1, 3, 3) and bool((tiny == 0.5).all())

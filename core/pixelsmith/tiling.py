@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from .errors import InvalidInputError
 
-__all__ = ["tiled_apply", "tile_starts", "pad_to_multiple"]
+__all__ = ["tiled_apply", "tile_starts", "pad_to_multiple", "pad_to_min_size"]
 
 
 def tile_starts(size: int, tile: int, overlap: int, align: int = 1) -> list[int]:
@@ -109,6 +109,19 @@ def tiled_apply(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, til
             weight[:, :, y0:y0 + th, x0:x0 + tw].add_(win)
     assert out is not None
     return out.div_(weight.clamp_min_(1e-12))
+
+
+def pad_to_min_size(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Pad ``x`` evenly on both sides of H and W up to at least ``size`` (unchanged when already that big).
+
+    Reflect padding when each side is padded by less than the image's size, replicate otherwise.
+    """
+    h, w = x.shape[-2:]
+    if h >= size and w >= size:
+        return x
+    ph, pw = max(0, size - h), max(0, size - w)
+    mode = "reflect" if ph < h and pw < w else "replicate"
+    return F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), mode=mode)
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import TrainingError
+from ..tiling import pad_to_min_size
 from .config import TrainConfig
 from .session import TrainingSession
 from .trainee import Trainee
@@ -178,15 +179,6 @@ def load_training_images(data: Path | None, channels: int) -> tuple[list[torch.T
     return images, images[:1], f"{len(images)} images from {data} (too few to hold out: validating on the first)"
 
 
-def _ensure_min_size(img: torch.Tensor, size: int) -> torch.Tensor:
-    h, w = img.shape[-2:]
-    if h >= size and w >= size:
-        return img
-    ph, pw = max(0, size - h), max(0, size - w)
-    mode = "reflect" if ph < h and pw < w else "replicate"
-    return F.pad(img, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), mode=mode)
-
-
 class _PatchSampler:
     """Random crops from preloaded images, all draws from one generator.
 
@@ -196,7 +188,7 @@ class _PatchSampler:
     """
 
     def __init__(self, images: Sequence[torch.Tensor], size: int, by: str = "image") -> None:
-        self.images = [_ensure_min_size(im, size) for im in images]
+        self.images = [pad_to_min_size(im, size) for im in images]
         self.size = size
         if by not in ("image", "area"):
             raise TrainingError(f"sample_by must be 'image' or 'area', got {by!r}")
@@ -236,7 +228,7 @@ def _validation_set(task: str, images: Sequence[torch.Tensor], seed: int, crop: 
     size = crop + 2 * margin
     cleans, degs = [], []
     for im in images:
-        im = _ensure_min_size(im, size)
+        im = pad_to_min_size(im, size)
         h, w = im.shape[-2:]
         for _ in range(per_image):
             y = int(torch.randint(0, h - size + 1, (1,), generator=rng))

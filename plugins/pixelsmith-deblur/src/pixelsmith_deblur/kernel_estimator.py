@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from pixelsmith import InvalidInputError
 from pixelsmith.degradations.kernels import gaussian_kernel, motion_kernel
+from pixelsmith.tiling import pad_to_min_size
 
 __all__ = [
     "KernelEstimate",
@@ -79,12 +79,8 @@ def blur_spectrum(x: torch.Tensor, window: int = SPECTRUM_WINDOW, stride: int | 
     if c != 1:
         raise InvalidInputError(f"blur_spectrum takes gray images (B×1×H×W), got {c} channels; "
                                 "average the channels first")
-    x = x.float()
-    if h < window or w < window:
-        ph, pw = max(0, window - h), max(0, window - w)
-        mode = "reflect" if ph < h and pw < w else "replicate"
-        x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), mode=mode)
-        h, w = x.shape[-2:]
+    x = pad_to_min_size(x.float(), window)
+    h, w = x.shape[-2:]
     stride = stride or window // 2
     # spread the windows over big images instead of taking thousands of them
     n_windows = ((h - window) // stride + 1) * ((w - window) // stride + 1)
@@ -200,9 +196,7 @@ class KernelEstimator:
         gray = x.float().mean(dim=1, keepdim=True).to(self.device)
         total = None
         for view, (cs, ss) in _VIEWS[:self.views]:
-            seen = view(gray)
-            spectra = torch.cat([blur_spectrum(seen[i:i + 1]) for i in range(seen.shape[0])])
-            out = self.net(spectra).float()
+            out = self.net(blur_spectrum(view(gray))).float()
             out[:, -2] *= cs
             out[:, -1] *= ss
             total = out if total is None else total + out

@@ -42,7 +42,10 @@ def _draw_samples(images: list[torch.Tensor], n: int, rng: torch.Generator, augm
         size = crop + 2 * margin
         im = images[int(torch.randint(0, len(images), (1,), generator=rng))]
         h, w = im.shape[-2:]
-        if h < size or w < size:  # small user images: mirror them out (repeat the edge when too small)
+        # small images (the 172-px-high `text` photo, user images): mirror them out at the bottom/right,
+        # repeating the edge when too small. Not pixelsmith.tiling.pad_to_min_size (which pads evenly):
+        # that would change the crops the shipped estimator was trained on.
+        if h < size or w < size:
             ph, pw = max(0, size - h), max(0, size - w)
             im = F.pad(im, (0, pw, 0, ph), mode="reflect" if ph < h and pw < w else "replicate")
             h, w = im.shape[-2:]

@@ -11,6 +11,7 @@ from ..errors import InvalidInputError, PixelsmithError, UnknownComponentError
 from ..registry import get_registry
 from ..specs import ComponentSpec, normalize_name
 from ..training.config import TrainConfig
+from ..training.sources import SOURCE_KEYWORDS, is_keyword_source
 from ..weights import read_metadata
 from ._common import info, parse_params
 
@@ -23,7 +24,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog="example: pixelsmith train dcgan --steps 2000 --out runs/dcgan")
     p.add_argument("name", help="generator or restorer name")
     p.add_argument("extra", nargs="*", metavar="key=value", help="options specific to this trainer")
-    p.add_argument("--data", type=Path, help="folder of training images (default: embedded data)")
+    p.add_argument("--data", action="append", metavar="SOURCE",
+                   help="training data: a folder of images, or for restorers 'photos' (the bundled "
+                        "photographs) or 'dead-leaves' (procedural images made on the fly); repeat to mix "
+                        "them (weights: mix=0.3,0.7). Default: the component's embedded data")
     p.add_argument("--steps", type=int, help="total optimisation steps")
     p.add_argument("--batch-size", type=int, help="images per step")
     p.add_argument("--lr", type=float, help="learning rate (default: the trainer's)")
@@ -63,19 +67,23 @@ def find_trainable(name: str) -> ComponentSpec:
 
 def run(args: argparse.Namespace) -> int:
     spec = find_trainable(args.name)
+    sources = tuple(args.data or ())
+    for source in sources:
+        if not is_keyword_source(source) and not Path(source).exists():
+            raise InvalidInputError(f"--data {source} does not exist; give a folder of images, "
+                                    f"or one of {', '.join(SOURCE_KEYWORDS)}")
+    paths = [Path(s) for s in sources if not is_keyword_source(s)]
     options = {
-        "data": args.data, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
+        "data": paths[0] if len(sources) == 1 and paths else None, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
         "checkpoint_every": args.checkpoint_every, "sample_every": args.sample_every, "seed": args.seed,
         "device": args.device,
     }
     for key in ("steps", "batch_size", "checkpoint_every", "sample_every"):
         if options[key] is not None and options[key] < 1:
             raise InvalidInputError(f"--{key.replace('_', '-')} must be at least 1, got {options[key]}")
-    if args.data is not None and not args.data.exists():
-        raise InvalidInputError(f"--data {args.data} does not exist; give a folder of images")
     config = TrainConfig(
         out=args.out or Path("runs") / spec.name,
-        resume=args.resume, augment=not args.no_augment, quiet=args.quiet,
+        sources=sources, resume=args.resume, augment=not args.no_augment, quiet=args.quiet,
         extra=parse_params(args.extra),
         **{k: v for k, v in options.items() if v is not None},
     )

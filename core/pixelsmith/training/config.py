@@ -17,6 +17,9 @@ __all__ = ["TrainConfig"]
 class TrainConfig:
     out: Path
     data: Path | None = None          # None: the component's embedded default data
+    # every --data given, in order: folders or the keywords "photos" / "dead-leaves" (restoration
+    # trainers mix them; see pixelsmith.training.sources). Empty: ``data`` alone.
+    sources: tuple[str, ...] = ()
     steps: int = 1000                 # total optimisation steps (not "more steps" on resume)
     batch_size: int = 64              # per process; the effective batch is batch_size × world size
     lr: float | None = None           # None: the trainer's default
@@ -31,5 +34,6 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out", Path(self.out))
+        object.__setattr__(self, "sources", tuple(str(s) for s in self.sources))
         if self.data is not None:
             object.__setattr__(self, "data", Path(self.data))

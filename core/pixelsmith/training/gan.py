@@ -154,6 +154,9 @@ def _load_data(config: TrainConfig, image_size: int, channels: int, conditional:
                ) -> tuple[torch.Tensor, torch.Tensor | None]:
     from ..data.mnist import load_mnist
 
+    if len(config.sources) > 1 or any(s in ("photos", "dead-leaves") for s in config.sources):
+        raise TrainingError(f"a GAN trains on one folder of images or MNIST IDX files, got --data "
+                            f"{' '.join(config.sources)}; 'photos' and 'dead-leaves' are restoration sources")
     images, labels = load_mnist(config.data, size=image_size, channels=channels)
     if images.shape[0] == 0:
         raise TrainingError(f"no training images found in {config.data}")

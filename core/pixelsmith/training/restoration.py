@@ -47,6 +47,7 @@ __all__ = [
     "VALIDATION_PHOTOS",
     "NOISE_SIGMA_MAX",
     "load_training_images",
+    "data_sources",
     "export_weights",
     "export_from_checkpoint",
     "cosine_lr",
@@ -161,6 +162,13 @@ def draw_degradation(task: str, patch: torch.Tensor, rng: torch.Generator, margi
 
 # -- data -----------------------------------------------------------------------------------------------
 
+def data_sources(config: TrainConfig) -> list[str]:
+    """The ``--data`` sources of a run: ``config.sources``, else ``config.data``, else the bundled photos."""
+    if config.sources:
+        return [str(s) for s in config.sources]
+    return [str(config.data)] if config.data is not None else ["photos"]
+
+
 def load_training_images(data: Path | None, channels: int) -> tuple[list[torch.Tensor], list[torch.Tensor], str]:
     """(training images, validation images, description). Each image 1×C×H×W float32 on the CPU."""
     if data is None:
@@ -177,34 +185,6 @@ def load_training_images(data: Path | None, channels: int) -> tuple[list[torch.T
     if len(images) >= 4:
         return images[:-2], images[-2:], f"{len(images) - 2} images from {data} (last 2 held out for validation)"
     return images, images[:1], f"{len(images)} images from {data} (too few to hold out: validating on the first)"
-
-
-class _PatchSampler:
-    """Random crops from preloaded images, all draws from one generator.
-
-    ``by="image"`` picks every image equally often (the default: among the bundled photographs the
-    large, mostly dark ``retina`` and ``hubble_deep_field`` would otherwise give half the patches);
-    ``by="area"`` picks images in proportion to their pixel count (every pixel equally likely).
-    """
-
-    def __init__(self, images: Sequence[torch.Tensor], size: int, by: str = "image") -> None:
-        self.images = [pad_to_min_size(im, size) for im in images]
-        self.size = size
-        if by not in ("image", "area"):
-            raise TrainingError(f"sample_by must be 'image' or 'area', got {by!r}")
-        areas = torch.tensor([float(im.shape[-2] * im.shape[-1]) if by == "area" else 1.0 for im in self.images])
-        self.weights = areas / areas.sum()
-
-    def __call__(self, n: int, rng: torch.Generator) -> list[torch.Tensor]:
-        idx = torch.multinomial(self.weights, n, replacement=True, generator=rng)
-        out = []
-        for i in idx.tolist():
-            im = self.images[i]
-            h, w = im.shape[-2:]
-            y = int(torch.randint(0, h - self.size + 1, (1,), generator=rng))
-            x = int(torch.randint(0, w - self.size + 1, (1,), generator=rng))
-            out.append(im[:, :, y:y + self.size, x:x + self.size])
-        return out
 
 
 def _blur_margin(task: str) -> int:
@@ -272,7 +252,7 @@ def _forward(model: nn.Module, inp: torch.Tensor, channels: int) -> torch.Tensor
     return inp[:, :channels] + model(inp)
 
 
-def _batch(recipe: RestorationRecipe, sampler: _PatchSampler, session: TrainingSession, step: int,
+def _batch(recipe: RestorationRecipe, sampler: Callable[[int, torch.Generator], list[torch.Tensor]], session: TrainingSession, step: int,
            margin: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(clean, network input) for ``step``, on the training device; a pure function of (seed, rank, step)."""
     rng = session.step_generator(step, "data")
@@ -291,7 +271,14 @@ def _batch(recipe: RestorationRecipe, sampler: _PatchSampler, session: TrainingS
     if session.config.augment:
         from ..augment import paired_augment
 
-        clean, inp = paired_augment(clean, inp, preset="geometric", seed=_seed(rng))
+        seed = _seed(rng)
+        if inp.shape[1] in (1, 3):
+            clean, inp = paired_augment(clean, inp, preset="geometric", seed=seed)
+        else:
+            # a stack Kornia's image checks refuse (colour + level maps: 5 channels): the same
+            # flips/quarter turns, channel by channel with one seed (identical parameters each time)
+            parts = [paired_augment(clean, inp[:, i:i + 1], preset="geometric", seed=seed) for i in range(inp.shape[1])]
+            clean, inp = parts[0][0], torch.cat([p[1] for p in parts], dim=1)
     return clean, inp
 
 
@@ -322,8 +309,11 @@ def train_restorer(config: TrainConfig, recipe: RestorationRecipe) -> Path:
     margin = _blur_margin(recipe.task)
     with TrainingSession(config, recipe.component) as session:
         torch.manual_seed(session.config.seed)  # the init only; every later draw uses per-step generators
-        train_imgs, val_imgs, described = load_training_images(config.data, recipe.channels)
-        sampler = _PatchSampler(train_imgs, patch + 2 * margin, by=str(extra.get("sample_by", "image")))
+        from .sources import build_patch_source
+
+        sampler, val_imgs, described = build_patch_source(
+            data_sources(config), extra, channels=recipe.channels, size=patch + 2 * margin,
+            validation=VALIDATION_PHOTOS)
         val_clean, val_deg = _validation_set(recipe.task, val_imgs, seed=config.seed + 12345)
         val_inp = recipe.prepare(val_deg, torch.full((val_deg.shape[0],), float("nan")),
                                  [None] * val_deg.shape[0])

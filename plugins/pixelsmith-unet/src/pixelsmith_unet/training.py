@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pixelsmith.errors import TrainingError
 from pixelsmith.training import TrainConfig
 
 from .denoise import prepare_impulse_input, prepare_level_input
@@ -22,14 +23,22 @@ def _widths(config: TrainConfig) -> tuple[int, ...]:
 def _recipe(component: str, task: str, config: TrainConfig, prepare=prepare_level_input):
     from pixelsmith.training.restoration import RestorationRecipe
 
+    extra = config.extra or {}
     widths = _widths(config)
+    # channels=3 trains a joint colour model (RGB in, RGB residual out) instead of the gray one
+    channels = int(extra.get("channels", 1))
+    if channels not in (1, 3):
+        raise TrainingError(f"channels must be 1 (gray model) or 3 (colour model), got {channels}")
+    if task != "denoise" and channels != 1:
+        raise TrainingError(f"only unet-denoise has a colour model; {component} is trained on gray images")
     return RestorationRecipe(
         component=component,
         task=task,
-        make_model=lambda: UNet(in_channels=3, out_channels=1, widths=widths,
-                                unshuffle=int((config.extra or {}).get("unshuffle", DEFAULT_UNSHUFFLE))),
+        make_model=lambda: UNet(in_channels=channels + 2, out_channels=channels, widths=widths,
+                                blocks=int(extra.get("blocks", 1)),
+                                unshuffle=int(extra.get("unshuffle", DEFAULT_UNSHUFFLE))),
         prepare=prepare,
-        channels=1,
+        channels=channels,
         patch=int((config.extra or {}).get("patch", 64)),
         known_prob=float((config.extra or {}).get("known_prob", 0.5)),
         metadata={"widths": ",".join(map(str, widths))},

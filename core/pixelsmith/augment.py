@@ -60,7 +60,8 @@ class PairedAugmentation:
     def __call__(self, clean: torch.Tensor, degraded: torch.Tensor,
                  seed: int | torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         clean_t = as_image_batch(clean, name="clean")
-        degraded_t = as_image_batch(degraded, name="degraded", device=clean_t.device)
+        # degraded data may leave [0, 1] (unclipped noise); only the clean side must be an image
+        degraded_t = as_image_batch(degraded, name="degraded", device=clean_t.device, any_range=True)
         if clean_t.shape[0] != degraded_t.shape[0] or clean_t.shape[2:] != degraded_t.shape[2:]:
             raise InvalidInputError(
                 f"clean and degraded must share batch and spatial size, got {tuple(clean_t.shape)} and "

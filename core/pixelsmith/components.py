@@ -101,8 +101,12 @@ class Restorer(ABC):
         return self.spec.name if self.spec else type(self).__name__
 
     def restore(self, x: Any, **params: Any) -> torch.Tensor:
-        """Restore ``x`` (B×C×H×W in [0, 1], numpy or imageio arrays accepted)."""
-        batch = as_image_batch(x, name="x")
+        """Restore ``x`` (B×C×H×W, numpy or imageio arrays accepted); the output is in [0, 1].
+
+        Float input may leave [0, 1] (noisy data does: unclipped Gaussian noise is the literature's
+        protocol); only NaN/Inf, wrong shapes and dtypes are refused.
+        """
+        batch = as_image_batch(x, name="x", any_range=True)
         spec = self.spec
         if spec is not None:
             if batch.shape[1] not in spec.channels:
@@ -221,10 +225,14 @@ class Degradation(ABC):
     def __call__(self, x: Any, seed: int | torch.Generator | None = None) -> torch.Tensor:
         return self.apply(x, seed).image
 
+    #: whether the output is clipped to [0, 1] (a degradation may let noise leave it, e.g. ``clip=False``)
+    clip: bool = True
+
     def apply(self, x: Any, seed: int | torch.Generator | None = None) -> Degraded:
         batch = as_image_batch(x, name="x")
         image, info = self._apply(batch, make_generator(seed))
-        return Degraded(image.clamp(0, 1), {"degradation": self.name, **self.params, **info})
+        return Degraded(image.clamp(0, 1) if self.clip else image,
+                        {"degradation": self.name, **self.params, **info})
 
     @abstractmethod
     def _apply(self, x: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, dict[str, Any]]:

@@ -42,8 +42,12 @@ def as_image_batch(
     name: str = "image",
     device: str | torch.device | None = None,
     allow_rgba: bool = True,
+    any_range: bool = False,
 ) -> torch.Tensor:
     """Convert a tensor, numpy array or imageio image to a checked ``B×C×H×W`` float32 batch.
+
+    ``any_range=True`` accepts finite float values outside [0, 1]: noisy data legitimately leaves
+    it (unclipped Gaussian noise, the protocol of the denoising literature), so restorers take it.
 
     Accepted: a ``B×C×H×W`` or ``C×H×W`` tensor; a numpy array ``H×W``, ``H×W×C`` (as imageio
     reads) or ``B×H×W×C``. uint8 and uint16 are scaled to [0, 1]; bool becomes {0, 1}; floats
@@ -100,11 +104,12 @@ def as_image_batch(
     t = t.to(dtype=torch.float32)
     if device is not None:
         t = t.to(default_device(device))
-    return check_image_batch(t, name=name)
+    return check_image_batch(t, name=name, any_range=any_range)
 
 
-def check_image_batch(x: Any, *, name: str = "image") -> torch.Tensor:
-    """Raise :class:`InvalidInputError` unless ``x`` is a finite ``B×C×H×W`` float batch in [0, 1]."""
+def check_image_batch(x: Any, *, name: str = "image", any_range: bool = False) -> torch.Tensor:
+    """Raise :class:`InvalidInputError` unless ``x`` is a finite ``B×C×H×W`` float batch in [0, 1]
+    (any finite values with ``any_range=True``)."""
     if not isinstance(x, torch.Tensor):
         raise InvalidInputError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
     if x.ndim != 4 or x.shape[1] not in (1, 3):
@@ -118,7 +123,7 @@ def check_image_batch(x: Any, *, name: str = "image") -> torch.Tensor:
     lo, hi = value_range(x)
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise InvalidInputError(f"{name}: contains NaN or Inf values; clean the input first")
-    if lo < -1e-6 or hi > 1 + 1e-6:
+    if not any_range and (lo < -1e-6 or hi > 1 + 1e-6):
         raise InvalidInputError(
             f"{name}: values must lie in [0, 1], got [{lo:.4g}, {hi:.4g}]; divide 8-bit data by 255"
         )

@@ -15,8 +15,9 @@ _VERSION = "1.0.0"
 def builtin_degradation_specs() -> list[DegradationSpec]:
     return [
         DegradationSpec(name="gaussian-noise", factory=GaussianNoise, task="denoise", version=_VERSION,
-                        summary="Additive white Gaussian noise of std sigma (in [0, 1] units)",
-                        params={"sigma": 25 / 255}),
+                        summary="Additive white Gaussian noise of std sigma (in [0, 1] units); "
+                                "clip=false keeps values outside [0, 1] (the literature's protocol)",
+                        params={"sigma": 25 / 255, "clip": True}),
         DegradationSpec(name="poisson-noise", factory=PoissonNoise, task="poisson", version=_VERSION,
                         summary="Poisson shot noise with `peak` photons at white",
                         params={"peak": 30.0}),

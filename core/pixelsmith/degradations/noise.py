@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from ..components import Degradation
+from ..errors import InvalidInputError
 from ._params import check_number
 
 __all__ = ["GaussianNoise", "PoissonNoise", "SaltAndPepper", "gaussian_noise_like"]
@@ -24,16 +25,26 @@ def gaussian_noise_like(x: torch.Tensor, sigma: float, rng: torch.Generator) -> 
 
 
 class GaussianNoise(Degradation):
-    """Additive white Gaussian noise of standard deviation ``sigma`` (in [0, 1] units), then clipped."""
+    """Additive white Gaussian noise of standard deviation ``sigma`` (in [0, 1] units).
+
+    ``clip=True`` (the default) clips the result to [0, 1], as an 8-bit camera would store it.
+    ``clip=False`` keeps values outside [0, 1]: the protocol of the BM3D, DnCNN and DRUNet papers
+    (and deepinv), needed to compare with their published figures. Restorers accept such input;
+    metrics do not, so measure the restored output, not the noisy input.
+    """
 
     name = "gaussian-noise"
 
-    def __init__(self, sigma: float = 25 / 255) -> None:
-        self.sigma = check_number("sigma", sigma, low=0.0, hint="; e.g. 25/255 for the usual σ=25 on 8-bit scale")
+    def __init__(self, sigma: float = 25 / 255, clip: bool = True) -> None:
+        self.sigma = check_number("sigma", sigma, low=0.0, high=10.0,
+                                  hint="; e.g. 25/255 for the usual σ=25 on 8-bit scale")
+        if not isinstance(clip, bool):
+            raise InvalidInputError(f"clip must be true or false, got {clip!r}")
+        self.clip = clip
 
     @property
     def params(self) -> dict[str, Any]:
-        return {"sigma": self.sigma}
+        return {"sigma": self.sigma, "clip": self.clip}
 
     def _apply(self, x: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, dict[str, Any]]:
         return x + gaussian_noise_like(x, self.sigma, rng), {"noise_sigma": self.sigma}

@@ -253,7 +253,13 @@ def restorer_checks(restorer: str | Restorer, *, params: Mapping[str, Any] | Non
         _expect_error("restore() of an image with NaN", lambda: r.restore(nan, **kwargs()))
         _expect_error("restore() of a 2-channel image", lambda: r.restore(torch.rand(1, 2, 8, 8), **kwargs()))
         _expect_error("restore() of a 2-D tensor", lambda: r.restore(torch.rand(8, 8), **kwargs()))
-        _expect_error("restore() of values above 1", lambda: r.restore(_images(c, 8, 8) + 2, **kwargs()))
+        inf = _images(c, 8, 8)
+        inf[0, 0, 0, 0] = float("inf")
+        _expect_error("restore() of an image with Inf", lambda: r.restore(inf, **kwargs()))
+        # noisy data legitimately leaves [0, 1] (unclipped noise): it must be restored, into [0, 1]
+        wide = _images(c, 8, 8) * 1.6 - 0.3
+        out = _check_output(r.restore(wide, **kwargs()), wide.shape, "restore() of values in [-0.3, 1.3]")
+        _check_range(out, "restore() of values in [-0.3, 1.3]")
         for other in {1, 3} - set(channels()):
             _expect_error(f"restore() of {other}-channel images it does not declare",
                           lambda: r.restore(_images(other, 8, 8), **kwargs()))

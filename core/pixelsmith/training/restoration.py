@@ -122,19 +122,23 @@ def _kernel_of(degraded, fallback: Callable[[], torch.Tensor]) -> torch.Tensor:
     return fallback()
 
 
-def draw_degradation(task: str, patch: torch.Tensor, rng: torch.Generator, margin: int = 0) -> DegradationDraw:
+def draw_degradation(task: str, patch: torch.Tensor, rng: torch.Generator, margin: int = 0,
+                     unclipped: float = 0.0) -> DegradationDraw:
     """Degrade one 1×C×h×w patch with a level/kernel drawn from ``rng``.
 
     ``margin`` pixels on every side are context for blur kernels and are cropped away afterwards,
-    so the blurred patch has no artificial border.
+    so the blurred patch has no artificial border. ``unclipped``: the chance that denoising noise is
+    left unclipped (values outside [0, 1], the literature's protocol); 0 draws nothing extra, so
+    runs made before the option existed resume with the same patches.
     """
     def crop(t: torch.Tensor) -> torch.Tensor:
         return t[..., margin:t.shape[-2] - margin, margin:t.shape[-1] - margin] if margin else t
 
     if task == "denoise":
         sigma = _uniform(rng, 0.0, NOISE_SIGMA_MAX)
+        clip = not (unclipped > 0 and float(torch.rand((), generator=rng)) < unclipped)
         x = crop(patch)
-        return DegradationDraw(_apply("gaussian-noise", x, rng, sigma=sigma).image, sigma=sigma)
+        return DegradationDraw(_apply("gaussian-noise", x, rng, sigma=sigma, clip=clip).image, sigma=sigma)
     if task == "impulse":
         amount = _uniform(rng, *IMPULSE_AMOUNT_RANGE)
         x = crop(patch)
@@ -258,7 +262,8 @@ def _batch(recipe: RestorationRecipe, sampler: Callable[[int, torch.Generator], 
     rng = session.step_generator(step, "data")
     b = session.config.batch_size
     patches = sampler(b, rng)
-    draws = [draw_degradation(recipe.task, p, rng, margin) for p in patches]
+    unclipped = float((session.config.extra or {}).get("unclipped", 0.0))
+    draws = [draw_degradation(recipe.task, p, rng, margin, unclipped) for p in patches]
     known = torch.rand(b, generator=rng) < recipe.known_prob
     clean = torch.cat([p[..., margin:p.shape[-2] - margin, margin:p.shape[-1] - margin] if margin else p
                        for p in patches])

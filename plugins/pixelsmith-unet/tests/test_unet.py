@@ -93,11 +93,12 @@ def test_any_size_gray_and_rgb(denoiser, shape):
     assert float(out.min()) >= 0 and float(out.max()) <= 1
 
 
-def test_rgb_is_restored_channel_by_channel(denoiser):
+def test_rgb_per_channel_option_runs_the_gray_network_on_each_channel():
+    per_channel = UNetDenoiser(device="cpu", colour_weights="per-channel")
     x = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(1))
-    rgb = denoiser.restore(x)
+    rgb = per_channel.restore(x, sigma=0.1)
     for c in range(3):
-        assert torch.allclose(rgb[:, c:c + 1], denoiser.restore(x[:, c:c + 1]), atol=1e-5)
+        assert torch.allclose(rgb[:, c:c + 1], per_channel.restore(x[:, c:c + 1], sigma=0.1), atol=1e-5)
 
 
 def test_sigma_per_image_and_bad_sigma(denoiser):

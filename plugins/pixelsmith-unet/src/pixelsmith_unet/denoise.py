@@ -12,7 +12,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from pixelsmith import InvalidInputError
+from pixelsmith import InvalidInputError, WeightsFile
+from pixelsmith.noise_level import estimate_noise_sigma
 
 from .restorer import ResidualUNetRestorer, packaged_weights, per_image
 
@@ -32,19 +33,71 @@ def prepare_level_input(x: torch.Tensor, level: torch.Tensor, kernels: list | No
 
 
 class UNetDenoiser(ResidualUNetRestorer):
-    """Blind Gaussian denoiser; ``restore(x, sigma=25/255)`` uses a known σ (in [0, 1] units)."""
+    """Gaussian denoiser, blind or with a known σ: ``restore(x)`` or ``restore(x, sigma=25/255)``
+    (σ in [0, 1] units, one for the batch or one per image).
+
+    ``blind``: what "σ unknown" means. ``"estimate"`` (the default) estimates each image's σ by patch
+    PCA (:func:`pixelsmith.noise_level.estimate_noise_sigma`, not fooled by texture) and runs the
+    network as if σ were given; ``"network"`` uses the network's own blind mode.
+
+    Colour images go through the joint colour network when one is available (the packaged
+    ``unet-denoise-rgb`` weights, or ``colour_weights=PATH``); ``colour_weights="per-channel"``
+    restores them channel by channel with the gray network instead. ``weights=`` replaces the gray
+    network (a colour weights file given as ``weights=`` serves RGB input only).
+    """
 
     weights_file = packaged_weights("pixelsmith_unet", "unet-denoise.safetensors", DENOISE_SHA256)
+    colour_weights_file: WeightsFile | None = None
+    local_prepare = True
 
-    def prepare(self, x: torch.Tensor, *, channels: int = 1, sigma: Any = None) -> torch.Tensor:
+    def __init__(self, device: Any = None, *, blind: str = "estimate", colour_weights: Any = None,
+                 **options: Any) -> None:
+        super().__init__(device, **options)
+        if blind not in ("estimate", "network"):
+            raise InvalidInputError(f"blind must be 'estimate' (patch-PCA noise estimate) or 'network', got {blind!r}")
+        self.blind = blind
+        self._options = dict(options, device=device)
+        if colour_weights is None:
+            colour_weights = self.colour_weights_file if options.get("weights") is None else "per-channel"
+        self._colour_source = colour_weights
+        self._colour: UNetDenoiser | None = None
+
+    def _colour_network(self) -> "UNetDenoiser | None":
+        if self.model_channels == 3 or self._colour_source in (None, "per-channel"):
+            return None
+        if self._colour is None:
+            opts = {k: v for k, v in self._options.items() if k != "weights"}
+            self._colour = UNetDenoiser(blind=self.blind, colour_weights="per-channel",
+                                        weights=self._colour_source, **opts)
+            if self._colour.model_channels != 3:
+                raise InvalidInputError(f"colour_weights {self._colour_source} is not a colour (3-channel) network")
+        return self._colour
+
+    def _infer(self, x: torch.Tensor, **params: Any) -> torch.Tensor:
+        if x.shape[1] == 3 and (colour := self._colour_network()) is not None:
+            return colour._infer(x, **params)
+        return super()._infer(x, **params)
+
+    def conditioning(self, x: torch.Tensor, *, channels: int = 1, sigma: Any = None) -> torch.Tensor:
+        """σ per batch entry: the given one, the patch-PCA estimate, or NaN (the network's blind mode)."""
         n = x.shape[0]
-        if sigma is None:
-            level = torch.full((n,), float("nan"))
-        else:
+        if sigma is not None:
             level = per_image(sigma, n // channels, channels, "sigma")
             if bool((level > 1).any()):
                 raise InvalidInputError(f"sigma is in [0, 1] units (σ/255 for 8-bit), got {level.max():.4g}")
-        return prepare_level_input(x, level)
+            return level
+        if self.blind == "network":
+            return torch.full((n,), float("nan"))
+        # per image: the noise is the same in every channel of an image, so estimate it on all of them
+        b = n // channels
+        est = estimate_noise_sigma(x.reshape(b, channels * x.shape[1], *x.shape[-2:]))
+        return est.repeat_interleave(channels)
+
+    def stack(self, tile: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        return prepare_level_input(tile, values)
+
+    def prepare(self, x: torch.Tensor, *, channels: int = 1, sigma: Any = None) -> torch.Tensor:
+        return self.stack(x, self.conditioning(x, channels=channels, sigma=sigma))
 
 
 def _valid_median(x: torch.Tensor, valid: torch.Tensor, size: int = 5, rows: int = 128) -> torch.Tensor:

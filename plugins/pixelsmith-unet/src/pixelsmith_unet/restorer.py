@@ -1,8 +1,13 @@
-"""A restorer around a residual U-Net: padding, per-channel handling, tiling, autocast.
+"""A restorer around a residual U-Net: padding, colour handling, tiling, autocast.
 
-Colour images are restored channel by channel with the gray network (each channel is one gray
-image in the batch): one set of weights serves gray and RGB, and noise/blur that act on every
-channel alike (the project's degradations) are handled the same way in both.
+A network has ``model_channels`` image channels (its config's ``out_channels``). A gray network
+(1) restores colour images channel by channel (each channel one gray image in the batch); a colour
+network (3) restores RGB jointly, using the correlation between channels. A subclass may offer both
+(``unet-denoise`` keeps a gray and a colour network).
+
+Memory: subclasses whose network input is a per-pixel stack of the image and per-image values
+(``local_prepare = True``: a noise-level map, a flag) build that stack tile by tile, so the peak is
+set by the tile size, not the image size.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ class ResidualUNetRestorer(Restorer):
     """
 
     weights_file: ClassVar[WeightsFile | None] = None
+    #: True when :meth:`conditioning` + :meth:`stack` replace :meth:`prepare` (per-tile network input)
+    local_prepare: ClassVar[bool] = False
 
     def __init__(self, device: str | torch.device | None = None, *, weights: str | Path | None = None,
                  tile: int = 512, overlap: int = 192, batch_size: int = 8, precision: str = "auto",
@@ -74,9 +81,23 @@ class ResidualUNetRestorer(Restorer):
         if self.device.type == "cuda":
             self.model.to(memory_format=torch.channels_last)
 
+    @property
+    def model_channels(self) -> int:
+        """Image channels the network restores at once (1: gray, channel by channel; 3: RGB jointly)."""
+        return int(self.model.config.get("out_channels", 1))
+
     # -- hooks for subclasses ----------------------------------------------------------------------
     def prepare(self, x: torch.Tensor, **params: Any) -> torch.Tensor:
-        """Network input for a gray batch ``x`` (B×1×H×W) and the restore() parameters."""
+        """Network input for a batch ``x`` (B×model_channels×H×W) and the restore() parameters."""
+        raise NotImplementedError
+
+    def conditioning(self, x: torch.Tensor, *, channels: int = 1, **params: Any) -> torch.Tensor:
+        """``local_prepare`` subclasses: one value per image of ``x`` (e.g. the noise level), from the
+        whole image and the restore() parameters; :meth:`stack` gets the tile's share of it."""
+        raise NotImplementedError
+
+    def stack(self, tile: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """``local_prepare`` subclasses: the network input of one tile and its images' values."""
         raise NotImplementedError
 
     # -- machinery -----------------------------------------------------------------------------------
@@ -91,30 +112,38 @@ class ResidualUNetRestorer(Restorer):
             inp = inp.contiguous(memory_format=torch.channels_last)
         with self._autocast():
             out = self.model(inp)
-        return (inp[:, :1] + out.float()).float()
+        return (inp[:, :self.model_channels] + out.float()).float()
 
-    def run_network(self, inp: torch.Tensor) -> torch.Tensor:
-        """Network on a prepared, padded batch, averaged over ``self.ensemble`` flips/quarter turns.
+    def run_network(self, inp: torch.Tensor, values: torch.Tensor | None = None) -> torch.Tensor:
+        """Network on a padded batch, averaged over ``self.ensemble`` flips/quarter turns.
 
-        Every input channel is a per-pixel map (image, level, flag, Wiener estimate, mask), so turning
-        the whole stack is the same as preparing the turned image.
+        ``inp`` is the prepared stack, or with ``values`` (``local_prepare``) the raw image, stacked
+        tile by tile. Every input channel is a per-pixel map (image, level, flag, Wiener estimate,
+        mask), so turning the whole stack is the same as preparing the turned image.
         """
         if self.ensemble == 1:
-            return self._run_once(inp)
-        total = torch.zeros(inp.shape[0], 1, *inp.shape[-2:], dtype=torch.float32, device=inp.device)
+            return self._run_once(inp, values)
+        total = torch.zeros(inp.shape[0], self.model_channels, *inp.shape[-2:], dtype=torch.float32,
+                            device=inp.device)
         for turns, flip in _DIHEDRAL[:self.ensemble]:
             t = inp.flip(-1) if flip else inp
-            out = self._run_once(torch.rot90(t, turns, dims=(-2, -1)))
+            out = self._run_once(torch.rot90(t, turns, dims=(-2, -1)), values)
             out = torch.rot90(out, -turns, dims=(-2, -1))
             total += out.flip(-1) if flip else out
         return total / self.ensemble
 
-    def _run_once(self, inp: torch.Tensor) -> torch.Tensor:
-        """Network on a prepared, padded batch: tiled when larger than a tile, in chunks of batch_size."""
+    def _run_once(self, inp: torch.Tensor, values: torch.Tensor | None = None) -> torch.Tensor:
+        """Network on a padded batch: tiled when larger than a tile, in chunks of batch_size."""
         chunks = []
         for start in range(0, inp.shape[0], self.batch_size):
             part = inp[start:start + self.batch_size]
-            chunks.append(tiled_apply(self._net, part, self.tile, self.overlap, align=self.multiple))
+            if values is None:
+                fn = self._net
+            else:
+                vals = values[start:start + self.batch_size]
+                def fn(tile: torch.Tensor, vals: torch.Tensor = vals) -> torch.Tensor:
+                    return self._net(self.stack(tile, vals))
+            chunks.append(tiled_apply(fn, part, self.tile, self.overlap, align=self.multiple))
         return torch.cat(chunks)
 
     def _restore(self, x: torch.Tensor, **params: Any) -> torch.Tensor:
@@ -124,10 +153,18 @@ class ResidualUNetRestorer(Restorer):
 
     def _infer(self, x: torch.Tensor, **params: Any) -> torch.Tensor:
         b, c, h, w = x.shape
-        gray = x.reshape(b * c, 1, h, w)
-        padded, _ = pad_to_multiple(gray, self.multiple)
-        inp = self.prepare(padded, channels=c, **params)
-        out = self.run_network(inp)[..., :h, :w]
+        # a gray network sees every channel as a gray image; a colour network sees RGB as it is
+        per_channel = c != self.model_channels
+        if per_channel and self.model_channels != 1:
+            raise InvalidInputError(f"{self.name}'s network restores {self.model_channels}-channel images, got {c}")
+        batch = x.reshape(b * c, 1, h, w) if per_channel else x
+        channels = c if per_channel else 1
+        padded, _ = pad_to_multiple(batch, self.multiple)
+        if self.local_prepare:
+            values = self.conditioning(padded, channels=channels, **params)
+            out = self.run_network(padded, values)[..., :h, :w]
+        else:
+            out = self.run_network(self.prepare(padded, channels=channels, **params))[..., :h, :w]
         return out.reshape(b, c, h, w).clamp_(0, 1)
 
 

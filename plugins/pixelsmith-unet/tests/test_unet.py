@@ -28,14 +28,17 @@ def _psnr(a, b):
 
 @pytest.mark.parametrize("name", ["unet-denoise", "unet-impulse"])
 def test_trains_a_few_steps_and_writes_loadable_weights(tmp_path, pixelsmith_tiny_photos, name, capsys):
-    spec = pixelsmith.spec("restorer", name)
-    path = spec.train(_config(tmp_path / "run", pixelsmith_tiny_photos, 3))
+    from pixelsmith_unet.training import train_denoise, train_impulse
+
+    train = {"unet-denoise": train_denoise, "unet-impulse": train_impulse}[name]
+    path = train(_config(tmp_path / "run", pixelsmith_tiny_photos, 3))
     assert path.name == "restorer.safetensors" and path.is_file()
     assert f"sha256 {sha256_of(path)}" in capsys.readouterr().out
     meta = read_metadata(path)
     assert meta["component"] == name and meta["steps"] == "3"
     assert math.isfinite(float(meta["val_psnr"]))
-    r = pixelsmith.restorer(name, device="cpu", weights=path)
+    cls = {"unet-denoise": UNetDenoiser, "unet-impulse": UNetImpulse}[name]
+    r = cls(device="cpu", weights=path)
     out = r.restore(torch.rand(1, 1, 20, 24))
     assert out.shape == (1, 1, 20, 24)
 
@@ -58,12 +61,14 @@ def denoiser():
     return pixelsmith.restorer("unet-denoise", device="cpu")
 
 
-def test_shipped_weights_match_spec_sha256(denoiser):
-    for name in ("unet-denoise", "unet-impulse"):
-        spec = pixelsmith.spec("restorer", name)
-        assert spec.weights.path.is_file()
-        assert sha256_of(spec.weights.path) == spec.weights.sha256
-        assert spec.weights.path.stat().st_size < 10 * 2**20
+def test_shipped_weights_match_their_sha256(denoiser):
+    files = [pixelsmith.spec("restorer", "unet-denoise").weights, UNetImpulse.weights_file]
+    if UNetDenoiser.colour_weights_file is not None:
+        files.append(UNetDenoiser.colour_weights_file)
+    for weights in files:
+        assert weights.path.is_file()
+        assert sha256_of(weights.path) == weights.sha256
+        assert weights.path.stat().st_size < 10 * 2**20
 
 
 def test_blind_denoising_works_on_a_test_photo(denoiser):
@@ -113,16 +118,23 @@ def test_sigma_per_image_and_bad_sigma(denoiser):
         denoiser.restore(x, kernel=torch.ones(3, 3))
 
 
+def test_unet_impulse_is_not_registered_the_switching_median_serves_impulse_noise():
+    # the decision of issue 11 item 5: unet-impulse had to beat the switching median by 0.5 dB at 10, 30
+    # and 50 % (benchmarks/restoration_quality.py --only impulse); it gained −0.04…+0.06 dB, so it went
+    names = pixelsmith.list_components("restorer")
+    assert "unet-impulse" not in names
+    assert "median" in names and pixelsmith.spec("restorer", "median").tasks == ("impulse",)
+
+
 def test_impulse_beats_corrupted_input():
-    r = pixelsmith.restorer("unet-impulse", device="cpu")
+    r = UNetImpulse(device="cpu")
     clean = test_photos(size=96)["moon"]
     noisy = pixelsmith.degradation("salt-and-pepper", amount=0.1)(clean, seed=0)
     assert _psnr(r.restore(noisy), clean) > _psnr(noisy, clean) + 10
     assert isinstance(r, UNetImpulse)
 
 
-@pytest.mark.parametrize("name,params", [("unet-denoise", {}), ("unet-denoise", {"sigma": 0.1}),
-                                         ("unet-impulse", {})])
+@pytest.mark.parametrize("name,params", [("unet-denoise", {}), ("unet-denoise", {"sigma": 0.1})])
 def test_conformance_kit(name, params):
     from pixelsmith.testing import check_restorer
 

@@ -497,6 +497,18 @@ def _run_generation(result: BenchResult, registry: Registry, plan: BenchPlan, de
     entries: list[tuple[str, Callable[[], torch.Tensor] | None, BaseException | None]] = [
         (REAL_DATA, lambda: held_out, None)]
     for name in generator_names:
+        shape = tuple(registry.spec("generator", name).output_shape)
+        if shape != tuple(reference.shape[1:]):
+            # not a model of the digits (e.g. the procedural dead-leaves generator): nothing to compare
+            # with, so show what it makes and say why it has no row
+            try:
+                gen = _build(registry, "generator", name, Generator, device=device)
+                result.grids[name] = gen.sample(min(16, plan.grid_samples), seed=GENERATION_SEED).cpu()
+                result.notes.append(f"generator {name} makes {'×'.join(map(str, shape))} images, not "
+                                    f"{'×'.join(map(str, reference.shape[1:]))} digits: sample grid only, no scores")
+            except Exception as exc:  # noqa: BLE001
+                result.notes.append(f"generator {name} (sample grid only) failed: {_error_text(exc)}")
+            continue
         try:
             gen = _build(registry, "generator", name, Generator, device=device)
             entries.append((name, lambda g=gen: g.sample(n, seed=GENERATION_SEED), None))

@@ -135,7 +135,7 @@ class MixedPatches:
         if len(self.sources) == 1:
             return self.sources[0](n, rng)
         which = torch.multinomial(self.weights, n, replacement=True, generator=rng).tolist()
-        drawn = {i: iter(src(which.count(i), rng)) for i, src in enumerate(self.sources)}
+        drawn = {i: iter(src(which.count(i), rng)) for i, src in enumerate(self.sources) if i in which}
         return [next(drawn[i]) for i in which]
 
 

@@ -1,0 +1,132 @@
+"""Restoration training sources: photographs, dead leaves, folders, mixes, scale augmentation, holdout."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pixelsmith.cli import main
+from pixelsmith.errors import TrainingError
+from pixelsmith.training import TrainConfig
+from pixelsmith.training.restoration import data_sources
+from pixelsmith.training.sources import (DeadLeavesPatches, MixedPatches, PhotoPatches, build_patch_source,
+                                         is_keyword_source)
+
+VALIDATION = ("clock", "rocket")
+
+
+def _gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def test_keywords_and_paths():
+    assert is_keyword_source("dead-leaves") and is_keyword_source("photos")
+    assert not is_keyword_source("./dead-leaves") and not is_keyword_source("/data/photos")
+    assert data_sources(TrainConfig(out="x")) == ["photos"]
+    assert data_sources(TrainConfig(out="x", data="/a")) == ["/a"]
+    assert data_sources(TrainConfig(out="x", sources=("dead-leaves", "/a"))) == ["dead-leaves", "/a"]
+
+
+def test_mix_draws_each_source_in_proportion_and_is_seeded():
+    class Const:
+        def __init__(self, value: float) -> None:
+            self.value, self.description = value, f"const {value}"
+
+        def __call__(self, n, rng):
+            return [torch.full((1, 1, 4, 4), self.value) for _ in range(n)]
+
+    mix = MixedPatches([Const(0.0), Const(1.0)], [0.25, 0.75])
+    patches = mix(4000, _gen())
+    share = sum(float(p.mean()) for p in patches) / len(patches)
+    assert abs(share - 0.75) < 0.03
+    again = mix(4000, _gen())
+    assert all(torch.equal(a, b) for a, b in zip(patches, again))
+    assert "25% const 0.0 + 75% const 1.0" == mix.description
+    with pytest.raises(TrainingError, match="one weight per"):
+        MixedPatches([Const(0.0)], [0.5, 0.5])
+
+
+def test_dead_leaves_patches_have_the_patch_size_and_channels():
+    src = DeadLeavesPatches(24, 3, {"rmin": "2"})
+    patches = src(3, _gen())
+    assert [tuple(p.shape) for p in patches] == [(1, 3, 24, 24)] * 3
+    assert "rmin=2.0" in src.description
+
+
+def test_scale_augmentation_downscales_windows_of_the_photo():
+    # a photo of vertical stripes of period 2: a 1:1 crop keeps full contrast, a 1/3 downscale averages it away
+    stripes = torch.zeros(1, 1, 96, 96)
+    stripes[..., ::2] = 1.0
+    plain = PhotoPatches([stripes], 16)(20, _gen())
+    scaled = PhotoPatches([stripes], 16, scale_aug=1.0, scale_min=0.2)(20, _gen())
+    assert all(float(p.std()) > 0.45 for p in plain)
+    assert sum(float(p.std()) < 0.3 for p in scaled) >= 10
+    assert all(p.shape == (1, 1, 16, 16) for p in scaled)
+
+
+def test_build_mixes_photos_and_leaves_with_holdout():
+    source, val, text = build_patch_source(["dead-leaves", "photos"], {"mix": "0.5,0.5", "holdout": "brick,gravel"},
+                                           channels=1, size=32, validation=VALIDATION)
+    assert "held out: brick, gravel" in text and "dead-leaves(" in text
+    assert len(val) == 2
+    patches = source(6, _gen())
+    assert all(p.shape == (1, 1, 32, 32) for p in patches)
+    with pytest.raises(TrainingError, match="not training photographs"):
+        build_patch_source(["photos"], {"holdout": "camera"}, channels=1, size=32, validation=VALIDATION)
+    with pytest.raises(TrainingError, match="leaves"):
+        build_patch_source(["photos"], {"leaves.rmin": 2}, channels=1, size=32, validation=VALIDATION)
+    with pytest.raises(TrainingError, match="mix="):
+        build_patch_source(["photos", "dead-leaves"], {"mix": "a,b"}, channels=1, size=32, validation=VALIDATION)
+
+
+def test_a_single_photo_source_draws_exactly_as_before_the_option_existed():
+    # run folders started before sources existed must resume with the same patches: with one source
+    # and no scale augmentation the mix adds no draws of its own
+    from pixelsmith.data.photos import load_photo
+
+    imgs = [load_photo("brick")[..., :64, :64], load_photo("grass")[..., :64, :64]]
+    plain = PhotoPatches(imgs, 16)
+    rng_a, rng_b = _gen(4), _gen(4)
+    a = plain(5, rng_a)
+    b = MixedPatches([plain], [1.0])(5, rng_b)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert torch.equal(torch.rand(3, generator=rng_a), torch.rand(3, generator=rng_b))
+
+
+def test_train_cli_mixes_sources(tmp_path, pixelsmith_tiny_photos):
+    out = tmp_path / "run"
+    code = main(["train", "unet-denoise", "--data", "dead-leaves", "--data", str(pixelsmith_tiny_photos),
+                 "mix=0.5,0.5", "scale_aug=0.5", "scale_min=0.5", "unclipped=0.5", "widths=8,16", "unshuffle=1",
+                 "patch=16", "--steps", "2", "--batch-size", "2", "--checkpoint-every", "2", "--sample-every", "2",
+                 "--out", str(out), "--quiet", "--device", "cpu"])
+    assert code == 0 and (out / "restorer.safetensors").is_file()
+    from pixelsmith.weights import read_metadata
+
+    meta = read_metadata(out / "restorer.safetensors")
+    assert "50% dead-leaves(" in meta["data"] and str(pixelsmith_tiny_photos) in meta["data"]
+
+
+def test_train_cli_refuses_a_missing_folder_and_gans_refuse_restoration_sources(tmp_path, capsys):
+    assert main(["train", "unet-denoise", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "r")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    code = main(["train", "dcgan", "--data", "dead-leaves", "--steps", "1", "--out", str(tmp_path / "g"), "--quiet"])
+    assert code != 0
+    assert "restoration sources" in capsys.readouterr().err
+
+
+def test_colour_model_trains_on_rgb_patches(tmp_path, pixelsmith_tiny_photos):
+    from pixelsmith_unet import UNetDenoiser
+    from pixelsmith_unet.training import train_denoise
+
+    config = TrainConfig(out=tmp_path / "rgb", sources=("dead-leaves",), steps=2, batch_size=2, checkpoint_every=2,
+                         sample_every=2, device="cpu", quiet=True,
+                         extra={"channels": 3, "widths": "8,16", "unshuffle": 1, "patch": 16})
+    path = train_denoise(config)
+    colour = UNetDenoiser(device="cpu", weights=path)
+    assert colour.model_channels == 3
+    x = torch.rand(1, 3, 20, 20)
+    assert colour.restore(x).shape == (1, 3, 20, 20)
+    gray = UNetDenoiser(device="cpu", colour_weights=path)
+    assert gray.model_channels == 1
+    # RGB goes through the colour network, gray through the gray one
+    assert torch.allclose(gray.restore(x, sigma=0.1), colour.restore(x, sigma=0.1), atol=1e-6)

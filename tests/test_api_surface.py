@@ -20,7 +20,7 @@ PUBLIC = {
     "read_image", "write_image", "save_grid", "Pipeline", "PipelineRecord", "PipelineSummary",
     # errors
     "PixelsmithError", "InvalidInputError", "UnknownComponentError", "PluginError", "PluginConflictError",
-    "WeightsError", "ImageReadError", "TrainingError",
+    "WeightsError", "ImageReadError", "ImageTooLargeError", "ResourceError", "TrainingError",
 }
 
 TESTING = {"check_restorer", "check_generator", "check_metric", "check_degradation", "check_resume", "check", "checks",

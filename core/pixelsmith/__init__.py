@@ -9,10 +9,12 @@ from .api import degradation, generator, list_components, list_plugins, metric, 
 from .components import Degradation, Degraded, Generator, Metric, MetricResult, Restorer, make_generator
 from .errors import (
     ImageReadError,
+    ImageTooLargeError,
     InvalidInputError,
     PixelsmithError,
     PluginConflictError,
     PluginError,
+    ResourceError,
     TrainingError,
     UnknownComponentError,
     WeightsError,
@@ -66,5 +68,7 @@ __all__ = [
     "PluginConflictError",
     "WeightsError",
     "ImageReadError",
+    "ImageTooLargeError",
+    "ResourceError",
     "TrainingError",
 ]

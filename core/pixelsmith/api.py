@@ -8,29 +8,101 @@
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+import json
+from typing import Any, Mapping
 
 import torch
 
-from .components import Degradation, Generator, Metric, Restorer
-from .errors import PixelsmithError, PluginError
+from .components import Degradation, Generator, Metric, Restorer, check_parameter_names
+from .errors import (
+    InvalidInputError,
+    PixelsmithError,
+    PluginError,
+    ResourceError,
+    WeightsError,
+    is_out_of_memory,
+)
 from .registry import get_registry
-from .specs import ComponentSpec, spec_facts
+from .specs import ComponentSpec, DegradationSpec, RestorerSpec, spec_facts
 
-__all__ = ["metric", "restorer", "generator", "degradation", "spec", "list_plugins", "list_components"]
+__all__ = ["metric", "restorer", "generator", "degradation", "spec", "list_plugins", "list_components",
+           "check_params", "declared_options"]
+
+#: options the API passes to every restorer and generator factory itself
+_API_OPTIONS = ("device",)
+
+
+def declared_options(spec: ComponentSpec) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """``(names, required)`` of the options ``spec``'s factory takes (``device`` left out), or None
+    when they cannot be known (a factory taking ``**kwargs``, or no signature)."""
+    try:
+        signature = inspect.signature(spec.factory)
+    except (TypeError, ValueError):
+        return None
+    names: list[str] = []
+    required: list[str] = []
+    for p in signature.parameters.values():
+        if p.kind is p.VAR_KEYWORD:
+            if isinstance(spec, DegradationSpec) and spec.params:  # the spec lists them instead
+                return tuple(spec.params), ()
+            return None
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in _API_OPTIONS:
+            names.append(p.name)
+            if p.default is p.empty:
+                required.append(p.name)
+    return tuple(names), tuple(required)
+
+
+def check_params(kind: str, name: str, params: Mapping[str, Any]) -> None:
+    """Refuse, before any work, parameter names a component does not declare (with near matches):
+    ``restore()`` parameters of a restorer (its spec's ``requires`` and ``accepts``), the options of
+    any other kind (its factory's keyword arguments). Raises :class:`InvalidInputError`."""
+    spec_ = get_registry().spec(kind, name)
+    if isinstance(spec_, RestorerSpec):
+        check_parameter_names(params, (*spec_.requires, *spec_.accepts), what=f"restorer {spec_.name!r}",
+                              required=[p for p in spec_.requires if params.get(p) is None and p not in params])
+        return
+    declared = declared_options(spec_)
+    if declared is not None:
+        check_parameter_names(params, declared[0], what=f"{kind} {spec_.name!r}", required=declared[1])
+
+
+def _shown(options: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r:.40}" for k, v in options.items()) or "no options"
 
 
 def _build(kind: str, name: str, expected: type, **kwargs: Any) -> Any:
     component = get_registry().get(kind, name)
     spec = component.spec
+    given = {k: v for k, v in kwargs.items() if not (k in _API_OPTIONS and v is None)}
+    declared = declared_options(spec)
+    if declared is not None:
+        check_parameter_names([k for k in given if k not in _API_OPTIONS], declared[0],
+                              what=f"{kind} {spec.name!r}", required=declared[1])
+    weights = kwargs.get("weights")
+    if isinstance(weights, (str, bytes)) or hasattr(weights, "__fspath__"):
+        from .weights import check_weights_file
+
+        check_weights_file(weights)  # a user's file: readable, its metadata JSON well-formed, before the plugin
     try:
         obj = spec.factory(**kwargs)
     except PixelsmithError:
         raise
-    except TypeError as exc:
-        raise PluginError(
-            f"{kind} {spec.name!r} could not be built with {sorted(kwargs) or 'no options'}: {exc}"
-        ) from exc
+    except Exception as exc:  # noqa: BLE001 - whatever a factory raises, the caller gets our hierarchy
+        what = f"{kind} {spec.name!r} with {_shown(given)}"
+        if is_out_of_memory(exc):
+            raise ResourceError(f"building {what} ran out of memory ({type(exc).__name__}: {exc})") from exc
+        if weights is not None and isinstance(exc, (KeyError, json.JSONDecodeError)):
+            raise WeightsError(f"{kind} {spec.name!r}: weights file {weights} lacks or garbles the metadata "
+                               f"the plugin needs ({type(exc).__name__}: {exc}); use a file its trainer wrote") from exc
+        if isinstance(exc, TypeError) or not given:
+            raise PluginError(f"{kind} {spec.name!r} could not be built with {sorted(given) or 'no options'}: "
+                              f"{type(exc).__name__}: {exc}") from exc
+        if isinstance(exc, ValueError):
+            raise InvalidInputError(f"{what}: {exc}") from exc
+        raise PluginError(f"{kind} {spec.name!r} could not be built with {sorted(given)}: "
+                          f"{type(exc).__name__}: {exc}") from exc
     if not isinstance(obj, expected):
         raise PluginError(
             f"{kind} {spec.name!r} from {component.plugin.distribution}: factory returned "

@@ -3,19 +3,27 @@
 Plugins subclass these and implement one private method each (``_compute``, ``_restore``,
 ``_decode``, ``_apply``); the public methods convert and check input the same way for every
 plugin, so users get the same errors whichever component they call.
+
+Whatever a plugin's private method raises reaches the caller as a
+:class:`~pixelsmith.errors.PixelsmithError`: an allocation failure as
+:class:`~pixelsmith.errors.ResourceError`, a ``TypeError``/``ValueError`` caused by the parameters
+the caller passed as :class:`~pixelsmith.errors.InvalidInputError`, anything else as
+:class:`~pixelsmith.errors.PluginError` naming the component (the original is its ``__cause__``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import math
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterable, Iterator, Mapping
 
 import torch
 
-from .errors import InvalidInputError, PluginError
+from .errors import InvalidInputError, PixelsmithError, PluginError, ResourceError, is_out_of_memory
 from .specs import DegradationSpec, GeneratorSpec, MetricSpec, RestorerSpec
 from .tensors import as_image_batch, check_same_shape, default_device, value_range
 
@@ -27,7 +35,67 @@ __all__ = [
     "Degradation",
     "Degraded",
     "make_generator",
+    "check_parameter_names",
 ]
+
+#: ``torch.Generator.manual_seed`` takes 64-bit seeds
+_SEED_LIMIT = 1 << 64
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+
+
+def check_parameter_names(given: Iterable[str], known: Iterable[str], *, what: str, required: Iterable[str] = ()
+                          ) -> None:
+    """Raise :class:`InvalidInputError` for names in ``given`` that ``what`` does not declare (with the
+    near matches: a typo is the usual cause), or for ``required`` names missing from ``given``."""
+    given, known = list(given), sorted(set(known))
+    unknown = [name for name in given if name not in known]
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, known, n=1)
+            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise InvalidInputError(
+            f"{what} does not take {', '.join(hints)}; "
+            + (f"it takes {', '.join(known)}" if known else "it takes no parameters"))
+    missing = [name for name in required if name not in given]
+    if missing:
+        raise InvalidInputError(f"{what} needs {', '.join(missing)}; pass e.g. {missing[0]}=...")
+
+
+def _check_tensor_storage(x: Any, name: str) -> None:
+    """Refuse tensors whose values cannot be read (meta), or that are not dense real arrays."""
+    if not isinstance(x, torch.Tensor):
+        return
+    if x.is_meta:
+        raise InvalidInputError(f"{name}: a tensor on the 'meta' device has no values; pass a CPU or CUDA tensor")
+    if x.layout != torch.strided:
+        raise InvalidInputError(f"{name}: a {x.layout} tensor is not supported; pass a dense tensor (x.to_dense())")
+    if x.is_complex() or x.is_quantized:
+        raise InvalidInputError(f"{name}: dtype {x.dtype} is not supported; pass float in [0, 1], uint8 or uint16")
+
+
+@contextlib.contextmanager
+def _plugin_call(what: str, params: Mapping[str, Any] | None = None) -> Iterator[None]:
+    """Turn whatever a plugin's private method raises into a PixelsmithError that says what failed."""
+    try:
+        yield
+    except PixelsmithError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - plugin code can raise anything; the caller gets our hierarchy
+        if is_out_of_memory(exc):
+            raise ResourceError(
+                f"{what} ran out of memory ({_first_line(exc)}); use a smaller image or batch, or a "
+                "device with more memory") from exc
+        if params and isinstance(exc, (TypeError, ValueError)):
+            shown = ", ".join(f"{k}={v!r:.40}" for k, v in params.items())
+            raise InvalidInputError(f"{what} with {shown} failed: {_first_line(exc)}; check the parameter "
+                                    "values") from exc
+        raise PluginError(f"{what} failed: {_first_line(exc)}; this is a bug in the plugin or an input it "
+                          "cannot handle (rerun with --debug, or catch PluginError and inspect __cause__)") from exc
 
 
 def make_generator(seed: int | torch.Generator | None) -> torch.Generator:
@@ -39,8 +107,8 @@ def make_generator(seed: int | torch.Generator | None) -> torch.Generator:
         return seed
     if seed is None:
         seed = int.from_bytes(os.urandom(8), "little") & ((1 << 63) - 1)
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise InvalidInputError(f"seed must be a non-negative int or None, got {seed!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < _SEED_LIMIT:
+        raise InvalidInputError(f"seed must be an int in [0, 2**64) or None, got {seed!r}")
     return torch.Generator(device="cpu").manual_seed(seed)
 
 
@@ -70,10 +138,13 @@ class Metric(ABC):
         return {}
 
     def __call__(self, pred: Any, target: Any) -> torch.Tensor:
+        _check_tensor_storage(pred, "pred")
+        _check_tensor_storage(target, "target")
         pred_t = as_image_batch(pred, name="pred")
         target_t = as_image_batch(target, name="target", device=pred_t.device)
         self._check_pair(pred_t, target_t)
-        return self._compute(pred_t, target_t)
+        with _plugin_call(f"metric {self.name!r} on images of shape {tuple(pred_t.shape)}"):
+            return self._compute(pred_t, target_t)
 
     def evaluate(self, pred: Any, target: Any) -> MetricResult:
         """Like calling the metric, but returns the values together with their settings."""
@@ -100,31 +171,43 @@ class Restorer(ABC):
     def name(self) -> str:
         return self.spec.name if self.spec else type(self).__name__
 
+    def check_params(self, params: Mapping[str, Any]) -> None:
+        """Refuse ``restore()`` parameters before any work: names the spec does not declare (in
+        ``requires`` or ``accepts``), required ones missing, and values that cannot be right.
+
+        The base class checks ``sigma`` (the noise level: a finite number >= 0 on the [0, 1] scale,
+        or a tensor of them). A plugin overrides this to check its own values (calling
+        ``super().check_params(params)``); the CLI calls it once before a folder restore, and
+        :meth:`restore` before every call. Raises :class:`InvalidInputError`.
+        """
+        spec = self.spec
+        if spec is not None:
+            missing = [p for p in spec.requires if params.get(p) is None]
+            if missing:
+                raise InvalidInputError(
+                    f"{spec.name} needs {', '.join(missing)}; pass e.g. restore(x, {missing[0]}=...)"
+                )
+            check_parameter_names(params, (*spec.requires, *spec.accepts), what=f"restorer {spec.name!r}")
+        sigma = params.get("sigma")
+        if sigma is not None:
+            _check_noise_level(sigma, self.name)
+
     def restore(self, x: Any, **params: Any) -> torch.Tensor:
         """Restore ``x`` (B×C×H×W, numpy or imageio arrays accepted); the output is in [0, 1].
 
         Float input may leave [0, 1] (noisy data does: unclipped Gaussian noise is the literature's
         protocol); only NaN/Inf, wrong shapes and dtypes are refused.
         """
+        _check_tensor_storage(x, "x")
         batch = as_image_batch(x, name="x", any_range=True)
         spec = self.spec
-        if spec is not None:
-            if batch.shape[1] not in spec.channels:
-                raise InvalidInputError(
-                    f"{spec.name} restores images with {spec.channels} channels, got {batch.shape[1]}"
-                )
-            missing = [p for p in spec.requires if params.get(p) is None]
-            if missing:
-                raise InvalidInputError(
-                    f"{spec.name} needs {', '.join(missing)}; pass e.g. restore(x, {missing[0]}=...)"
-                )
-            known = set(spec.requires) | set(spec.accepts)
-            unknown = sorted(set(params) - known)
-            if unknown:
-                raise InvalidInputError(
-                    f"{spec.name} does not take {unknown}; it accepts {sorted(known) or 'no parameters'}"
-                )
-        out = self._restore(batch.to(self.device), **params)
+        if spec is not None and batch.shape[1] not in spec.channels:
+            raise InvalidInputError(
+                f"{spec.name} restores images with {spec.channels} channels, got {batch.shape[1]}"
+            )
+        self.check_params(params)
+        with _plugin_call(f"restorer {self.name!r} on an input of shape {tuple(batch.shape)}", params):
+            out = self._restore(batch.to(self.device), **params)
         if not isinstance(out, torch.Tensor) or out.shape != batch.shape:
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise InvalidInputError(f"{self.name} returned {got}, expected {tuple(batch.shape)}")
@@ -140,6 +223,20 @@ class Restorer(ABC):
     @abstractmethod
     def _restore(self, x: torch.Tensor, **params: Any) -> torch.Tensor:
         """Checked batch on ``self.device`` -> restored batch of the same shape."""
+
+
+def _check_noise_level(sigma: Any, name: str) -> None:
+    if isinstance(sigma, torch.Tensor):
+        if sigma.is_meta or sigma.is_complex() or not (sigma.is_floating_point() or sigma.dtype in (
+                torch.uint8, torch.int16, torch.int32, torch.int64)):
+            raise InvalidInputError(f"{name}: sigma must be a number or a real tensor, got a {sigma.dtype} tensor")
+        ok = bool(torch.isfinite(sigma).all()) and bool((sigma >= 0).all()) if sigma.numel() else False
+    else:
+        ok = (isinstance(sigma, (int, float)) and not isinstance(sigma, bool)
+              and math.isfinite(sigma) and sigma >= 0)
+    if not ok:
+        raise InvalidInputError(f"{name}: sigma is the noise standard deviation on the [0, 1] scale, a finite "
+                                f"number >= 0 such as 0.1 (25/255 for the usual σ=25), got {sigma!r:.60}")
 
 
 class Generator(ABC):
@@ -168,13 +265,18 @@ class Generator(ABC):
     @torch.inference_mode()
     def decode(self, z: torch.Tensor, batch_size: int = 512, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Images for latent vectors ``z`` (``n × latent_dim``), in batches, returned on the CPU."""
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise InvalidInputError(f"z must be n×{self.latent_dim}, got {tuple(z.shape)}")
+        if not isinstance(z, torch.Tensor) or z.ndim != 2 or z.shape[1] != self.latent_dim:
+            got = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+            raise InvalidInputError(f"z must be an n×{self.latent_dim} tensor, got {got}")
+        _check_tensor_storage(z, "z")
+        _check_batch_size(batch_size)
         chunks = []
-        for start in range(0, z.shape[0], batch_size):
-            zb = z[start:start + batch_size].to(self.device)
-            lb = None if labels is None else labels[start:start + batch_size].to(self.device)
-            chunks.append(self._decode(zb, lb).float().clamp_(0, 1).cpu())
+        name = self.spec.name if self.spec else type(self).__name__
+        with _plugin_call(f"generator {name!r} decoding {z.shape[0]} latents"):
+            for start in range(0, z.shape[0], batch_size):
+                zb = z[start:start + batch_size].to(self.device)
+                lb = None if labels is None else labels[start:start + batch_size].to(self.device)
+                chunks.append(self._decode(zb, lb).float().clamp_(0, 1).cpu())
         if not chunks:
             return torch.empty(0, *self.output_shape)
         return torch.cat(chunks)
@@ -184,6 +286,7 @@ class Generator(ABC):
         """``n`` samples in [0, 1]; the same ``seed`` gives the same bytes."""
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise InvalidInputError(f"n must be a non-negative int, got {n!r}")
+        _check_batch_size(batch_size)
         self._refuse_labels_unless_conditional(labels)
         return self.decode(self.latents(n, seed), batch_size=batch_size, labels=labels)
 
@@ -201,6 +304,11 @@ class Generator(ABC):
     @abstractmethod
     def _decode(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         """A batch of latents on ``self.device`` -> ``B×C×H×W`` images in [0, 1]."""
+
+
+def _check_batch_size(batch_size: Any) -> None:
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}")
 
 
 @dataclass(frozen=True)
@@ -229,8 +337,11 @@ class Degradation(ABC):
     clip: bool = True
 
     def apply(self, x: Any, seed: int | torch.Generator | None = None) -> Degraded:
+        _check_tensor_storage(x, "x")
         batch = as_image_batch(x, name="x")
-        image, info = self._apply(batch, make_generator(seed))
+        rng = make_generator(seed)
+        with _plugin_call(f"degradation {self.name!r} on an input of shape {tuple(batch.shape)}"):
+            image, info = self._apply(batch, rng)
         return Degraded(image.clamp(0, 1) if self.clip else image,
                         {"degradation": self.name, **self.params, **info})
 

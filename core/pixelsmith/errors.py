@@ -14,7 +14,10 @@ __all__ = [
     "PluginConflictError",
     "WeightsError",
     "ImageReadError",
+    "ImageTooLargeError",
+    "ResourceError",
     "TrainingError",
+    "is_out_of_memory",
 ]
 
 
@@ -49,5 +52,28 @@ class ImageReadError(PixelsmithError, OSError):
     """An image file could not be read or decoded."""
 
 
+class ImageTooLargeError(ImageReadError):
+    """An image file's header describes more pixels than the pixel budget allows (nothing was decoded)."""
+
+
+class ResourceError(PixelsmithError, MemoryError):
+    """The work needs more memory than there is (or than a configured budget allows)."""
+
+
 class TrainingError(PixelsmithError):
     """A training run cannot start or continue (bad data path, incompatible checkpoint, ...)."""
+
+
+_OOM_MESSAGES = ("can't allocate memory", "cannot allocate memory", "out of memory", "not enough memory",
+                 "failed to allocate")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says an allocation failed: ``MemoryError`` (numpy's too), ``torch.OutOfMemoryError``,
+    or the ``RuntimeError`` torch's CPU allocator raises ("DefaultCPUAllocator: can't allocate memory")."""
+    if isinstance(exc, MemoryError):
+        return True
+    if isinstance(exc, RuntimeError):
+        text = str(exc).lower()
+        return any(m in text for m in _OOM_MESSAGES)
+    return False

@@ -4,6 +4,11 @@
   its alpha, each with a warning, because every component works on 1 or 3 channels.
 - Anything that cannot be decoded (missing, empty, truncated, not an image, unknown extension)
   raises :class:`~pixelsmith.errors.ImageReadError` naming the file.
+- A pixel budget: the size is read from the file's header before anything is decoded, and an
+  image of more than :func:`max_pixels` pixels (default 100 million, near Pillow's own limit;
+  ``PIXELSMITH_MAX_PIXELS`` or ``--max-pixels`` change it) raises
+  :class:`~pixelsmith.errors.ImageTooLargeError` instead of taking the machine's memory. Only the
+  first page of a multi-page TIFF and the first frame of an animation are read.
 - Writes are atomic: the encoded bytes go to a temporary file in the destination folder that is
   then renamed over the destination, so an interrupted run never leaves half a file behind.
 
@@ -16,9 +21,11 @@ torch.Size([1, 1, 4, 6])
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import struct
+import threading
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -28,20 +35,85 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
-from .errors import ImageReadError, InvalidInputError, PixelsmithError
+from .errors import ImageReadError, ImageTooLargeError, InvalidInputError, PixelsmithError, ResourceError
+from .headers import ImageHeader, read_image_header
 from .tensors import as_image_batch, check_image_batch
 from .weights import atomic_write_bytes
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "DEFAULT_MAX_PIXELS",
     "ImageData",
+    "ImageHeader",
     "read_image",
     "read_image_data",
+    "read_image_array",
+    "read_image_header",
+    "check_pixel_budget",
+    "max_pixels",
+    "set_max_pixels",
     "write_image",
     "encode_image",
     "iter_image_files",
     "save_grid",
 ]
+
+#: Pixels (width × height) an image may have unless configured otherwise: 100 million, near Pillow's
+#: 89.5 million (which it only warns about), so a 10000 × 10000 image still reads. A 100-Mpx RGB
+#: image needs about 1.2 GB as a float32 tensor and two or three times that while it is decoded.
+DEFAULT_MAX_PIXELS = 100_000_000
+_ENV_MAX_PIXELS = "PIXELSMITH_MAX_PIXELS"
+_max_pixels_override: int | None = None
+
+
+def _parse_pixel_count(value: object, source: str) -> int:
+    text = str(value).strip().replace("_", "").replace(",", "")
+    try:
+        number = float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        number = float("nan")
+    if not (isinstance(number, int) or number.is_integer()) or int(number) < 1:
+        raise InvalidInputError(
+            f"{source} must be a positive whole number of pixels, e.g. 200000000 or 2e8, got {value!r}")
+    return int(number)
+
+
+def max_pixels() -> int:
+    """The pixel budget of every image read: :func:`set_max_pixels`, else ``$PIXELSMITH_MAX_PIXELS``,
+    else :data:`DEFAULT_MAX_PIXELS`."""
+    if _max_pixels_override is not None:
+        return _max_pixels_override
+    env = os.environ.get(_ENV_MAX_PIXELS, "").strip()
+    return _parse_pixel_count(env, _ENV_MAX_PIXELS) if env else DEFAULT_MAX_PIXELS
+
+
+def set_max_pixels(limit: int | str | None) -> int | None:
+    """Set the pixel budget for this process (``None``: back to the environment or the default).
+
+    Returns the previous setting, so a caller can restore it. The CLI's ``--max-pixels`` calls this.
+    """
+    global _max_pixels_override
+    previous = _max_pixels_override
+    _max_pixels_override = None if limit is None else _parse_pixel_count(limit, "max_pixels")
+    return previous
+
+
+def check_pixel_budget(path: str | os.PathLike[str], *, limit: int | None = None) -> ImageHeader:
+    """Read ``path``'s header and raise :class:`ImageTooLargeError` when the image has more pixels than
+    ``limit`` (default :func:`max_pixels`); returns the header. Nothing is decoded."""
+    header = read_image_header(path)
+    limit = max_pixels() if limit is None else _parse_pixel_count(limit, "max_pixels")
+    if header.pixels > limit:
+        raise ImageTooLargeError(
+            f"cannot read image {path}: it is {header.width} × {header.height} = {header.pixels:,} pixels "
+            f"({header.format}), more than the limit of {limit:,} pixels; if the image is genuine, raise the "
+            f"limit with --max-pixels {_round_up(header.pixels)} (or {_ENV_MAX_PIXELS}={_round_up(header.pixels)})")
+    return header
+
+
+def _round_up(pixels: int) -> int:
+    step = 10 ** max(0, len(str(pixels)) - 2)
+    return -(-pixels // step) * step
 
 #: Extensions (lower case) that :func:`iter_image_files` picks up and :func:`read_image` accepts.
 IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -63,19 +135,36 @@ class ImageData:
     alpha_dropped: bool = False
 
 
-def read_image(path: str | os.PathLike[str]) -> torch.Tensor:
-    """Read one image file as a ``1×C×H×W`` float32 tensor in [0, 1], C in (1, 3)."""
-    return read_image_data(path).image
+def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> torch.Tensor:
+    """Read one image file as a ``1×C×H×W`` float32 tensor in [0, 1], C in (1, 3).
+
+    ``max_pixels`` overrides the pixel budget (:func:`max_pixels`) for this call."""
+    return read_image_data(path, max_pixels=max_pixels).image
 
 
-def read_image_data(path: str | os.PathLike[str]) -> ImageData:
+def read_image_data(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> ImageData:
     """Like :func:`read_image`, also returning the file's bit depth (to keep 16-bit files 16-bit)."""
+    arr, path = _read_array(path, max_pixels, check_extension=True)
+    return _to_image_data(arr, path)
+
+
+def read_image_array(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> np.ndarray:
+    """The decoded pixels of an image file as imageio gives them (``H×W`` or ``H×W×C``, its own
+    dtype), after the pixel budget was checked on the header; any extension Pillow knows.
+
+    Only the first page (TIFF) or frame (GIF, WebP, APNG) is decoded. For training-data loaders
+    that convert pixels their own way; others want :func:`read_image`."""
+    return _read_array(path, max_pixels, check_extension=False)[0]
+
+
+def _read_array(path: str | os.PathLike[str], limit: int | None, *, check_extension: bool
+                ) -> tuple[np.ndarray, Path]:
     path = Path(path)
     if not path.exists():
         raise ImageReadError(f"cannot read image {path}: the file does not exist")
     if not path.is_file():
         raise ImageReadError(f"cannot read image {path}: it is not a file (a folder?)")
-    if path.suffix.lower() not in IMAGE_EXTENSIONS:
+    if check_extension and path.suffix.lower() not in IMAGE_EXTENSIONS:
         raise ImageReadError(
             f"cannot read image {path}: extension {path.suffix or '(none)'!r} is not an image "
             f"format pixelsmith reads; use one of {', '.join(IMAGE_EXTENSIONS)}"
@@ -83,15 +172,20 @@ def read_image_data(path: str | os.PathLike[str]) -> ImageData:
     try:
         if path.stat().st_size == 0:
             raise ImageReadError(f"cannot read image {path}: the file is empty")
-        arr = _decode(path)
+        header = check_pixel_budget(path, limit=limit)
+        arr = _decode(path, header)
     except PixelsmithError:
         raise
+    except MemoryError as exc:
+        raise ResourceError(
+            f"cannot read image {path}: not enough memory to decode it; free memory, or lower the pixel "
+            f"budget (--max-pixels, {_ENV_MAX_PIXELS}) so that such files are refused up front") from exc
     except Exception as exc:  # noqa: BLE001 - decoders raise OSError, ValueError, SyntaxError, ...
         raise ImageReadError(
             f"cannot read image {path}: {_first_line(exc)}; the file is corrupt, truncated or not a "
-            f"{path.suffix.lstrip('.').upper()} image"
+            f"{path.suffix.lstrip('.').upper() or 'known'} image"
         ) from exc
-    return _to_image_data(arr, path)
+    return arr, path
 
 
 def _first_line(exc: BaseException) -> str:
@@ -108,7 +202,27 @@ def _png_header(path: Path) -> tuple[int, int] | None:
     return head[24], head[25]
 
 
-def _decode(path: Path) -> np.ndarray:
+_pillow_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _pillow_allows(pixels: int) -> Iterator[None]:
+    """Let Pillow decode an image pixelsmith's budget already accepted, without its own bomb warning
+    (at 89.5 Mpx) or error (at twice that), whatever the two limits are."""
+    from PIL import Image
+
+    with _pillow_lock, warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        before = Image.MAX_IMAGE_PIXELS
+        if before is not None and pixels > before:
+            Image.MAX_IMAGE_PIXELS = pixels
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = before
+
+
+def _decode(path: Path, checked: ImageHeader) -> np.ndarray:
     import imageio.v3 as iio
 
     header = _png_header(path)
@@ -123,11 +237,16 @@ def _decode(path: Path) -> np.ndarray:
         else:
             mode = "rgb" if header[1] == 2 else "rgba"
             return np.asarray(kornia_rs.io.read_image_png_u16(str(path), mode))
-    with iio.imopen(path, "r") as fh:
-        arr = np.asarray(fh.read(index=0))
+    with _pillow_allows(checked.pixels), iio.imopen(path, "r") as fh:
+        if type(fh).__name__ == "TifffilePlugin":
+            # index=0 is tifffile's first *series*, which stacks every page of equal shape (a
+            # thousand small pages make one huge array): read the first page, whose size was checked
+            arr = np.asarray(fh.read(index=None, page=0))
+        else:
+            arr = np.asarray(fh.read(index=0))
         meta = fh.metadata() if hasattr(fh, "metadata") else {}
-    if meta.get("mode") == "CMYK":  # Pillow would hand CMYK over as four channels that look like RGBA
-        arr = np.asarray(iio.imread(path, index=0, mode="RGB"))
+        if meta.get("mode") == "CMYK":  # Pillow would hand CMYK over as four channels that look like RGBA
+            arr = np.asarray(iio.imread(path, index=0, mode="RGB"))
     return arr
 
 

@@ -1,4 +1,9 @@
-"""A folder of the user's own images as a tensor dataset."""
+"""A folder of the user's own images as a tensor dataset.
+
+Every file is read through :func:`pixelsmith.io.read_image_array`: its size is checked against the
+pixel budget from its header before it is decoded, and only its first page or frame is read (a
+GIF's frames or a TIFF's pages are not a dataset).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ImageReadError, TrainingError
+from ..io import read_image_array
 
 __all__ = ["IMAGE_EXTENSIONS", "list_image_files", "load_image_folder"]
 
@@ -25,14 +31,15 @@ def list_image_files(folder: str | Path) -> list[Path]:
 
 
 def _read(path: Path) -> np.ndarray:
-    import imageio.v3 as iio
-
-    try:
-        arr = np.asarray(iio.imread(path))
-    except Exception as exc:  # noqa: BLE001 - imageio raises many types for bad files
-        raise ImageReadError(f"cannot read image {path}: {exc}") from exc
-    if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[2] not in (1, 3, 4):
-        arr = arr[0]  # a multi-frame file: keep the first frame
+    arr = read_image_array(path)  # ImageReadError (naming the file) for bad, foreign or too large files
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)):
+        raise ImageReadError(f"cannot read image {path}: array of shape {arr.shape} is not a gray or RGB image")
+    if arr.ndim == 3 and arr.shape[2] == 2:
+        arr = arr[:, :, 0]  # gray + alpha
+    if arr.dtype.kind in "iu" and arr.dtype not in (np.uint8, np.uint16):
+        arr = arr.astype(np.uint16) if arr.size and arr.min() >= 0 and arr.max() <= 65535 else arr
+        if arr.dtype != np.uint16:
+            raise ImageReadError(f"cannot read image {path}: pixel type {arr.dtype} is not supported")
     return arr
 
 

@@ -4,39 +4,61 @@ from __future__ import annotations
 
 import functools
 import gzip
+import math
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import TrainingError
+from ..errors import ImageTooLargeError, PixelsmithError, TrainingError
 
 __all__ = ["load_mnist", "read_idx"]
 
 
-def read_idx(path: str | Path) -> np.ndarray:
-    """Read an IDX file (``train-images-idx3-ubyte`` and friends, optionally ``.gz``)."""
+def read_idx(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray:
+    """Read an IDX file (``train-images-idx3-ubyte`` and friends, optionally ``.gz``).
+
+    The shape in the header is checked before the data is read: the whole array (every image
+    together, one byte a pixel) may hold at most ``max_pixels`` values (default: the pixel budget,
+    :func:`pixelsmith.io.max_pixels`, 100 million: MNIST's 60,000 digits are 47 million), and no
+    more bytes than the header announces are decompressed, so a small ``.gz`` cannot expand into
+    gigabytes.
+    """
+    from ..io import max_pixels as budget
+
     path = Path(path).expanduser()
     opener = gzip.open if path.suffix == ".gz" else open
+    limit = budget() if max_pixels is None else int(max_pixels)
     try:
         with opener(path, "rb") as fh:
-            data = fh.read()
-    except (OSError, EOFError) as exc:
+            magic = fh.read(4)
+            if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] != 0x08:
+                raise TrainingError(f"{path} is not an unsigned-byte IDX file (bad magic number)")
+            ndim = magic[3]
+            if not 1 <= ndim <= 4:
+                raise TrainingError(f"{path}: an IDX file of {ndim} dimensions is not images or labels")
+            raw_dims = fh.read(4 * ndim)
+            if len(raw_dims) < 4 * ndim:
+                raise TrainingError(f"{path} is truncated (header)")
+            dims = struct.unpack(">" + "I" * ndim, raw_dims)
+            count = math.prod(dims)
+            if count > limit:
+                raise ImageTooLargeError(
+                    f"{path}: its header describes {' × '.join(map(str, dims))} = {count:,} values, more than "
+                    f"the limit of {limit:,}; if the file is genuine, raise the limit with --max-pixels "
+                    f"or PIXELSMITH_MAX_PIXELS")
+            data = fh.read(count)
+    except (OSError, EOFError, zlib.error) as exc:
+        if isinstance(exc, PixelsmithError):
+            raise
         raise TrainingError(f"cannot read IDX file {path}: {exc}") from exc
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise TrainingError(f"{path} is not an unsigned-byte IDX file (bad magic number)")
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise TrainingError(f"{path} is truncated (header)")
-    dims = struct.unpack(">" + "I" * ndim, data[4:header])
-    count = int(np.prod(dims))
-    if len(data) - header < count:
+    if len(data) < count:
         raise TrainingError(f"{path} is truncated: expected {count} bytes of data for shape {dims}, "
-                            f"found {len(data) - header}")
-    return np.frombuffer(data, dtype=np.uint8, count=count, offset=header).reshape(dims)
+                            f"found {len(data)}")
+    return np.frombuffer(data, dtype=np.uint8, count=count).reshape(dims)
 
 
 @functools.lru_cache(maxsize=1)

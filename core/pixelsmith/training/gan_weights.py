@@ -14,7 +14,6 @@ networks; the logic that turns a weights file into a ready generator lives here:
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Mapping, NamedTuple
 
@@ -24,7 +23,7 @@ from torch import nn
 from ..components import Generator
 from ..errors import InvalidInputError, TrainingError, WeightsError
 from ..specs import WeightsFile
-from ..weights import load_into, load_weights, read_metadata
+from ..weights import Field, build_checked, load_into, load_weights, read_metadata, validate_metadata
 from .config import TrainConfig
 
 __all__ = ["LoadedGenerator", "load_generator_network", "TrainedGANGenerator", "architecture_options",
@@ -69,24 +68,30 @@ def load_generator_network(weights: str | Path | None, *, sha256: str | None, sh
         source, path = Path(weights), Path(weights)
     state = load_weights(source, sha256=sha256)
     meta = read_metadata(path)
-    try:
-        cfg = json.loads(meta["model_config"])
-    except (KeyError, ValueError) as exc:
-        raise WeightsError(f"{path} has no usable model_config metadata; it was not written by "
-                           f"`pixelsmith train {component}`") from exc
+    if "model_config" not in meta:
+        raise WeightsError(f"{path} has no model_config metadata; it was not written by "
+                           f"`pixelsmith train {component}`")
+    keys = tuple(arch_keys)
+    # integers in a sane range for every architecture option, checked before anything is built
+    schema = {"model_config": Field(dict, fields={k: Field(int, required=False, low=0, high=1 << 20) for k in keys})}
+    cfg = validate_metadata(path, meta, schema)["model_config"]
     if bool(cfg.get("conditional")) != conditional:
         kind = "a class-conditional" if cfg.get("conditional") else "an unconditional"
         maker = meta.get("component")
         hint = f"; it was written by `pixelsmith train {maker}`, so load it with `{maker}`" if maker else ""
         raise WeightsError(f"{path} holds {kind} model, which `{component}` does not build{hint}")
-    arch = architecture_options(cfg, arch_keys)
-    try:
-        net = build(**arch)
-    except ValueError as exc:
-        raise WeightsError(f"{path}: model_config {cfg} is not {model_name} this plugin can build: {exc}") from exc
+    arch = architecture_options(cfg, keys)
     is_checkpoint = meta.get("format") == _CHECKPOINT_FORMAT
     if is_checkpoint:  # a training checkpoint: its EMA generator
         state = {k[len(_EMA_PREFIX):]: v for k, v in state.items() if k.startswith(_EMA_PREFIX)}
+    try:
+        # built on the meta device first: the model must match the file's tensors before it gets memory
+        net = build_checked(lambda: build(**arch), path=path, state=state)
+    except WeightsError as exc:
+        if "does not describe" not in str(exc):
+            raise
+        raise WeightsError(f"{path}: model_config {cfg} is not {model_name} this plugin can build "
+                           f"({exc.__cause__ or exc})") from exc
     load_into(net, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, source=str(path))
     if is_checkpoint:
         from .gan import recalibrate_batchnorm

@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib.metadata as md
 
 import pytest
+import torch
 
 import pixelsmith
+import pixelsmith.metrics
 from pixelsmith.errors import PluginConflictError, PluginError, UnknownComponentError
 from pixelsmith.registry import Registry
 from pixelsmith.testing import registered
@@ -83,15 +85,78 @@ def test_load_plugins_filter(installed, monkeypatch, value, expected):
         assert [p.name for p in reg.plugins] == ["pixelsmith.builtin"]
 
 
-def test_a_name_clash_names_both_distributions(tmp_path, monkeypatch):
+CLASHES_WITH_BUILTIN = '''
+import torch
+import pixelsmith
+
+class MyMSE(pixelsmith.Metric):
+    higher_is_better = False
+    settings = {"reduction": "mean"}
+    def _compute(self, pred, target):
+        return ((pred - target) ** 2).flatten(1).mean(1)
+
+class Identity(pixelsmith.Restorer):
+    def _restore(self, x, **params):
+        return x.clone()
+
+@pixelsmith.hookimpl
+def pixelsmith_register_metrics():
+    return [pixelsmith.MetricSpec(name="MSE", factory=MyMSE, summary="my mse", higher_is_better=False)]
+
+@pixelsmith.hookimpl
+def pixelsmith_register_restorers():
+    return [pixelsmith.RestorerSpec(name="clash-identity", factory=Identity, summary="identity", tasks=("generic",))]
+'''
+
+
+def _eps(*dists):
+    return [ep for ep in md.entry_points(group="pixelsmith") if ep.dist and ep.dist.name in dists]
+
+
+def test_a_name_clash_skips_the_later_component_and_names_both_distributions(tmp_path, monkeypatch):
+    monkeypatch.delenv("PIXELSMITH_STRICT_PLUGINS", raising=False)
     make_dist(tmp_path, "ps-first", GOOD_PLUGIN.format(name="same-name"))
     make_dist(tmp_path, "ps-second", GOOD_PLUGIN.format(name="SAME_NAME"))
     monkeypatch.syspath_prepend(str(tmp_path))
-    eps = [ep for ep in md.entry_points(group="pixelsmith") if ep.dist and ep.dist.name in ("ps-first", "ps-second")]
+    reg = Registry.discover(entry_points=_eps("ps-first", "ps-second"))
+    assert reg.get("restorer", "same-name").plugin.distribution == "ps-first"  # first loaded keeps it
+    [failure] = reg.failures
+    assert failure.distribution == "ps-second" and failure.stage == "name clash (restorer 'same-name')"
+    assert "ps-first" in failure.error and "ps-second" in failure.error and "'same-name'" in failure.error
+    second = next(p for p in reg.plugins if p.distribution == "ps-second")
+    assert second.components == ()  # not listed as providing what it does not provide
+
+
+def test_a_name_clash_raises_in_strict_mode(tmp_path, monkeypatch):
+    make_dist(tmp_path, "ps-first", GOOD_PLUGIN.format(name="same-name"))
+    make_dist(tmp_path, "ps-second", GOOD_PLUGIN.format(name="SAME_NAME"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PIXELSMITH_STRICT_PLUGINS", "1")
     with pytest.raises(PluginConflictError) as info:
-        Registry.discover(entry_points=eps)
+        Registry.discover(entry_points=_eps("ps-first", "ps-second"))
     assert "ps-first" in str(info.value) and "ps-second" in str(info.value)
-    assert "'same-name'" in str(info.value)
+    assert "'same-name'" in str(info.value) and "STRICT" in str(info.value)
+
+
+def test_a_plugin_clashing_with_a_builtin_breaks_no_command(tmp_path, monkeypatch, capsys):
+    """The built-in mse keeps its name; the plugin's other component works; `pixelsmith plugins` runs."""
+    from pixelsmith import registry
+    from pixelsmith.cli import main
+
+    monkeypatch.delenv("PIXELSMITH_STRICT_PLUGINS", raising=False)
+    make_dist(tmp_path, "ps-clash", CLASHES_WITH_BUILTIN, version="0.5")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "_registry", Registry.discover(entry_points=_eps("ps-clash")))
+    assert pixelsmith.spec("metric", "mse").factory is pixelsmith.metrics.MSE
+    assert type(pixelsmith.metric("mse")).__name__ == "MSE"
+    x = torch.rand(1, 1, 8, 8)
+    assert torch.equal(pixelsmith.restorer("clash-identity", device="cpu").restore(x), x)
+    [failure] = pixelsmith.list_plugins()["failures"]
+    assert failure["distribution"] == "ps-clash" and "metric 'mse'" in failure["stage"]
+    assert "pixelsmith (the built-in plugin)" in failure["error"] and "ps-clash" in failure["error"]
+    assert main(["plugins"]) == 0
+    out = capsys.readouterr()
+    assert "ps-clash" in out.out + out.err and "clash-identity" in out.out
 
 
 def test_names_are_case_insensitive_and_normalised():

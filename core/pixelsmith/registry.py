@@ -7,6 +7,10 @@ as a :class:`PluginFailure` and skipped; every other plugin keeps working. Envir
 - ``PIXELSMITH_STRICT_PLUGINS=1``: any such failure raises :class:`PluginError` instead (for CI).
 - ``PIXELSMITH_LOAD_PLUGINS=a,b``: load only these plugins (distribution or entry-point names);
   empty: load none. The built-in plugin is always loaded.
+
+Two plugins registering one name (per kind) is a :class:`PluginFailure` of the later one: the
+built-in plugin, or else the first loaded (entry points load in name order), keeps the name; the
+message names both distributions. Strict mode raises :class:`PluginConflictError` instead.
 """
 
 from __future__ import annotations
@@ -141,20 +145,33 @@ class Registry:
                         found.append((kind, validate_spec(spec, spec_cls)))
                     except PluginError as exc:
                         self._fail(PluginFailure(name, distribution, version, "spec", str(exc)))
-        info = PluginInfo(name, distribution, version,
-                          tuple((kind, normalize_name(s.name)) for kind, s in found))
+        # a name already taken stays with whoever took it first (the built-in plugin loads first):
+        # the newcomer's component is skipped and reported, so one clash breaks no other command
+        kept: dict[tuple[str, str], ComponentSpec] = {}
         for kind, spec in found:
             key = normalize_name(spec.name)
-            other = self.components[kind].get(key)
-            if other is not None:
-                raise PluginConflictError(
-                    f"{kind} {key!r} is registered by both {other.plugin.distribution} "
-                    f"(plugin {other.plugin.name}) and {distribution} (plugin {name}); uninstall one, "
-                    f"or load only one with PIXELSMITH_LOAD_PLUGINS"
-                )
+            holder = self.components[kind].get(key)
+            if holder is not None:
+                self._clash(kind, key, holder.plugin.name, holder.plugin.distribution, name, distribution, version)
+            elif (kind, key) in kept:  # one plugin returning the name twice
+                self._clash(kind, key, name, distribution, name, distribution, version)
+            else:
+                kept[(kind, key)] = spec
+        info = PluginInfo(name, distribution, version, tuple(kept))
+        for (kind, key), spec in kept.items():
             self.components[kind][key] = Component(spec, info)
         self.plugins.append(info)
         return info
+
+    def _clash(self, kind: str, key: str, holder: str, holder_dist: str, name: str, distribution: str,
+               version: str) -> None:
+        who = "the built-in plugin" if holder == BUILTIN_PLUGIN else f"plugin {holder}"
+        message = (f"{kind} {key!r} is registered by both {holder_dist} ({who}) and {distribution} "
+                   f"(plugin {name}); the one from {holder_dist} keeps the name and the one from {distribution} "
+                   "is skipped. Rename one of them, or uninstall one")
+        if self.strict:
+            raise PluginConflictError(f"{message} (PIXELSMITH_STRICT_PLUGINS is set)")
+        self.failures.append(PluginFailure(name, distribution, version, f"name clash ({kind} {key!r})", message))
 
     def _fail(self, failure: PluginFailure) -> None:
         if self.strict:

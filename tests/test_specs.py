@@ -83,3 +83,20 @@ def test_spec_facts_are_plain_data():
 
 def test_public_spec_classes_are_exported():
     assert pixelsmith.RestorerSpec is RestorerSpec and pixelsmith.WeightsFile is WeightsFile
+
+
+def test_spec_errors_say_what_is_allowed():
+    bad = RestorerSpec(name="x", factory=_factory, summary="x", tasks=("denoising",))
+    with pytest.raises(PluginError) as info:
+        validate_spec(bad, RestorerSpec)
+    message = str(info.value)
+    assert "'denoising' is not a restoration task" in message
+    assert "allowed: denoise, deblur, impulse, inpaint, poisson, generic" in message
+    assert "must be non-empty, from" not in message  # the old, garbled wording
+    with pytest.raises(PluginError, match=r"tasks=\(\) must be a non-empty tuple .* e\.g\. tasks=\('denoise',\)"):
+        validate_spec(RestorerSpec(name="x", factory=_factory, summary="x", tasks=()), RestorerSpec)
+    with pytest.raises(PluginError, match=r"task='nope' is not a restoration task; allowed: denoise"):
+        validate_spec(DegradationSpec(name="d", factory=_factory, summary="d", task="nope"), DegradationSpec)
+    with pytest.raises(PluginError, match=r"reference='pairwise' is not a kind of metric; allowed: full-reference"):
+        validate_spec(MetricSpec(name="m", factory=_factory, summary="m", higher_is_better=True,
+                                 reference="pairwise"), MetricSpec)

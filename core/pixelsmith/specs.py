@@ -116,6 +116,14 @@ class DegradationSpec(ComponentSpec):
     kind: str = field(default="degradation", init=False, repr=False)
 
 
+def _listed(values: Any) -> str:
+    return ", ".join(repr(v) for v in values)
+
+
+def _allowed(values: Any) -> str:
+    return ", ".join(str(v) for v in values)
+
+
 def validate_spec(spec: object, expected: type[ComponentSpec]) -> ComponentSpec:
     """Check a spec returned by a hook; raise :class:`PluginError` saying what is malformed."""
     if not isinstance(spec, expected):
@@ -125,7 +133,8 @@ def validate_spec(spec: object, expected: type[ComponentSpec]) -> ComponentSpec:
         )
     problems: list[str] = []
     if not isinstance(spec.name, str) or not _NAME_RE.match(normalize_name(spec.name)):
-        problems.append(f"name {spec.name!r} must be letters, digits, '-' or '.'")
+        problems.append(f"name {spec.name!r} is not allowed: use letters, digits, '-' and '.', starting "
+                        "with a letter or digit (e.g. 'my-denoiser'; case, '_' and spaces are normalised)")
     if not callable(spec.factory):
         problems.append(f"factory {spec.factory!r} is not callable")
     if not isinstance(spec.summary, str) or not spec.summary.strip():
@@ -139,22 +148,29 @@ def validate_spec(spec: object, expected: type[ComponentSpec]) -> ComponentSpec:
     ):
         problems.append("weights must be a WeightsFile with a 64-hex-digit sha256")
     if isinstance(spec, RestorerSpec):
-        bad = [t for t in spec.tasks if t not in RESTORATION_TASKS]
-        if not spec.tasks or bad:
-            problems.append(f"tasks {spec.tasks!r} must be non-empty, from {RESTORATION_TASKS}")
+        tasks = () if isinstance(spec.tasks, str) else tuple(spec.tasks or ())
+        bad = [t for t in tasks if t not in RESTORATION_TASKS]
+        if not tasks:
+            problems.append(f"tasks={spec.tasks!r} must be a non-empty tuple of restoration tasks, "
+                            f"e.g. tasks=('denoise',); allowed: {_allowed(RESTORATION_TASKS)}")
+        elif bad:
+            problems.append(f"tasks={spec.tasks!r}: {_listed(bad)} {'is not a' if len(bad) == 1 else 'are not'} "
+                            f"restoration task{'s' if len(bad) > 1 else ''}; allowed: {_allowed(RESTORATION_TASKS)}")
         if not spec.channels or any(c not in (1, 3) for c in spec.channels):
-            problems.append(f"channels {spec.channels!r} must be drawn from (1, 3)")
+            problems.append(f"channels={spec.channels!r}: allowed are (1,) gray, (3,) RGB or (1, 3) both")
     if isinstance(spec, GeneratorSpec):
         shape = spec.output_shape
         if not (isinstance(shape, tuple) and len(shape) == 3 and shape[0] in (1, 3)
                 and all(isinstance(s, int) and s > 0 for s in shape)):
-            problems.append(f"output_shape {shape!r} must be (C, H, W) with C in (1, 3)")
+            problems.append(f"output_shape={shape!r} must be a tuple (C, H, W) of positive ints with C 1 (gray) "
+                            "or 3 (RGB), e.g. (1, 28, 28)")
     if isinstance(spec, DegradationSpec) and spec.task not in RESTORATION_TASKS:
-        problems.append(f"task {spec.task!r} must be one of {RESTORATION_TASKS}")
+        problems.append(f"task={spec.task!r} is not a restoration task; allowed: {_allowed(RESTORATION_TASKS)}")
     if isinstance(spec, MetricSpec) and spec.reference not in (
         "full-reference", "distributional", "no-reference"
     ):
-        problems.append(f"reference {spec.reference!r} is not a known kind")
+        problems.append(f"reference={spec.reference!r} is not a kind of metric; allowed: "
+                        f"{_allowed(('full-reference', 'distributional', 'no-reference'))}")
     if problems:
         raise PluginError(f"malformed {type(spec).__name__} {getattr(spec, 'name', '?')!r}: "
                           + "; ".join(problems))

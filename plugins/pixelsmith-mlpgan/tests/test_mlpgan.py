@@ -53,6 +53,7 @@ def test_weights_rebuild_architecture_and_sample_deterministically(tmp_path, pix
     train(_config(tmp_path / "run", pixelsmith_tiny_digits, 3, extra={"image_size": "32", "channels": "3"}))
     weights = tmp_path / "run" / GENERATOR_FILE
     assert '"image_size": 32' in read_metadata(weights)["model_config"]
+    assert read_metadata(weights)["augment"] == "true"  # RGB data: DiffAugment on by default
     gen = MLPGAN(device="cpu", weights=weights)
     assert gen.output_shape == (3, 32, 32)
     x = gen.sample(40, seed=3, batch_size=16)
@@ -131,3 +132,34 @@ def test_r1_penalty_option_trains_and_is_recorded(tmp_path, pixelsmith_tiny_digi
     assert len(losses) == 3 and all(l == l and abs(l) < 1e3 for l in losses)  # finite
     with pytest.raises(TrainingError, match="r1"):
         train(_config(tmp_path / "bad", pixelsmith_tiny_digits, 3, extra={"r1": "-1"}))
+
+
+def _augment_record(path: Path) -> tuple[bool, str]:
+    meta = load_checkpoint(path).metadata
+    return meta["augment"] == "true", meta["augment_policy"]
+
+
+def test_augmentation_is_off_by_default_for_gray_digits_and_on_when_asked(tmp_path, pixelsmith_tiny_digits):
+    # the measured default for gray digits (see GAN_DEFAULTS): no DiffAugment
+    assert _augment_record(train(_config(tmp_path / "plain", pixelsmith_tiny_digits, 2))) == (False, "")
+    asked = train(_config(tmp_path / "aug", pixelsmith_tiny_digits, 2, extra={"augment_policy": "translation,cutout"}))
+    assert _augment_record(asked) == (True, "translation,cutout")
+    off = train(_config(tmp_path / "off", pixelsmith_tiny_digits, 2, extra={"augment_policy": "none"}))
+    assert _augment_record(off) == (False, "")
+    # augmentation changes what D sees, so the two runs part ways from the first step
+    a, b = _tensors(asked), _tensors(tmp_path / "plain" / "checkpoint-00000002.safetensors")
+    assert not torch.equal(a["D.net.0.weight"], b["D.net.0.weight"])
+
+
+def test_resume_keeps_the_augmentation_the_run_folder_recorded(tmp_path, pixelsmith_tiny_digits):
+    aug = {"augment_policy": "translation,cutout"}
+    straight = train(_config(tmp_path / "a", pixelsmith_tiny_digits, 6, extra=aug))
+    train(_config(tmp_path / "b", pixelsmith_tiny_digits, 3, extra=aug))
+    # resumed without any augmentation option: the folder's DiffAugment stays on, not today's default
+    resumed = train(_config(tmp_path / "b", pixelsmith_tiny_digits, 6, resume=True))
+    assert _augment_record(resumed) == (True, "translation,cutout")
+    a, b = _tensors(straight), _tensors(resumed)
+    assert [k for k in a if not k.startswith("rng.") and not torch.equal(a[k], b[k])] == []
+    # an explicit --no-augment on resume is obeyed and recorded
+    stopped = train(_config(tmp_path / "b", pixelsmith_tiny_digits, 9, resume=True, augment=False))
+    assert _augment_record(stopped) == (False, "")

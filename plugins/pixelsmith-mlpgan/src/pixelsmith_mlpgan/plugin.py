@@ -1,4 +1,5 @@
-"""Registers the ``mlp-gan`` generator: shipped MNIST weights, and ``pixelsmith train mlp-gan``.
+"""Registers the ``mlp-gan`` and ``mlp-gan-cond`` generators: shipped MNIST weights, and
+``pixelsmith train mlp-gan|mlp-gan-cond``.
 
 Every weights file written by the trainer stores its architecture (``model_config`` metadata), so
 ``pixelsmith.generator("mlp-gan", weights="runs/x/generator.safetensors")`` rebuilds whatever was
@@ -17,20 +18,28 @@ from pixelsmith.training.gan_weights import (TrainedGANGenerator, architecture_o
 
 from .model import MLPDiscriminator, MLPGenerator
 
-__all__ = ["MLPGAN", "train", "export", "SHIPPED_WEIGHTS", "MODEL_DEFAULTS"]
+__all__ = ["MLPGAN", "ConditionalMLPGAN", "train", "train_conditional", "export", "SHIPPED_WEIGHTS",
+           "CONDITIONAL_WEIGHTS", "MODEL_DEFAULTS", "CONDITIONAL_DEFAULTS"]
 
 __version__ = "0.1.0"
 
 #: Architecture options (``extra`` keys of ``pixelsmith train mlp-gan``) and their defaults.
 MODEL_DEFAULTS: dict[str, int] = {"latent_dim": 100, "image_size": 28, "channels": 1, "hidden": 256}
 
+#: The class-conditional variant's (``mlp-gan-cond``) options: the same, and the number of classes.
+CONDITIONAL_DEFAULTS: dict[str, int] = {**MODEL_DEFAULTS, "num_classes": 10}
+
 #: The ``model_config`` keys :class:`MLPGenerator` takes.
-_GENERATOR_KEYS = ("latent_dim", "image_size", "channels", "hidden")
+_GENERATOR_KEYS = ("latent_dim", "image_size", "channels", "hidden", "num_classes")
 
 _WEIGHTS_DIR = Path(__file__).parent / "weights"
 SHIPPED_WEIGHTS = pixelsmith.WeightsFile(
     _WEIGHTS_DIR / "mlp-gan-mnist.safetensors",
     "eb971a0da92a76ab01546f1118c75523bb9a499cb36608ac622872feb1f77503",
+)
+CONDITIONAL_WEIGHTS = pixelsmith.WeightsFile(
+    _WEIGHTS_DIR / "mlp-gan-cond-mnist.safetensors",
+    "0000000000000000000000000000000000000000000000000000000000000000",
 )
 
 
@@ -47,25 +56,54 @@ class MLPGAN(TrainedGANGenerator):
     network = MLPGenerator
 
 
+class ConditionalMLPGAN(MLPGAN):
+    """The class-conditional MLP-GAN (Mirza & Osindero 2014): ``sample(n, seed, labels=...)``; without
+    labels, image ``i`` is of class ``i % 10``."""
+
+    component = "mlp-gan-cond"
+    model_name = "a class-conditional MLP-GAN"
+    shipped_weights = CONDITIONAL_WEIGHTS
+    class_conditional = True
+
+
+def _train(config: Any, *, conditional: bool) -> Path:
+    from pixelsmith.training.gan import train_gan
+
+    config, arch = split_architecture_options(config, CONDITIONAL_DEFAULTS if conditional else MODEL_DEFAULTS)
+    num_classes = arch.get("num_classes", 0)
+
+    def build_generator() -> MLPGenerator:
+        return MLPGenerator(arch["latent_dim"], arch["image_size"], arch["channels"], arch["hidden"], num_classes)
+
+    try:  # say what is wrong with the options before any data is loaded
+        if conditional and num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+        build_generator()
+    except ValueError as exc:
+        raise TrainingError(str(exc)) from exc
+    return train_gan(
+        config, component="mlp-gan-cond" if conditional else "mlp-gan",
+        build_generator=build_generator,
+        build_discriminator=lambda: MLPDiscriminator(arch["image_size"], arch["channels"], arch["hidden"],
+                                                     num_classes=num_classes),
+        latent_dim=arch["latent_dim"], image_size=arch["image_size"], channels=arch["channels"],
+        conditional=conditional, model_config=arch,
+        defaults={"num_classes": num_classes} if conditional else None,
+    )
+
+
 def train(config: Any) -> Path:
     """``pixelsmith train mlp-gan``: the shared GAN trainer with fully connected networks.
 
     Architecture via ``extra``: ``hidden``, ``latent_dim``, ``image_size``, ``channels``.
     """
-    from pixelsmith.training.gan import train_gan
+    return _train(config, conditional=False)
 
-    config, arch = split_architecture_options(config, MODEL_DEFAULTS)
-    try:  # say what is wrong with the options before any data is loaded
-        MLPGenerator(arch["latent_dim"], arch["image_size"], arch["channels"], arch["hidden"])
-    except ValueError as exc:
-        raise TrainingError(str(exc)) from exc
-    return train_gan(
-        config, component="mlp-gan",
-        build_generator=lambda: MLPGenerator(arch["latent_dim"], arch["image_size"], arch["channels"], arch["hidden"]),
-        build_discriminator=lambda: MLPDiscriminator(arch["image_size"], arch["channels"], arch["hidden"]),
-        latent_dim=arch["latent_dim"], image_size=arch["image_size"], channels=arch["channels"],
-        model_config=arch,
-    )
+
+def train_conditional(config: Any) -> Path:
+    """``pixelsmith train mlp-gan-cond``: as :func:`train`, conditioned on the labels (MNIST, IDX with
+    labels); ``num_classes`` (10) in ``extra``."""
+    return _train(config, conditional=True)
 
 
 def export(checkpoint: str | Path, out: str | Path) -> str:
@@ -85,4 +123,14 @@ def pixelsmith_register_generators() -> list[pixelsmith.GeneratorSpec]:
         output_shape=(1, 28, 28),
         weights=SHIPPED_WEIGHTS,
         train=train,
+    ), pixelsmith.GeneratorSpec(
+        name="mlp-gan-cond",
+        factory=ConditionalMLPGAN,
+        summary="class-conditional MLP GAN (Mirza & Osindero 2014; projection discriminator) on the "
+                "5,000-digit MNIST subset; sample(n, labels=...)",
+        version=__version__,
+        output_shape=(1, 28, 28),
+        weights=CONDITIONAL_WEIGHTS,
+        train=train_conditional,
+        conditional=True,
     )]

@@ -63,6 +63,9 @@ class ComponentSpec:
     #: Optional training entry point: ``train(config: TrainConfig) -> Path`` (checkpoint written).
     train: Callable[..., Any] | None = None
     weights: WeightsFile | None = None
+    #: Optional export opt-in: a :class:`pixelsmith.export.Exporter` (the component class may
+    #: instead define ``export_graph``); see :mod:`pixelsmith.export`.
+    export: Any = None
 
     kind: str = field(default="component", init=False, repr=False)
 
@@ -143,6 +146,9 @@ def validate_spec(spec: object, expected: type[ComponentSpec]) -> ComponentSpec:
         problems.append("summary must be one line")
     if spec.train is not None and not callable(spec.train):
         problems.append("train must be callable or None")
+    if spec.export is not None and not (callable(getattr(spec.export, "build", None))
+                                        and isinstance(getattr(spec.export, "inputs", None), tuple)):
+        problems.append("export must be a pixelsmith.export.Exporter (build, inputs) or None")
     if spec.weights is not None and not (
         isinstance(spec.weights, WeightsFile) and re.fullmatch(r"[0-9a-f]{64}", spec.weights.sha256)
     ):
@@ -182,7 +188,7 @@ def spec_facts(spec: ComponentSpec) -> dict[str, Any]:
     out: dict[str, Any] = {"kind": spec.kind}
     for f in fields(spec):
         value = getattr(spec, f.name)
-        if f.name in ("factory", "train", "kind"):
+        if f.name in ("factory", "train", "kind", "export"):
             continue
         if isinstance(value, WeightsFile):
             value = {"path": str(value.path), "sha256": value.sha256}
@@ -192,4 +198,5 @@ def spec_facts(spec: ComponentSpec) -> dict[str, Any]:
             value = dict(value)
         out[f.name] = value
     out["trainable"] = spec.train is not None
+    out["exportable"] = spec.export is not None or callable(getattr(spec.factory, "export_graph", None))
     return out

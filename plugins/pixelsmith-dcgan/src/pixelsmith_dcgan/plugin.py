@@ -54,6 +54,12 @@ class DCGAN(TrainedGANGenerator):
     arch_keys = _GENERATOR_KEYS
     network = DCGANGenerator
 
+    def export_graph(self, *, inputs: tuple[str, ...] = (), channels: int | None = None) -> Any:
+        """The export graph (:mod:`pixelsmith.export`): ``z`` (and ``labels`` when class-conditional) → images."""
+        from pixelsmith.export import generator_graph
+
+        return generator_graph(self, self.net, inputs=inputs, channels=channels)
+
 
 class ConditionalDCGAN(DCGAN):
     """The class-conditional DCGAN: ``sample(n, seed, labels=...)``; without labels, image ``i`` is

@@ -19,12 +19,14 @@ from typing import Any, Sequence
 import torch
 
 from pixelsmith import InvalidInputError
+from pixelsmith_unet.export import ResidualUNetGraph
 from pixelsmith_unet.restorer import ResidualUNetRestorer, packaged_weights
 
 from .kernel_estimator import KernelEstimate, KernelEstimator, load_kernel_estimator
 from .wiener import DEFAULT_BALANCE, wiener_deconvolve
 
-__all__ = ["prepare_deblur_input", "Deblurrer", "DEBLUR_SHA256", "KERNEL_ESTIMATOR_SHA256"]
+__all__ = ["prepare_deblur_input", "Deblurrer", "DeblurGraph", "wiener_graph", "DEBLUR_SHA256",
+           "KERNEL_ESTIMATOR_SHA256"]
 
 DEBLUR_SHA256 = "3dd783a4182ac7684a99aea0d7cb32a963dcfb372693f18caac615fd9c3c1c40"
 KERNEL_ESTIMATOR_SHA256 = "f8e0b5ae814779d6d1b4039c892f4a153f6abc2546db309dd9686e8ded6edfbc"
@@ -89,6 +91,51 @@ class Deblurrer(ResidualUNetRestorer):
             params["kernel"] = [e.kernel for e in self.estimator(x)]
         return super()._infer(x, **params)
 
+    #: ``restore()`` parameters an export graph can take as inputs (see :meth:`export_graph`).
+    export_inputs = ("kernel",)
+
+    def export_graph(self, *, inputs: tuple[str, ...] = (), channels: int | None = None) -> Any:
+        """The export graph (:mod:`pixelsmith.export`): ``image`` → restored with the network's own blind
+        mode, or (``image``, ``kernel`` B×k×k) → restored with each image's kernel, Wiener step inside.
+
+        The kernel estimator is not in the graph (its spectra, argmax and kernel drawing are not one
+        fixed graph): to get the default blind result, estimate kernels with :meth:`estimate_kernels`
+        and pass them as the ``kernel`` input.
+        """
+        from pixelsmith.export import GraphInput
+        from pixelsmith_unet.export import _graph, _image_input, network_for
+
+        net, per_channel, fixed = network_for(self, channels)
+        with_kernel = "kernel" in inputs
+        module = DeblurGraph(net, per_channel, with_kernel)
+        ins = [_image_input(fixed, module.multiple)]
+        if with_kernel:
+            from pixelsmith.degradations.kernels import gaussian_kernel
+
+            k = gaussian_kernel(1.6)
+            ins.append(GraphInput("kernel", torch.stack([k, torch.zeros_like(k)]), {0: "batch", 1: "kernel", 2: "kernel"},
+                                  "B×k×k blur kernels, k odd, one per image (normalised to sum 1 inside); "
+                                  "all zeros: unknown (blind) for that image; zero-pad smaller kernels to a common k"))
+
+        def reference(image: torch.Tensor, kernel: torch.Tensor | None = None) -> torch.Tensor:
+            if kernel is None:
+                return self.restore(image, estimate_kernel=False)
+            return torch.cat([self.restore(image[i:i + 1], kernel=k) if float(k.sum()) > 0
+                              else self.restore(image[i:i + 1], estimate_kernel=False)
+                              for i, k in enumerate(kernel)])
+
+        notes = ["blind graph = the network's own blind mode (estimate_kernel=False); restore()'s default "
+                 "blind path first estimates the kernel (not in the graph): estimate it with "
+                 "Deblurrer.estimate_kernels and pass it as kernel for that result",
+                 "Wiener deconvolution runs in float64 inside the graph (ONNX DFT, opset ≥ 17)"]
+        graph = _graph(self, module, tuple(ins), fixed, reference, notes)
+        if with_kernel:
+            from dataclasses import replace
+
+            graph = replace(graph, bounds={**graph.bounds, "kernel": (1, None)},
+                            notes=(*graph.notes, "the kernel size k must be at most 3·min(H, W) − 2"))
+        return graph
+
     def prepare(self, x: torch.Tensor, *, channels: int = 1, kernel: Any = None) -> torch.Tensor:
         n = x.shape[0]
         b = n // channels
@@ -104,3 +151,62 @@ class Deblurrer(ResidualUNetRestorer):
                 per = [_check_kernel(kernel)] * b
             ks = [k for k in per for _ in range(channels)]
         return prepare_deblur_input(x, None, ks)
+
+
+def wiener_graph(x: torch.Tensor, kernel: torch.Tensor, balance: float = DEFAULT_BALANCE) -> torch.Tensor:
+    """:func:`~.wiener.wiener_deconvolve` for a batch ``x`` (N×1×H×W) with one kernel per image (N×k×k),
+    in operations an ONNX graph can hold: the roll of the kernel is two slices, the transforms run in
+    float64 on real and imaginary parts. Needs k ≤ 3·min(H, W) − 2 (``wiener_deconvolve`` replicates
+    tiny images further; the graph does not).
+    """
+    k = kernel.shape[-1]
+    h, w = x.shape[-2], x.shape[-1]
+    pad = min(min(k, h - 1), w - 1)
+    xp = torch.nn.functional.pad(x, [pad, pad, pad, pad], mode="reflect")
+    hp, wp = xp.shape[-2], xp.shape[-1]
+    psf = torch.nn.functional.pad(torch.flip(kernel, dims=(-2, -1)), [0, wp - k, 0, hp - k])
+    c = k // 2
+    psf = torch.cat([psf[:, c:], psf[:, :c]], dim=1)
+    psf = torch.cat([psf[:, :, c:], psf[:, :, :c]], dim=2)
+    otf = torch.view_as_real(torch.fft.rfft2(psf.double()))
+    spectrum = torch.view_as_real(torch.fft.rfft2(xp[:, 0].double()))
+    ore, oim = otf[..., 0], otf[..., 1]
+    den = ore * ore + oim * oim + balance
+    fre, fim = ore / den, -oim / den
+    sre, sim = spectrum[..., 0], spectrum[..., 1]
+    product = torch.stack([sre * fre - sim * fim, sre * fim + sim * fre], dim=-1)
+    out = torch.fft.irfft2(torch.view_as_complex(product), s=[hp, wp])
+    return out[:, None, pad:pad + h, pad:pad + w].to(x.dtype).clamp(0, 1)
+
+
+class DeblurGraph(ResidualUNetGraph):
+    """The ``deblur`` export graph: (blurred, Wiener estimate or blurred, known flag) → residual."""
+
+    def __init__(self, net: torch.nn.Module, per_channel: bool, with_kernel: bool) -> None:
+        super().__init__(net, per_channel)
+        self.with_kernel = with_kernel
+
+    def forward(self, image: torch.Tensor, kernel: torch.Tensor | None = None) -> torch.Tensor:
+        b, c = image.shape[0], image.shape[1]
+        x = self.begin(image)
+        n, hp, wp = x.shape[0], x.shape[2], x.shape[3]
+        if kernel is None or not self.with_kernel:
+            second = x
+            known = torch.zeros(n, 1, hp, wp, dtype=x.dtype, device=x.device)
+        else:
+            # an all-zero kernel means "unknown": that image runs the network's blind mode
+            kernel = kernel.to(x.dtype)
+            total = kernel.sum(dim=(-2, -1), keepdim=True)
+            given = total > 0
+            kernel = torch.where(given, kernel / torch.where(given, total, torch.ones_like(total)),
+                                 torch.zeros_like(kernel))
+            ks = kernel.shape[-1]
+            # every channel of every batch entry deconvolved with its image's kernel
+            kernel = kernel.reshape(b, 1, ks, ks).expand(b, c, ks, ks).reshape(b * c, ks, ks)
+            flag = given.to(x.dtype).reshape(b, 1, 1, 1).expand(b, c, 1, 1).reshape(b * c, 1, 1, 1)
+            flag = flag.reshape(n, -1, 1, 1)[:, :1]
+            deconvolved = wiener_graph(x.reshape(b * c, 1, hp, wp), kernel).reshape(x.shape)
+            second = torch.where(flag > 0, deconvolved, x)
+            known = flag.expand(n, 1, hp, wp)
+        inp = torch.cat([x, second, known], dim=1)
+        return self.finish(x, inp, image)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import pixelsmith
 from pixelsmith import RestorerSpec
+from pixelsmith.export import Exporter
 
 from .denoise import UNetDenoiser, UNetImpulse
+from .export import export_denoise
 from .model import UNet
 from .restorer import ResidualUNetRestorer
 from .training import train_denoise
@@ -35,5 +37,6 @@ def pixelsmith_register_restorers() -> list[RestorerSpec]:
             accepts=("sigma",),
             weights=UNetDenoiser.weights_file,
             train=train_denoise,
+            export=Exporter(export_denoise, inputs=("sigma",)),
         ),
     ]

@@ -1,0 +1,59 @@
+"""Fixed, realistic inputs shared by the export and golden checks: crops of the bundled test photographs,
+degraded with the component's task's degradation under a fixed seed."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import torch
+
+from .. import api
+from ..components import Degraded
+from ..specs import RestorerSpec
+
+__all__ = ["photo_crop", "task_degradation", "degraded_photo", "params_from_info", "INFO_KEYS"]
+
+#: Test-split photographs (never trained on) and the crop corner used for each channel count.
+_PHOTOS = {1: ("camera", (160, 200)), 3: ("chelsea", (90, 150))}
+
+#: ``restore()`` parameter -> the :class:`Degraded` info key that holds its true value.
+INFO_KEYS = {"sigma": "noise_sigma", "kernel": "kernel"}
+
+
+def photo_crop(channels: int, height: int, width: int, *, shift: int = 0) -> torch.Tensor:
+    """A ``1×C×H×W`` crop of a bundled test photograph (camera for gray, chelsea for RGB)."""
+    from ..data import load_photo
+
+    name, (top, left) = _PHOTOS[channels]
+    img = load_photo(name, channels=channels)
+    top, left = top + shift, left + shift
+    return img[..., top:top + height, left:left + width].contiguous()
+
+
+def task_degradation(spec: RestorerSpec) -> str | None:
+    """The first registered degradation (by name) posing the restorer's first task, or None."""
+    for name in api.list_components("degradation"):
+        if api.spec("degradation", name).task == spec.tasks[0]:
+            return name
+    return None
+
+
+def degraded_photo(spec: RestorerSpec, channels: int, height: int, width: int, *, seed: int = 0,
+                   shift: int = 0) -> tuple[torch.Tensor, Degraded, str]:
+    """(clean crop, degraded crop with its info, how it was made) for a restorer's task."""
+    clean = photo_crop(channels, height, width, shift=shift)
+    name = task_degradation(spec)
+    if name is None:
+        return clean, Degraded(clean, {}), f"{_PHOTOS[channels][0]} crop, not degraded"
+    degraded = api.degradation(name).apply(clean, seed=seed)
+    return clean, degraded, f"{_PHOTOS[channels][0]} crop {height}×{width}, {name} (defaults), seed {seed}"
+
+
+def params_from_info(spec: RestorerSpec, info: Mapping[str, Any]) -> dict[str, Any]:
+    """The true values of the restorer's parameters (``sigma``, ``kernel``) that the degradation recorded."""
+    out = {}
+    for param in (*spec.requires, *spec.accepts):
+        key = INFO_KEYS.get(param)
+        if key is not None and info.get(key) is not None:
+            out[param] = info[key]
+    return out

@@ -308,3 +308,155 @@ def test_check_resume_passes_an_exact_trainer_and_catches_one_that_forgets_its_s
         check_resume(_toy_trainer(False), dataclasses.replace(config, out=tmp_path / "bad"))
     with pytest.raises(ValueError, match="split"):
         check_resume(_toy_trainer(True), config, split=4)
+
+
+# -- item 8 of issue 13: what the kit used to miss, each caught by the check that names it --------------
+class GainBug(fc.GaussianNoise):
+    """A ×1.5 gain that apply()'s clamp would hide (clip is True by default)."""
+
+    def _apply(self, x, rng):
+        noisy, info = super()._apply(x, rng)
+        return noisy * 1.5, info
+
+
+class GainBugUnclipped(GainBug):
+    clip = False  # declares that values may leave [0, 1]: allowed, the kit must not object
+
+
+class EmptyParams(fc.GaussianNoise):
+    @property
+    def params(self):
+        return {}
+
+
+class DropsSpecParam(fc.GaussianNoise):
+    @property
+    def params(self):
+        return {"strength": self.sigma}  # the spec's default is called sigma
+
+
+class RenamesItself(fc.GaussianNoise):
+    def __init__(self, sigma=0.1):
+        super().__init__(sigma)
+        self.name = "noise"  # an instance attribute overrides the spec's name
+
+
+class Float64Degradation(fc.GaussianNoise):
+    def _apply(self, x, rng):
+        noisy, info = super()._apply(x, rng)
+        return noisy.double(), info
+
+
+class EmptySettings(fc.MeanAbsoluteError):
+    @property
+    def settings(self):
+        return {}
+
+
+class ReportsOtherName(fc.MeanAbsoluteError):
+    @property
+    def name(self):
+        return "metric"
+
+
+class Float64Metric(fc.MeanAbsoluteError):
+    def _compute(self, pred, target):
+        return super()._compute(pred, target).double()
+
+
+class Float64Restorer(fc.BoxRestorer):
+    def _restore(self, x, **params):
+        return super()._restore(x.double(), **params)  # restore() casts back, the work ran in float64
+
+
+class Float64Generator(fc.LinearGenerator):
+    def _decode(self, z, labels):
+        return super()._decode(z, labels).double()
+
+
+class SeedArgumentIgnored(fc.LinearGenerator):
+    def latents(self, n, seed=None):
+        return torch.randn(n, self.latent_dim, generator=torch.Generator().manual_seed(0))
+
+
+class GlobalSeeding(fc.LinearGenerator):
+    def latents(self, n, seed=None):
+        torch.manual_seed(seed)  # reproducible, but it resets the user's global RNG
+        return torch.randn(n, self.latent_dim)
+
+
+class GeneratorObjectIgnored(fc.LinearGenerator):
+    def latents(self, n, seed=None):
+        return super().latents(n, 0 if isinstance(seed, torch.Generator) else seed)
+
+
+class OneImagePerBatch(fc.LinearGenerator):
+    def _decode(self, z, labels):
+        return super()._decode(z[:1].expand_as(z), labels)  # the seed picks one image for the whole batch
+
+
+FAULTY = [
+    # (what, run the kit, the check that must fail)
+    ("gain hidden by clamping", lambda: check_degradation(_with_spec(GainBug(), fc.NOISE_SPEC)),
+     "no_hidden_clamping"),
+    ("empty degradation params", lambda: check_degradation(_with_spec(EmptyParams(), fc.NOISE_SPEC)), "provenance"),
+    ("params missing a spec default", lambda: check_degradation(_with_spec(DropsSpecParam(), fc.NOISE_SPEC)),
+     "provenance"),
+    ("degradation name differs from spec", lambda: check_degradation(_with_spec(RenamesItself(), fc.NOISE_SPEC)),
+     "spec"),
+    ("float64 degradation output", lambda: check_degradation(_with_spec(Float64Degradation(), fc.NOISE_SPEC)),
+     "shapes_and_range"),
+    ("empty metric settings", lambda: check_metric(_with_spec(EmptySettings(), fc.MAE_SPEC), size=(16, 16)),
+     "provenance"),
+    ("metric name differs from spec", lambda: check_metric(_with_spec(ReportsOtherName(), fc.MAE_SPEC),
+                                                           size=(16, 16)), "spec"),
+    ("float64 metric values", lambda: check_metric(_with_spec(Float64Metric(), fc.MAE_SPEC), size=(16, 16)),
+     "per_image"),
+    ("float64 restorer work", lambda: check_restorer(_with_spec(Float64Restorer(device="cpu"), fc.BOX_SPEC)),
+     "shapes_and_range"),
+    ("float64 generator work", lambda: check_generator(_with_spec(Float64Generator(device="cpu"), fc.GEN_SPEC)),
+     "samples"),
+    ("samples ignore the seed", lambda: check_generator(_with_spec(SeedArgumentIgnored(device="cpu"), fc.GEN_SPEC)),
+     "seeds"),
+    ("seed through the global RNG", lambda: check_generator(_with_spec(GlobalSeeding(device="cpu"), fc.GEN_SPEC)),
+     "global_rng_untouched"),
+    ("torch.Generator seed ignored",
+     lambda: check_generator(_with_spec(GeneratorObjectIgnored(device="cpu"), fc.GEN_SPEC)), "seeds"),
+    ("one image per seed", lambda: check_generator(_with_spec(OneImagePerBatch(device="cpu"), fc.GEN_SPEC)),
+     "seeds"),
+]
+
+
+@pytest.mark.parametrize("what, run, failing", FAULTY, ids=[f[0] for f in FAULTY])
+def test_the_kit_catches_what_it_used_to_miss(what, run, failing):
+    with pytest.raises(ConformanceError) as info:
+        run()
+    assert failing in _failed(info.value), str(info.value)
+
+
+def test_the_hidden_gain_message_says_what_to_do():
+    with pytest.raises(ConformanceError) as info:
+        check_degradation(_with_spec(GainBug(), fc.NOISE_SPEC))
+    assert "clip = False" in str(info.value) and "outside [0, 1] systematically" in str(info.value)
+
+
+def test_a_degradation_declaring_clip_false_may_leave_the_unit_range():
+    check_degradation("gaussian-noise", params={"clip": False, "sigma": 0.2})
+    # declared unclipped, values beyond [0, 1] are the contract, not a bug the kit could tell apart
+    check_degradation(_with_spec(GainBugUnclipped(), fc.NOISE_SPEC))
+    assert float(GainBugUnclipped()(torch.full((1, 1, 8, 8), 0.9), seed=0).max()) > 1
+
+
+@pytest.mark.parametrize("params", [{"sigma": 0.5}, {"sigma": 25 / 255}])
+def test_clipped_noise_is_not_mistaken_for_a_hidden_range_error(params):
+    # noise tails that the clamp cuts are what clip=True means (a saturating camera)
+    check_degradation("gaussian-noise", params=params)
+    check_degradation("poisson-noise", params={"peak": 5.0})
+    check_degradation("gaussian-blur", params={"noise": 0.1})
+
+
+def test_a_class_serving_several_specs_may_declare_another_name():
+    other = dataclasses.replace(fc.MAE_SPEC, name="mae-again")
+    m = _with_spec(fc.MeanAbsoluteError(), other)
+    check_metric(m, size=(16, 16))
+    assert m.name == "mae-again" and m.evaluate(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 4, 4)).name == "mae-again"

@@ -112,6 +112,51 @@ def make_generator(seed: int | torch.Generator | None) -> torch.Generator:
     return torch.Generator(device="cpu").manual_seed(seed)
 
 
+class _SpecFact:
+    """A fact the spec states (``name``, ``higher_is_better``), read from the component's spec.
+
+    Whichever way a component is built (by name through the registry, which attaches the spec, or
+    directly from a class whose ``spec`` attribute is set), the spec is the one source: a class
+    attribute of the same name only serves when there is no spec, and the conformance kit fails a
+    class whose declared value contradicts its spec. On the class itself it reads the declared value.
+    """
+
+    def __init__(self, field: str, declared: Any = None) -> None:
+        self.field, self.declared = field, declared
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self.declared
+        spec = getattr(obj, "spec", None)
+        if spec is not None and hasattr(spec, self.field):
+            return getattr(spec, self.field)
+        if self.declared is None and self.field == "name":
+            return type(obj).__name__
+        return self.declared
+
+
+def _spec_facts_from_spec(cls: type, facts: tuple[str, ...]) -> None:
+    """Turn the plain class attributes ``facts`` a subclass declares into :class:`_SpecFact` s."""
+    for fact in facts:
+        value = cls.__dict__.get(fact)
+        if value is not None and not isinstance(value, (_SpecFact, property)):
+            setattr(cls, fact, _SpecFact(fact, value))
+
+
+def declared_fact(cls: type, fact: str) -> Any:
+    """The value of ``fact`` a component class declares itself (None if it declares none; the base
+    classes' defaults do not count)."""
+    for klass in cls.__mro__:
+        if klass.__module__ == __name__:
+            break
+        value = klass.__dict__.get(fact)
+        if isinstance(value, _SpecFact):
+            return value.declared
+        if value is not None:
+            return value
+    return None
+
+
 @dataclass(frozen=True)
 class MetricResult:
     """Metric values with the settings that produced them (their provenance)."""
@@ -126,15 +171,27 @@ class MetricResult:
 
 
 class Metric(ABC):
-    """A full-reference metric: ``metric(pred, target) -> Tensor[B]``, one value per image."""
+    """A full-reference metric: ``metric(pred, target) -> Tensor[B]``, one value per image.
+
+    ``name`` and ``higher_is_better`` come from the spec (see :class:`~pixelsmith.MetricSpec`);
+    a subclass need not repeat them. ``settings`` is the provenance attached to every result.
+    """
 
     spec: ClassVar[MetricSpec | None] = None
-    name: str = "metric"
-    higher_is_better: bool = True
+    name: str = _SpecFact("name")  # type: ignore[assignment]
+    higher_is_better: bool = _SpecFact("higher_is_better", True)  # type: ignore[assignment]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _spec_facts_from_spec(cls, ("name", "higher_is_better"))
 
     @property
     def settings(self) -> dict[str, Any]:
-        """Everything that changes the numbers (window, data range, channel space...)."""
+        """Everything that changes the numbers (window, data range, channel space...): override it.
+
+        It is attached to every :class:`MetricResult`, so a number can be traced to how it was
+        computed; the conformance kit fails a metric whose settings are empty.
+        """
         return {}
 
     def __call__(self, pred: Any, target: Any) -> torch.Tensor:
@@ -323,7 +380,12 @@ class Degradation(ABC):
     """A seeded degradation: ``d(x, seed=None)`` -> degraded tensor; ``d.apply`` also says what it did."""
 
     spec: ClassVar[DegradationSpec | None] = None
-    name: str = "degradation"
+    #: from the spec when there is one (see :class:`_SpecFact`)
+    name: str = _SpecFact("name")  # type: ignore[assignment]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _spec_facts_from_spec(cls, ("name",))
 
     @property
     def params(self) -> dict[str, Any]:

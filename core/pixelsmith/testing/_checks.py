@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import traceback
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ import numpy as np
 import torch
 
 from .. import api
-from ..components import Degradation, Degraded, Generator, Metric, Restorer
+from ..components import Degradation, Degraded, Generator, Metric, Restorer, declared_fact, make_generator
 from ..errors import PixelsmithError
 from ..specs import ComponentSpec, DegradationSpec, GeneratorSpec, MetricSpec, RestorerSpec, validate_spec
 
@@ -29,6 +30,9 @@ __all__ = [
 
 #: Image sizes (H, W) the kit tries: even, odd, tiny; small on purpose so the kit stays fast.
 DEFAULT_SIZES: tuple[tuple[int, int], ...] = ((16, 16), (13, 17), (3, 5), (1, 1))
+#: seeds averaged, and the slack allowed, when telling clipped noise tails from a hidden range error
+_RAW_SEEDS = 32
+_RAW_TOL = 1e-3
 
 
 class ConformanceError(AssertionError):
@@ -158,6 +162,44 @@ def _spec_check(target: _Target) -> None:
         _fail(str(exc))
 
 
+def _facts_agree(obj: Any, spec: ComponentSpec | None, facts: Sequence[str]) -> None:
+    """The facts a spec states (name, higher_is_better...) are the instance's facts, and the class does
+    not declare another direction. (A class may declare another *name*: one class can serve several
+    specs, e.g. with different options; the instance must still report its spec's name.)"""
+    if spec is None:
+        return
+    for fact in facts:
+        want = getattr(spec, fact)
+        declared = declared_fact(type(obj), fact)
+        if fact != "name" and declared is not None and declared != want:
+            _fail(f"class {type(obj).__name__} declares {fact} = {declared!r} but its spec says {want!r}; "
+                  "drop the class attribute (the spec supplies it) or make the two agree")
+        got = getattr(obj, fact, want)
+        if got != want:
+            _fail(f"the instance reports {fact} = {got!r} but its spec says {want!r}; the spec is the one "
+                  f"source of {fact} (do not set it in __init__ or override it)")
+
+
+def _check_global_rng(run: Callable[[], Any], what: str) -> None:
+    states = (torch.random.get_rng_state(), np.random.get_state()[1].copy(), random.getstate())
+    run()
+    if not torch.equal(states[0], torch.random.get_rng_state()):
+        _fail(f"{what} used the global torch RNG; draw from the seed's torch.Generator instead")
+    if not np.array_equal(states[1], np.random.get_state()[1]) or states[2] != random.getstate():
+        _fail(f"{what} used the global numpy/random RNG; draw from the seed's torch.Generator instead")
+
+
+def _check_raw_dtype(out: Any, device: torch.device, what: str) -> None:
+    """What a plugin's private method returns, before the base class casts it: float32 on the CPU
+    (on CUDA, autocast's float16/bfloat16 is fine). float64 doubles memory and time unnoticed."""
+    if not isinstance(out, torch.Tensor):
+        return  # the public method reports that
+    allowed = (torch.float32,) if device.type == "cpu" else (torch.float32, torch.float16, torch.bfloat16)
+    if out.dtype not in allowed:
+        _fail(f"{what} returned dtype {out.dtype} on {device.type}; the base class casts it to float32, but the "
+              f"work ran in {out.dtype}: compute in float32 (e.g. .float() the network, np.float32 arrays)")
+
+
 def _run(found: Sequence[Check], label: str) -> None:
     failures = []
     for c in found:
@@ -208,8 +250,15 @@ def restorer_checks(restorer: str | Restorer, *, params: Mapping[str, Any] | Non
         spec = t.spec
         return tuple(spec.channels) if spec is not None else (1, 3)
 
+    def spec_facts() -> None:
+        _spec_check(t)
+        _facts_agree(t.get(), t.spec, ("name",))
+
     def shapes_and_range() -> None:
         r = t.get()
+        x = _images(channels()[-1], 16, 16)
+        with torch.inference_mode():
+            _check_raw_dtype(r._restore(x.to(r.device), **kwargs()), r.device, "_restore()")
         for c in channels():
             for h, w in sizes:
                 x = _images(c, h, w)
@@ -277,7 +326,7 @@ def restorer_checks(restorer: str | Restorer, *, params: Mapping[str, Any] | Non
             _fail(f"CUDA and CPU results differ by {mean_diff:.3g} on average (limit 0.02)")
 
     return [
-        Check("restorer", "spec", lambda: _spec_check(t)),
+        Check("restorer", "spec", spec_facts),
         Check("restorer", "shapes_and_range", shapes_and_range),
         Check("restorer", "input_unchanged", input_unchanged),
         Check("restorer", "deterministic", deterministic),
@@ -298,8 +347,16 @@ def generator_checks(generator: str | Generator, *, atol: float = 1e-4) -> list[
         spec = t.spec
         return tuple(spec.output_shape) if spec is not None else tuple(t.get().output_shape)
 
+    def labels_for(n: int) -> torch.Tensor | None:
+        return torch.arange(n) % 2 if t.get().conditional else None
+
     def samples() -> None:
         g = t.get()
+        _facts_agree(g, t.spec, ("name",))
+        with torch.inference_mode():
+            lb = labels_for(2)
+            _check_raw_dtype(g._decode(g.latents(2, 0).to(g.device), None if lb is None else lb.to(g.device)),
+                             g.device, "_decode()")
         if tuple(g.output_shape) != shape():
             _fail(f"instance output_shape {tuple(g.output_shape)} differs from spec {shape()}")
         out = _check_output(g.sample(3, seed=0), (3, *shape()), "sample(3, seed=0)")
@@ -315,6 +372,16 @@ def generator_checks(generator: str | Generator, *, atol: float = 1e-4) -> list[
             _fail("sample(3, seed=7) twice gave different images; draw from the seed only")
         if torch.equal(a, c):
             _fail("seeds 7 and 8 gave identical samples; the seed is ignored")
+        if a.shape[0] > 1 and all(torch.equal(a[0], a[i]) for i in range(1, a.shape[0])):
+            _fail("the 3 samples of one seed are the same image; each sample must come from its own latent")
+        given = g.sample(3, seed=torch.Generator().manual_seed(7))
+        if not torch.equal(a, given):
+            _fail("sample(3, seed=torch.Generator().manual_seed(7)) differs from sample(3, seed=7); a "
+                  "torch.Generator passed as seed must be drawn from (use pixelsmith.make_generator(seed))")
+
+    def global_rng_untouched() -> None:
+        g = t.get()
+        _check_global_rng(lambda: g.sample(2, seed=5), "sample(2, seed=5)")
 
     def batch_independence() -> None:
         g = t.get()
@@ -357,6 +424,7 @@ def generator_checks(generator: str | Generator, *, atol: float = 1e-4) -> list[
         Check("generator", "spec", lambda: _spec_check(t)),
         Check("generator", "samples", samples),
         Check("generator", "seeds", seeds),
+        Check("generator", "global_rng_untouched", global_rng_untouched),
         Check("generator", "batch_independence", batch_independence),
         Check("generator", "bad_inputs", bad_inputs),
         Check("generator", "labels", labels),
@@ -391,9 +459,7 @@ def metric_checks(metric: str | Metric, *, size: tuple[int, int] = (192, 192),
 
     def spec_facts() -> None:
         _spec_check(t)
-        m = t.get()
-        if m.higher_is_better != spec().higher_is_better:
-            _fail(f"instance higher_is_better={m.higher_is_better} but spec says {spec().higher_is_better}")
+        _facts_agree(t.get(), spec(), ("name", "higher_is_better"))
 
     def per_image() -> None:
         m = t.get()
@@ -429,10 +495,16 @@ def metric_checks(metric: str | Metric, *, size: tuple[int, int] = (192, 192),
 
     def provenance() -> None:
         m = t.get()
+        settings = m.settings
+        if not isinstance(settings, dict) or not settings:
+            _fail(f"settings is {settings!r}: say what changes the numbers (data range, window, channel space, "
+                  "reduction...) by overriding the settings property; it is attached to every result")
         pred, target = pair(1)
         result = m.evaluate(pred, target)
         if not isinstance(result.settings, dict) or "metric" not in result.settings:
             _fail("evaluate() must return a MetricResult whose settings name the metric and its options")
+        if spec() is not None and result.name != spec().name:
+            _fail(f"evaluate() labels its result {result.name!r}, but the metric is {spec().name!r}")
 
     def bad_inputs() -> None:
         m = t.get()
@@ -475,8 +547,13 @@ def degradation_checks(degradation: str | Degradation, *, params: Mapping[str, A
                 lambda spec=None, name=None, device="cpu": (
                     api.degradation(name, **dict(params or {})) if name else spec.factory(**dict(params or {}))))
 
+    def spec_facts() -> None:
+        _spec_check(t)
+        _facts_agree(t.get(), t.spec, ("name",))
+
     def shapes_and_range() -> None:
         d = t.get()
+        clip = bool(getattr(d, "clip", True))
         for c in (1, 3):
             for h, w in sizes:
                 x = _images(c, h, w)
@@ -490,9 +567,48 @@ def degradation_checks(degradation: str | Degradation, *, params: Mapping[str, A
                 if not isinstance(result, Degraded):
                     _fail(f"apply() returned {type(result).__name__}, expected pixelsmith.Degraded")
                 out = _check_output(result.image, x.shape, f"apply() on {tuple(x.shape)}")
-                _check_range(out, f"apply() on {tuple(x.shape)}")
+                if clip:  # clip = False declares that values may leave [0, 1] (unclipped noise)
+                    _check_range(out, f"apply() on {tuple(x.shape)}")
                 if not isinstance(result.info, dict) or "degradation" not in result.info:
                     _fail("apply() info must be a dict naming the degradation and what it did")
+
+    def no_hidden_clamping() -> None:
+        # apply() clamps when clip is True, as a camera saturates: that may cut the random tails of
+        # noise, never a systematic excess (a gain or offset bug that clamping would hide). So the
+        # seed-average of the raw _apply output must lie in [0, 1] up to 8 standard errors.
+        d = t.get()
+        if not bool(getattr(d, "clip", True)):
+            return
+        bright = _images(3, 16, 16)
+        x = torch.cat([bright, 1 - bright])  # values near both ends: [0.05, 0.95]
+        raws = []
+        for seed in range(_RAW_SEEDS):
+            image, _ = d._apply(x.clone(), make_generator(seed))
+            raws.append(image.detach().float().cpu())
+        raw = torch.stack(raws)
+        mean, stderr = raw.mean(0), raw.std(0) / math.sqrt(_RAW_SEEDS)
+        excess = torch.maximum(mean - 1, -mean)
+        bad = excess > 8 * stderr + _RAW_TOL
+        if bool(bad.any()):
+            lo, hi = float(mean.min()), float(mean.max())
+            _fail(f"clip=True, but the raw _apply output lies outside [0, 1] systematically (averaged over "
+                  f"{_RAW_SEEDS} seeds: [{lo:.3g}, {hi:.3g}] at {int(bad.sum())} of {bad.numel()} values), which "
+                  "apply()'s clamp hides (a gain or offset bug?); keep the output in [0, 1], or declare "
+                  "clip = False if leaving it is the point (unclipped noise)")
+
+    def provenance() -> None:
+        d = t.get()
+        params = d.params
+        if not isinstance(params, dict) or not params:
+            _fail(f"params is {params!r}: report the parameters this instance applies (override the params "
+                  "property); they are attached to every result as its provenance")
+        spec = t.spec
+        missing = sorted(set(spec.params) - set(params)) if spec is not None else []
+        if missing:
+            _fail(f"params {sorted(params)} lack {missing}, which the spec's defaults name")
+        info = d.apply(_images(1, 16, 16), seed=0).info
+        if spec is not None and info.get("degradation") != spec.name:
+            _fail(f"apply() info names the degradation {info.get('degradation')!r}, but it is {spec.name!r}")
 
     def seeded() -> None:
         d = t.get()
@@ -503,12 +619,7 @@ def degradation_checks(degradation: str | Degradation, *, params: Mapping[str, A
     def global_rng_untouched() -> None:
         d = t.get()
         x = _images(3, 16, 16)
-        states = (torch.random.get_rng_state(), np.random.get_state()[1].copy(), random.getstate())
-        d(x, seed=3)
-        if not torch.equal(states[0], torch.random.get_rng_state()):
-            _fail("the global torch RNG was used; take randomness from the generator passed to _apply")
-        if not np.array_equal(states[1], np.random.get_state()[1]) or states[2] != random.getstate():
-            _fail("the global numpy/random RNG was used; take randomness from the generator passed to _apply")
+        _check_global_rng(lambda: d(x, seed=3), "the degradation (take randomness from the rng passed to _apply)")
 
     def input_unchanged() -> None:
         d = t.get()
@@ -532,11 +643,14 @@ def degradation_checks(degradation: str | Degradation, *, params: Mapping[str, A
         d = t.get()
         x = _images(3, 16, 16).cuda()
         out = _check_output(d(x, seed=0), x.shape, "apply() on CUDA")
-        _check_range(out, "apply() on CUDA")
+        if bool(getattr(d, "clip", True)):
+            _check_range(out, "apply() on CUDA")
 
     return [
-        Check("degradation", "spec", lambda: _spec_check(t)),
+        Check("degradation", "spec", spec_facts),
         Check("degradation", "shapes_and_range", shapes_and_range),
+        Check("degradation", "no_hidden_clamping", no_hidden_clamping),
+        Check("degradation", "provenance", provenance),
         Check("degradation", "seeded", seeded),
         Check("degradation", "global_rng_untouched", global_rng_untouched),
         Check("degradation", "input_unchanged", input_unchanged),

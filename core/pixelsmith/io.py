@@ -285,8 +285,8 @@ def _to_image_data(arr: np.ndarray, path: Path) -> ImageData:
 
 
 def _to_array(tensor: torch.Tensor, bit_depth: int) -> np.ndarray:
-    if bit_depth not in (8, 16):
-        raise InvalidInputError(f"bit_depth must be 8 or 16, got {bit_depth!r}")
+    if bit_depth not in (8, 16, 32):
+        raise InvalidInputError(f"bit_depth must be 8, 16 or 32 (float TIFF), got {bit_depth!r}")
     if isinstance(tensor, torch.Tensor) and tensor.ndim == 3:
         tensor = tensor.unsqueeze(0)
     batch = check_image_batch(tensor, name="image")
@@ -296,6 +296,8 @@ def _to_array(tensor: torch.Tensor, bit_depth: int) -> np.ndarray:
             "or use save_grid for a grid"
         )
     arr = batch[0].detach().float().clamp(0, 1).cpu().permute(1, 2, 0).numpy()
+    if bit_depth == 32:
+        return np.ascontiguousarray(arr[:, :, 0] if arr.shape[2] == 1 else arr, dtype=np.float32)
     scale = 255.0 if bit_depth == 8 else 65535.0
     out = np.rint(arr * scale).astype(np.uint8 if bit_depth == 8 else np.uint16)
     return out[:, :, 0] if out.shape[2] == 1 else out
@@ -330,6 +332,8 @@ def encode_image(tensor: torch.Tensor, extension: str, *, bit_depth: int = 8) ->
         raise InvalidInputError(
             f"{ext} files cannot hold 16-bit images; write .png or .tif, or use bit_depth=8"
         )
+    if bit_depth == 32 and ext not in (".tif", ".tiff"):
+        raise InvalidInputError(f"{ext} files cannot hold 32-bit float images; write .tif, or use bit_depth=16")
     arr = _to_array(tensor, bit_depth)
     if bit_depth == 16 and ext == ".png":
         return _png16(arr)
@@ -343,7 +347,7 @@ def write_image(path: str | os.PathLike[str], tensor: torch.Tensor, bit_depth: i
                 overwrite: bool = True) -> Path:
     """Write one ``1×C×H×W`` (or ``C×H×W``) image in [0, 1] atomically; the format follows the extension.
 
-    ``bit_depth=16`` writes 16-bit PNG or TIFF. With ``overwrite=False`` an existing file is an
+    ``bit_depth=16`` writes 16-bit PNG or TIFF, ``bit_depth=32`` float32 TIFF. With ``overwrite=False`` an existing file is an
     error rather than replaced. Returns the path written.
     """
     path = Path(path)

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from .components import Degradation, Metric, Restorer
-from .errors import InvalidInputError, PixelsmithError
+from .errors import InvalidInputError, PixelsmithError, ResourceError, is_out_of_memory
 from .io import ImageData, iter_image_files, read_image_data
 from .tensors import as_image_batch, default_device
 
@@ -171,6 +171,12 @@ class Pipeline:
         self.on_error = on_error
         self.pass_true_params = pass_true_params
         self.params = dict(params or {})
+        if isinstance(degradations, (str, Degradation)) or (isinstance(degradations, tuple) and len(degradations) == 2
+                                                            and isinstance(degradations[0], str)
+                                                            and isinstance(degradations[1], Mapping)):
+            degradations = [degradations]  # one degradation given without its list
+        if isinstance(metrics, (str, Metric)):
+            metrics = [metrics]
         self.degradations: list[Degradation] = [self._degradation(d, api) for d in degradations]
         if restorer is None or isinstance(restorer, Restorer):
             self.restorer = restorer
@@ -180,6 +186,11 @@ class Pipeline:
             raise InvalidInputError(
                 f"restorer must be a pixelsmith.Restorer, a registered name or None, got {type(restorer).__name__}"
             )
+        spec = getattr(self.restorer, "spec", None)
+        if spec is not None and self.params:  # a typo in params would otherwise fail every image
+            from .components import check_parameter_names
+
+            check_parameter_names(self.params, (*spec.requires, *spec.accepts), what=f"restorer {spec.name!r}")
         self.metrics: dict[str, Metric] = {}
         for m in metrics:
             metric = api.metric(m) if isinstance(m, str) else m
@@ -299,9 +310,15 @@ class Pipeline:
             return
         try:
             records = self._process(items)
-        except PixelsmithError as exc:
+        except Exception as exc:  # noqa: BLE001 - PixelsmithErrors, and running out of memory anywhere
+            if not isinstance(exc, PixelsmithError):
+                if not is_out_of_memory(exc):
+                    raise
+                shape = tuple(items[0].image.shape) if items[0].image is not None else "?"
+                exc = ResourceError(f"out of memory on an image of shape {shape} ({type(exc).__name__}: "
+                                    f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''})")
             if self.on_error == "raise":
-                raise
+                raise exc
             if len(items) > 1:
                 # one bad image must not take its batch-mates down: retry them one by one
                 for item in items:

@@ -32,7 +32,7 @@ from safetensors.torch import load_file, save
 from .errors import WeightsError, is_out_of_memory
 from .specs import WeightsFile
 
-__all__ = ["sha256_of", "load_weights", "save_weights", "load_into", "atomic_write_bytes", "read_metadata",
+__all__ = ["sha256_of", "load_weights", "save_weights", "encode_weights", "load_into", "atomic_write_bytes", "read_metadata",
            "Field", "validate_metadata", "check_weights_file", "build_checked", "DEFAULT_MAX_PARAMETERS"]
 
 #: The most parameters and buffers (elements) a model built from a file's metadata may have unless
@@ -77,11 +77,16 @@ def _new_file_mode(path: Path) -> int:
         return 0o666 & ~umask
 
 
+def encode_weights(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, Any] | None = None) -> bytes:
+    """The bytes of a safetensors file holding ``tensors``; metadata values are JSON-encoded."""
+    meta = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()}
+    return save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata=meta)
+
+
 def save_weights(path: str | Path, tensors: Mapping[str, torch.Tensor],
                  metadata: Mapping[str, Any] | None = None) -> str:
     """Save tensors atomically as safetensors; metadata values are JSON-encoded. Returns the sha256."""
-    meta = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()}
-    data = save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata=meta)
+    data = encode_weights(tensors, metadata)
     atomic_write_bytes(path, data)
     return hashlib.sha256(data).hexdigest()
 

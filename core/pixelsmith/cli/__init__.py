@@ -1,7 +1,9 @@
 """The ``pixelsmith`` command line; one module per command.
 
 Exit codes: 0 success; 1 a failure while working (a file that could not be restored, a plugin
-error); 2 a usage or input error. Errors are one line on stderr, ``error: ...``, without a traceback.
+error); 2 a usage or input error; 130 stopped by Ctrl-C (SIGINT), 143 by SIGTERM. Every error,
+whatever raised it, is one line on stderr, ``error: ...``; ``--debug`` (anywhere on the command
+line) or ``PIXELSMITH_DEBUG=1`` also prints the traceback. See ``_common.describe_exception``.
 """
 
 from __future__ import annotations
@@ -12,9 +14,8 @@ import warnings
 from typing import Sequence
 
 from .. import __version__
-from ..errors import ImageReadError, InvalidInputError, PixelsmithError, UnknownComponentError
 from . import bench, degrade, generate, measure, new_plugin, plugins_cmd, restore, train
-from ._common import EXIT_FAILURE, EXIT_USAGE, error
+from ._common import EXIT_USAGE, debug_requested, error, interrupted_exit_code, report_exception, sigterm_interrupts
 
 __all__ = ["main", "build_parser"]
 
@@ -28,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "and degradations.",
         epilog="Run `pixelsmith COMMAND --help` for the options of a command.")
     parser.add_argument("--version", action="version", version=f"pixelsmith {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="print the traceback of an error (accepted anywhere; or PIXELSMITH_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in _COMMANDS:
         command.add_parser(sub)
@@ -40,8 +43,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    with warnings.catch_warnings():
+    args_list, debug = debug_requested(list(sys.argv[1:] if argv is None else argv))
+    command = next((a for a in args_list if not a.startswith("-")), None)
+    with warnings.catch_warnings(), sigterm_interrupts():
         warnings.showwarning = _show_warning  # one readable line instead of file:line noise
         try:
             if args_list[:1] == ["bench"]:
@@ -57,15 +61,31 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return EXIT_USAGE
             if rest:
                 setattr(args, dest, [*(getattr(args, dest) or []), *rest])
-            return int(args.run(args) or 0)
-        except (InvalidInputError, ImageReadError, UnknownComponentError) as exc:
-            error(str(exc))
-            return EXIT_USAGE
-        except PixelsmithError as exc:
-            error(str(exc))
-            return EXIT_FAILURE
-        except KeyboardInterrupt:
+            if getattr(args, "max_pixels", None) is None:
+                return int(args.run(args) or 0)
+            from ..io import set_max_pixels
+
+            previous = set_max_pixels(args.max_pixels)
+            try:
+                return int(args.run(args) or 0)
+            finally:
+                set_max_pixels(previous)
+        except KeyboardInterrupt as exc:
             error("interrupted")
-            return 130
+            return interrupted_exit_code(exc)
         except BrokenPipeError:  # `pixelsmith plugins | head`
+            _silence_stdout()
             return 0
+        except Exception as exc:  # noqa: BLE001 - the error policy: one line and an exit code, never a traceback
+            return report_exception(exc, command=command, debug=debug)
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe, point stdout at /dev/null so that the interpreter's final flush is quiet."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

@@ -8,7 +8,7 @@ from pathlib import Path
 from .. import api
 from ..errors import InvalidInputError
 from ..io import read_image_data, write_image
-from ._common import info, parse_params
+from ._common import add_max_pixels, check_output_file, info, parse_params
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    add_max_pixels(p)
     p.set_defaults(run=run, kv_dest="params")
 
 
@@ -31,14 +32,15 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise InvalidInputError(f"--seed must be non-negative, got {args.seed}")
     degradation = api.degradation(args.name, **parse_params(args.params))
-    data = read_image_data(args.input)
     if args.output.exists() and args.output.resolve() == args.input.resolve():
         raise InvalidInputError(f"output {args.output} is the input file; write to another file")
-    if args.output.exists() and not args.overwrite:
-        raise InvalidInputError(f"{args.output} already exists; pass --overwrite to replace it")
+    check_output_file(args.output, overwrite=args.overwrite)
+    data = read_image_data(args.input)
     result = degradation.apply(data.image, seed=args.seed)
-    sixteen = data.bit_depth > 8 and args.output.suffix.lower() in (".png", ".tif", ".tiff")
-    write_image(args.output, result.image, bit_depth=16 if sixteen else 8)
+    tiff = args.output.suffix.lower() in (".tif", ".tiff")
+    depth = 32 if data.bit_depth == 32 and tiff else 16 if data.bit_depth > 8 and (
+        tiff or args.output.suffix.lower() == ".png") else 8
+    write_image(args.output, result.image, bit_depth=depth)
     facts = ", ".join(f"{k}={v}" for k, v in result.info.items()
                       if isinstance(v, (int, float, str, bool)) and k != "degradation")
     info(f"wrote {args.output} ({args.name}{': ' + facts if facts else ''}; seed {args.seed})", quiet=args.quiet)

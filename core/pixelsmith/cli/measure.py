@@ -10,7 +10,7 @@ from pathlib import Path
 from .. import api
 from ..errors import InvalidInputError
 from ..io import iter_image_files, read_image
-from ._common import parse_params
+from ._common import add_max_pixels, parse_params
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("target", type=Path, help="reference image file or folder")
     p.add_argument("options", nargs="*", metavar="option=value", help="metric options, e.g. data_range=1.0")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON with the metric's settings")
+    add_max_pixels(p)
     p.set_defaults(run=run, kv_dest="options")
 
 

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import importlib.util
+import keyword
 import re
 from importlib import resources
 from pathlib import Path
 
 from .. import __version__
 from ..errors import InvalidInputError
-from ._common import info
+from ._common import check_output_folder, info
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+#: a distribution name longer than this is a mistake (and near the 255-byte limit of file names
+#: once the package folders and files are added)
+MAX_NAME_LENGTH = 64
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,10 +36,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def template_values(name: str) -> dict[str, str]:
     """Names derived from the distribution name, used in the templates."""
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidInputError(f"plugin name {name[:30]!r}... is {len(name)} characters long; use at most "
+                                f"{MAX_NAME_LENGTH}, e.g. pixelsmith-median")
     if not _NAME_RE.match(name):
         raise InvalidInputError(
             f"plugin name {name!r} must be lower-case letters and digits separated by '-', "
             "starting with a letter, e.g. pixelsmith-median")
+    if name == "pixelsmith":
+        raise InvalidInputError("plugin name 'pixelsmith' is the core distribution itself (installing the plugin "
+                                "would replace it); choose another name, e.g. pixelsmith-median")
+    package = name.replace("-", "_")
+    if keyword.iskeyword(package):
+        raise InvalidInputError(f"plugin name {name!r} gives the package {package!r}, a Python keyword that "
+                                "cannot be imported; choose another name, e.g. pixelsmith-" + name)
     component = name.removeprefix("pixelsmith-") or name
     return {
         "dist": name,
@@ -54,9 +70,33 @@ def render(text: str, values: dict[str, str]) -> str:
     return text
 
 
+def check_name_is_free(name: str) -> None:
+    """Refuse a name an installed distribution has (installing the plugin would replace or shadow
+    it), or whose package name some importable module already has (``json``, ``numpy``...)."""
+    try:
+        installed = importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    else:
+        raise InvalidInputError(
+            f"a distribution named {name!r} is already installed (version {installed.version}); a plugin of "
+            "that name would replace it when installed: choose another name")
+    package = name.replace("-", "_")
+    try:
+        found = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        found = None
+    if found is not None:
+        where = found.origin or (list(found.submodule_search_locations or []) or ["?"])[0]
+        raise InvalidInputError(f"a Python module named {package!r} already exists ({where}); a plugin package "
+                                "of that name would shadow it or be shadowed: choose another name")
+
+
 def create_plugin(name: str, parent: Path) -> Path:
     """Write the plugin package ``parent/name``; refuses if that folder exists. Returns its path."""
     values = template_values(name)
+    check_name_is_free(name)
+    check_output_folder(parent, what="folder (-o)")
     target = parent / name
     if target.exists():
         raise InvalidInputError(f"{target} already exists; new-plugin never overwrites, choose another name or -o")

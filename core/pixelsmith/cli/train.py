@@ -13,7 +13,7 @@ from ..specs import ComponentSpec, normalize_name
 from ..training.config import TrainConfig
 from ..training.sources import SOURCE_KEYWORDS, is_keyword_source
 from ..weights import read_metadata
-from ._common import info, parse_params
+from ._common import add_max_pixels, check_output_folder, info, interrupted_exit_code, parse_params
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -39,6 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when available)")
     p.add_argument("--no-augment", action="store_true", help="switch data augmentation off")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_max_pixels(p)
     p.set_defaults(run=run, kv_dest="extra")
 
 
@@ -81,13 +82,20 @@ def run(args: argparse.Namespace) -> int:
     for key in ("steps", "batch_size", "checkpoint_every", "sample_every"):
         if options[key] is not None and options[key] < 1:
             raise InvalidInputError(f"--{key.replace('_', '-')} must be at least 1, got {options[key]}")
+    out = args.out or Path("runs") / spec.name
+    if os.environ.get("RANK", "0") == "0":  # only rank 0 writes the run folder
+        check_output_folder(out, what="run folder (--out)")
     config = TrainConfig(
-        out=args.out or Path("runs") / spec.name,
+        out=out,
         sources=sources, resume=args.resume, augment=not args.no_augment, quiet=args.quiet,
         extra=parse_params(args.extra),
         **{k: v for k, v in options.items() if v is not None},
     )
+    from ..training import session
+
+    session._stop_signal = None  # a trainer without a session must not inherit an earlier run's stop
     result = spec.train(config)
+    stopped_by = session.stop_signal()
     if os.environ.get("WORLD_SIZE", "1") != "1":
         # DistributedDataParallel wrappers sit in reference cycles that keep their gloo process group
         # alive until interpreter shutdown, where destroying it can abort the process ("terminate
@@ -99,10 +107,13 @@ def run(args: argparse.Namespace) -> int:
     if reached is not None and reached < config.steps:
         info(f"training of {spec.name} stopped at step {reached} of {config.steps}; "
              f"continue with the same command and --resume (checkpoint {result})", quiet=quiet)
+    elif stopped_by is not None:
+        info(f"training of {spec.name} stopped early; continue with the same command and --resume", quiet=quiet)
     else:
         info(f"training of {spec.name} finished; outputs in {config.out}"
              + (f" (checkpoint {result})" if result is not None else ""), quiet=quiet)
-    return 0
+    # stopped by a signal (with a checkpoint written): 130 for Ctrl-C, 143 for SIGTERM, as for any command
+    return interrupted_exit_code(signum=stopped_by) if stopped_by is not None else 0
 
 
 def _checkpoint_step(path: object) -> int | None:
@@ -110,6 +121,7 @@ def _checkpoint_step(path: object) -> int | None:
     if not isinstance(path, (str, Path)) or not Path(path).name.startswith("checkpoint-"):
         return None
     try:
-        return int(read_metadata(path).get("step", ""))
-    except (PixelsmithError, ValueError):
+        text = read_metadata(path).get("step", "")
+    except PixelsmithError:
         return None
+    return int(text) if text.isascii() and text.isdigit() else None

@@ -23,10 +23,29 @@ import torch.distributed as dist
 
 from ..errors import TrainingError, WeightsError
 from ..tensors import default_device
-from .checkpoint import CHECKPOINT_GLOB, Checkpoint, latest_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import (
+    CHECKPOINT_GLOB,
+    Checkpoint,
+    checkpoints_newest_first,
+    latest_checkpoint,
+    load_checkpoint,
+    prune_manifest,
+    read_manifest,
+    save_checkpoint,
+    verify_checkpoint,
+)
 from .config import TrainConfig
 
-__all__ = ["TrainingSession"]
+__all__ = ["TrainingSession", "stop_signal"]
+
+#: The signal (SIGINT, SIGTERM) that stopped the last session of this process early; see stop_signal().
+_stop_signal: int | None = None
+
+
+def stop_signal() -> int | None:
+    """The signal that made the latest :class:`TrainingSession` of this process stop before its last
+    step (None: it ran to the end, or is running). The CLI turns it into exit code 128 + signal."""
+    return _stop_signal
 
 
 def _derive_seed(*parts: int | str) -> int:
@@ -70,6 +89,8 @@ class TrainingSession:
 
     # -- lifecycle ------------------------------------------------------------------------------
     def __enter__(self) -> "TrainingSession":
+        global _stop_signal
+        _stop_signal = None
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 self._previous_handlers[sig] = signal.signal(sig, self._on_signal)
@@ -99,6 +120,8 @@ class TrainingSession:
             raise KeyboardInterrupt
         if self.stop_requested:
             return
+        global _stop_signal
+        _stop_signal = signum
         self._first_signal_at = now
         self.stop_requested = True
         self.say(f"{signal.Signals(signum).name} received: writing a checkpoint and stopping "
@@ -177,23 +200,56 @@ class TrainingSession:
                     "or choose another --out (nothing is overwritten)"
                 )
             return None
-        path = latest_checkpoint(self.out) if self.out.exists() else None
-        if path is None:
+        candidates = checkpoints_newest_first(self.out) if self.out.exists() else []
+        if not candidates:
             self.say(f"--resume: no checkpoint in {self.out}, starting from step 0")
             return None
-        try:
-            ckpt = load_checkpoint(path, device="cpu")
-        except WeightsError as exc:
-            # checkpoints are written atomically, so this is damage from outside (a copy cut short, a full disk)
-            older = sorted(self.out.glob(CHECKPOINT_GLOB))[:-1]
-            hint = (f"delete it to resume from {older[-1].name}" if older
-                    else "delete it to start again, or choose another --out")
-            raise WeightsError(f"cannot resume: the latest checkpoint {path} is unreadable ({exc}); {hint}") from exc
+        manifest = read_manifest(self.out)
+        damaged: list[tuple[Path, WeightsError]] = []
+        for path in candidates:
+            try:
+                status = verify_checkpoint(path, manifest)
+                ckpt = load_checkpoint(path, device="cpu")
+            except WeightsError as exc:
+                # checkpoints are written atomically, so this is damage from outside: a copy cut short,
+                # a full disk, flipped bits. Set it aside and try the one before.
+                damaged.append((path, exc))
+                continue
+            except FileNotFoundError:  # set aside meanwhile by rank 0
+                continue
+            break
+        else:
+            listing = "; ".join(f"{p.name}: {e}" for p, e in damaged)
+            raise WeightsError(f"cannot resume: no checkpoint in {self.out} is intact ({listing}); delete them "
+                               "to start again, or choose another --out")
         if ckpt.metadata.get("component") not in (None, self.component):
             raise TrainingError(f"{path} was written by a {ckpt.metadata.get('component')} run, "
                                 f"not {self.component}; use another --out")
+        if damaged:
+            self._set_aside(damaged, path)
+        if status == "unlisted":
+            self.warn(f"{path.name} is not in {self.out / 'checkpoints.sha256'} (copied in by hand?); "
+                      "its sha256 could not be checked")
         self.say(f"resuming from {path.name} at step {ckpt.step}")
         return ckpt
+
+    def _set_aside(self, damaged: list[tuple[Path, WeightsError]], good: Path) -> None:
+        """Say which checkpoints are damaged and rename them to ``*.corrupt`` (rank 0), so that neither
+        rotation nor a later ``--resume`` takes them for the newest."""
+        for bad, exc in damaged:
+            moved = bad.with_name(bad.name + ".corrupt")
+            if self.is_main:
+                try:
+                    bad.replace(moved)
+                except OSError:
+                    moved = bad
+            self.warn(f"{exc}; resuming from {good.name}, the newest intact checkpoint, instead "
+                      f"(the damaged file is kept as {moved.name})")
+
+    def warn(self, message: str) -> None:
+        """A warning on the main process, whatever ``--quiet`` says (it reports damage, not progress)."""
+        if self.is_main:
+            warnings.warn(message, stacklevel=3)
 
     def save(self, step: int, **kwargs: Any) -> Path | None:
         """Write ``checkpoint-<step>.safetensors`` (rank 0 only) and keep the newest few."""
@@ -206,6 +262,8 @@ class TrainingSession:
         old = sorted(self.out.glob(CHECKPOINT_GLOB))[:-self.keep_checkpoints]
         for p in old:
             p.unlink(missing_ok=True)
+        if old:
+            prune_manifest(self.out)
         return path
 
     # -- reporting ---------------------------------------------------------------------------------

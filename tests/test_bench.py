@@ -405,3 +405,127 @@ def test_blind_run_withholds_what_a_restorer_merely_accepts(fake_registry, tmp_p
     assert result.provenance["blind"] is True
     written = write_report(result, tmp_path / "out")
     assert "only when they require it (`--blind`)" in written["results.md"].read_text()
+
+
+# -- third-party metrics and degradations (--metric, --task) ----------------------------------------------------
+class AbsError(Metric):
+    """A third-party full-reference metric the bench knows nothing about."""
+
+    @property
+    def settings(self):
+        return {"reduction": "mean absolute difference per image"}
+
+    def _compute(self, pred, target):
+        return (pred - target).abs().flatten(1).mean(1)
+
+
+class Speckle(Degradation):
+    """A third-party denoising task: multiplicative noise that reports its level as noise_sigma."""
+
+    def __init__(self, sigma=0.1):
+        self.sigma = sigma
+
+    @property
+    def params(self):
+        return {"sigma": self.sigma}
+
+    def _apply(self, x, rng):
+        return x * (1 + self.sigma * torch.randn(x.shape, generator=rng)), {"noise_sigma": self.sigma}
+
+
+class WideBox(Degradation):
+    """A third-party deblurring task whose blur width is called sigma (no noise_sigma in its info)."""
+
+    def __init__(self, sigma=1):
+        self.sigma = int(sigma)
+
+    @property
+    def params(self):
+        return {"sigma": self.sigma}
+
+    def _apply(self, x, rng):
+        k = 2 * self.sigma + 1
+        kernel = torch.full((k, k), 1 / k**2)
+        pad = torch.nn.functional.pad(x, (self.sigma,) * 4, mode="replicate")
+        out = torch.nn.functional.conv2d(pad.reshape(-1, 1, *pad.shape[-2:]), kernel[None, None])
+        return out.reshape(x.shape), {"kernel": kernel}
+
+
+class ThirdParty:
+    @hookimpl
+    def pixelsmith_register_metrics(self):
+        return [MetricSpec(name="abs-error", factory=AbsError, summary="MAE", higher_is_better=False)]
+
+    @hookimpl
+    def pixelsmith_register_degradations(self):
+        return [DegradationSpec(name="speckle", factory=Speckle, summary="speckle", task="denoise",
+                                params={"sigma": 0.1}),
+                DegradationSpec(name="wide-box", factory=WideBox, summary="box blur", task="deblur",
+                                params={"sigma": 1})]
+
+
+@pytest.fixture
+def third_party(fake_registry):
+    fake_registry.add_plugin(ThirdParty(), name="third", distribution="pixelsmith-third", version="0.1")
+    return fake_registry
+
+
+def test_parse_task_reads_values_like_the_cli():
+    from pixelsmith.bench.tasks import parse_task
+
+    assert parse_task("speckle") == ("speckle", {}, 1)
+    assert parse_task("my-blur:sigma=2,noise=0.01,wrap=true,taps=[1, 2],channels=3") == (
+        "my-blur", {"sigma": 2, "noise": 0.01, "wrap": True, "taps": [1, 2]}, 3)
+    for bad in ("speckle:sigma", ":sigma=1", "speckle:channels=2"):
+        with pytest.raises(pixelsmith.InvalidInputError, match="--task"):
+            parse_task(bad)
+
+
+def test_metric_and_task_flags_bench_third_party_components(third_party, tmp_path):
+    out = tmp_path / "third"
+    assert bench_cli.main(["--quick", "--quiet", "--suite", "none", "--metric", "abs-error", "--device", "cpu",
+                           "--task", "speckle:sigma=0.05", "--task", "wide-box:sigma=2",
+                           "--task", "speckle:sigma=0.05,channels=3", "-o", str(out)]) == 0
+    data = json.loads((out / "results.json").read_text())
+    assert {t["name"] for t in data["tasks"]} == {"speckle-sigma0.05", "wide-box-sigma2", "speckle-sigma0.05-rgb"}
+    assert {r["suite"] for r in data["records"]} == {"custom"}
+    assert data["provenance"]["metrics"] == ["psnr", "ssim", "abs-error"]
+
+    mean = [r for r in data["records"] if r["task"] == "speckle-sigma0.05" and r["component"] == "mean"]
+    assert [r["status"] for r in mean] == ["ok", "ok"] and mean[0]["params_given"] == ["sigma"]
+    base = [r for r in data["records"] if r["task"] == "speckle-sigma0.05" and r["component"] == DEGRADED]
+    # the third-party metric is a column of every record, and it ranks the restorer as psnr does
+    assert all(r["metrics"]["abs-error"] > 0 and (r["metrics"]["abs-error"] < b["metrics"]["abs-error"])
+               == (r["metrics"]["psnr"] > b["metrics"]["psnr"]) for r, b in zip(mean, base))
+    assert MeanFilter.seen and set(MeanFilter.seen) == {0.05}  # the noise level from info["noise_sigma"]
+
+    # the blur's width (its "sigma") is not handed over as a noise level: only the kernel
+    deblur = [r for r in data["records"] if r["task"] == "wide-box-sigma2" and r["component"] == "identity-deblur"]
+    assert deblur and all(r["status"] == "ok" and r["params_given"] == ["kernel"] for r in deblur)
+    assert not [r for r in data["records"] if r["task"] == "wide-box-sigma2" and r["component"] == "mean"]
+
+    rgb = {r["component"] for r in data["records"] if r["task"] == "speckle-sigma0.05-rgb"}
+    assert "mean" in rgb and "gray-only" not in rgb
+    md = (out / "results.md").read_text()
+    assert "abs-error ↓" in md and "speckle-sigma0.05: speckle(sigma=0.05), gray" in md
+    assert "**abs-error**" in md  # its settings are in the report
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--metric", "mean-gap"], "distributional metric"),
+    (["--metric", "abs-eror"], "did you mean 'abs-error'"),
+    (["--task", "speckel"], "did you mean 'speckle'"),
+    (["--task", "speckle:sigmaa=0.1"], "--task speckle:sigmaa=0.1"),
+    (["--suite", "none"], "--suite none runs only the --task tasks"),
+])
+def test_bad_metric_and_task_flags_fail_before_the_run(third_party, tmp_path, capsys, argv, message):
+    assert bench_cli.main(["--quick", "--quiet", "-o", str(tmp_path / "x"), *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_bench_help_documents_metric_and_task(capsys):
+    with pytest.raises(SystemExit):
+        bench_cli.main(["--help"])
+    text = capsys.readouterr().out
+    assert "--metric NAME" in text and "--task DEGRADATION[:k=v,...]" in text and "channels=3" in text

@@ -25,7 +25,7 @@ from ..errors import PixelsmithError, PluginError
 from ..registry import Registry, get_registry
 from ..specs import RestorerSpec, normalize_name
 from ..tensors import default_device
-from .tasks import DEFAULT_METRICS, BenchPlan, Task, load_images, make_plan, restorer_params
+from .tasks import DEFAULT_METRICS, BenchPlan, CustomTask, Task, load_images, make_plan, restorer_params
 
 __all__ = ["BenchOptions", "BenchResult", "run_bench", "DEGRADED", "REAL_DATA", "GENERATION_SEED"]
 
@@ -47,8 +47,11 @@ class BenchOptions:
     device: str | None = None
     data: str | None = None
     quiet: bool = False
+    #: full-reference metrics of the restoration tasks (``--metric`` adds to the defaults)
     metrics: tuple[str, ...] = DEFAULT_METRICS
     blind: bool = False  # give restorers only the true parameters they require, never optional ones
+    #: tasks added with ``--task`` (any registered degradation)
+    tasks: tuple[CustomTask, ...] = ()
 
 
 @dataclass
@@ -180,6 +183,9 @@ def collect_provenance(registry: Registry, device: torch.device, options: BenchO
         "quick": options.quick,
         "blind": options.blind,
         "suites": list(options.suites),
+        "metrics": list(options.metrics),
+        "custom_tasks": [{"name": t.name, "degradation": t.degradation, "params": dict(t.params),
+                          "channels": t.channels} for t in options.tasks],
         "only": list(options.only) if options.only else None,
         "data": str(plan.data) if plan.data else "pixelsmith test split (skimage: camera, moon, coins, chelsea)",
         "image_size": plan.size,
@@ -250,7 +256,7 @@ def run_bench(options: BenchOptions, *, registry: Registry | None = None, plan: 
     t_start = time.perf_counter()
     registry = registry or get_registry()
     device = default_device(options.device)
-    plan = plan or make_plan(quick=options.quick, suites=options.suites, data=options.data)
+    plan = plan or make_plan(quick=options.quick, suites=options.suites, data=options.data, custom=options.tasks)
     result = BenchResult(options=options, plan=plan, notes=list(plan.notes))
     result.provenance = collect_provenance(registry, device, options, plan)
     say = log or (lambda msg: None)
@@ -260,9 +266,14 @@ def run_bench(options: BenchOptions, *, registry: Registry | None = None, plan: 
         if name not in registry.components["metric"]:
             result.notes.append(f"metric {name!r} is not registered: its column is missing")
             continue
-        m = _build(registry, "metric", name, Metric)
+        try:
+            m = _build(registry, "metric", name, Metric)
+            settings = dict(m.settings)
+        except Exception as exc:  # noqa: BLE001 - a third-party metric that cannot be built costs its column
+            result.notes.append(f"metric {name!r} could not be built: {_error_text(exc)}; its column is missing")
+            continue
         metrics[name] = m
-        result.metric_settings[name] = {**m.settings, "higher_is_better": bool(m.higher_is_better),
+        result.metric_settings[name] = {**settings, "higher_is_better": bool(m.higher_is_better),
                                         "reference": registry.spec("metric", name).reference}
 
     restorer_names = _selected(registry.names("restorer"), options.only)

@@ -29,9 +29,14 @@ __all__ = [
     "load_images",
     "restorer_params",
     "make_plan",
+    "CustomTask",
+    "parse_task",
+    "custom_tasks",
 ]
 
 SUITES = ("restoration", "generation", "robustness")
+#: the suite of the tasks added with ``--task``
+CUSTOM_SUITE = "custom"
 #: Full-reference metrics computed for every restoration record (when registered).
 DEFAULT_METRICS = ("psnr", "ssim")
 #: Gaussian-noise levels (8-bit scale) of the restoration suite; σ = level / 255 on [0, 1].
@@ -122,6 +127,74 @@ def robustness_tasks(*, quick: bool, gray: tuple[str, ...]) -> list[Task]:
     return tasks
 
 
+@dataclass(frozen=True)
+class CustomTask:
+    """A task asked for with ``--task DEGRADATION[:k=v,…]``: any registered degradation, with params.
+
+    ``kind`` is the restoration task the degradation's spec poses (it decides which restorers run);
+    ``channels`` 1 runs it on the gray images, 3 on the colour ones.
+    """
+
+    degradation: str
+    params: dict[str, Any]
+    kind: str
+    channels: int = 1
+
+    @property
+    def name(self) -> str:
+        """A stable task name (it seeds the degraded images): ``my-blur-sigma2-noise0.01[-rgb]``."""
+        parts = [self.degradation] + [f"{k}{_compact(v)}" for k, v in self.params.items()]
+        return "-".join(parts) + ("-rgb" if self.channels == 3 else "")
+
+
+def _compact(value: Any) -> str:
+    text = f"{value:.6g}" if isinstance(value, float) else str(value)
+    return "".join(c if c.isalnum() or c in ".-_" else "_" for c in text)
+
+
+def parse_task(text: str) -> tuple[str, dict[str, Any], int]:
+    """``"my-blur:sigma=2,noise=0.01"`` -> ``("my-blur", {"sigma": 2, "noise": 0.01}, 1)``.
+
+    Values are read like ``pixelsmith degrade`` reads them (numbers, true/false, none, JSON lists);
+    ``channels=3`` is not a parameter of the degradation but runs the task on colour images.
+    """
+    from ..cli._common import parse_value
+
+    name, _, rest = text.partition(":")
+    if not name.strip():
+        raise InvalidInputError(f"--task {text!r}: expected DEGRADATION[:key=value,...], e.g. "
+                                "--task gaussian-blur:sigma=2,noise=0.01")
+    items: list[str] = []
+    for piece in rest.split(",") if rest.strip() else []:
+        if "=" in piece or not items:
+            items.append(piece)
+        else:  # a comma inside a value, e.g. a JSON list
+            items[-1] += "," + piece
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInputError(f"--task {text!r}: expected key=value after ':', got {item!r}; "
+                                    "e.g. --task gaussian-blur:sigma=2,noise=0.01")
+        params[key.strip().replace("-", "_")] = parse_value(value)
+    channels = params.pop("channels", 1)
+    if channels not in (1, 3):
+        raise InvalidInputError(f"--task {text!r}: channels must be 1 (gray images) or 3 (colour), got {channels!r}")
+    return name.strip(), params, channels
+
+
+def custom_tasks(requests: Iterable[CustomTask], *, gray: tuple[str, ...], rgb: tuple[str, ...]) -> list[Task]:
+    """The ``--task`` tasks, on the run's gray (or colour) images; duplicates are dropped."""
+    tasks: dict[str, Task] = {}
+    for r in requests:
+        space = "gray" if r.channels == 1 else "rgb"
+        tasks.setdefault(r.name, Task(name=r.name, suite=CUSTOM_SUITE, task=r.kind, degradation=r.degradation,
+                                      params=dict(r.params), channels=r.channels,
+                                      images=gray if r.channels == 1 else rgb, family=f"{r.degradation}-{space}",
+                                      note="added with --task"))
+    return list(tasks.values())
+
+
 @dataclass
 class BenchPlan:
     """What a run will do: tasks, image size and count, and the caps that keep --quick quick."""
@@ -148,8 +221,10 @@ def _folder_names(data: Path) -> tuple[str, ...]:
     return tuple(str(p.relative_to(data)) for p in files)
 
 
-def make_plan(*, quick: bool, suites: Iterable[str], data: str | Path | None = None) -> BenchPlan:
-    """The tasks of a run. ``--quick``: 2 images at 128², σ 25, one blur, one impulse level."""
+def make_plan(*, quick: bool, suites: Iterable[str], data: str | Path | None = None,
+              custom: Iterable[CustomTask] = ()) -> BenchPlan:
+    """The tasks of a run. ``--quick``: 2 images at 128², σ 25, one blur, one impulse level.
+    ``custom``: tasks added with ``--task`` (suite ``custom``), on the same images."""
     suites = tuple(suites)
     bad = [s for s in suites if s not in SUITES]
     if bad:
@@ -171,6 +246,7 @@ def make_plan(*, quick: bool, suites: Iterable[str], data: str | Path | None = N
         tasks += restoration_tasks(quick=quick, gray=gray, rgb=rgb)
     if "robustness" in suites:
         tasks += robustness_tasks(quick=quick, gray=gray[:1] if quick else gray)
+    tasks += custom_tasks(custom, gray=gray, rgb=rgb)
     plan = BenchPlan(tasks=tasks, size=size, generation="generation" in suites, quick=quick, data=data,
                      n_samples=1000 if quick else 2500, time_cap_s=20.0 if quick else None)
     return plan
@@ -219,7 +295,8 @@ def restorer_params(task: Task, info: dict[str, Any], wanted: Iterable[str]) -> 
     """The TRUE degradation parameters a restorer asks for (classical methods get every advantage).
 
     ``sigma`` always means the additive noise std on [0, 1]: for blurs that is the ``noise``
-    parameter, not the blur width the degradation also calls ``sigma``.
+    parameter, not the blur width the degradation also calls ``sigma``. For any other degradation
+    it is ``info["noise_sigma"]``, or its ``sigma`` when it poses a denoising task.
     """
     truth = dict(info)
     if task.degradation in ("gaussian-blur", "motion-blur"):
@@ -231,4 +308,8 @@ def restorer_params(task: Task, info: dict[str, Any], wanted: Iterable[str]) -> 
         truth["sigma"] = info["noise_sigma"]
     elif task.degradation == "gaussian-noise" and "sigma" not in truth:
         truth["sigma"] = task.params["sigma"]
+    elif task.task != "denoise":
+        # a degradation that is not a denoising task may call anything "sigma" (a blur width):
+        # only info["noise_sigma"] says it is the noise level restorers mean
+        truth.pop("sigma", None)
     return {k: truth[k] for k in wanted if k in truth and truth[k] is not None}

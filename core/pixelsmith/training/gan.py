@@ -388,19 +388,24 @@ def train_gan(config: TrainConfig, *, component: str, build_generator: Callable[
 
 
 def _write_generator(path: Path, g_ema: nn.Module, metadata: Mapping[str, Any], *, seed: int = 0,
-                     device: torch.device | str = "cpu") -> str:
+                     device: torch.device | str = "cpu", half: bool = False) -> str:
     cfg = metadata["model_config"]
     num_classes = int(cfg.get("num_classes", 0)) if cfg.get("conditional") else 0
     recalibrate_batchnorm(g_ema, int(cfg["latent_dim"]), seed=seed, device=device, num_classes=num_classes)
-    return save_weights(path, g_ema.state_dict(), {"format": "pixelsmith-generator-1", **metadata})
+    state = g_ema.state_dict()
+    if half:  # storage only: loaders compute in float32
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    return save_weights(path, state, {"format": "pixelsmith-generator-1", **metadata,
+                                      **({"storage_dtype": "float16"} if half else {})})
 
 
 def export_generator(checkpoint: str | Path, out: str | Path,
-                     build_generator: Callable[[dict[str, Any]], nn.Module]) -> str:
+                     build_generator: Callable[[dict[str, Any]], nn.Module], *, half: bool = False) -> str:
     """Write the EMA generator of a training checkpoint as a shippable ``generator.safetensors``.
 
     The same file the end of training writes (batch-norm statistics re-estimated, ``model_config``
-    stored); ``build_generator(model_config)`` builds the architecture. Returns the sha256.
+    stored); ``build_generator(model_config)`` builds the architecture. ``half`` stores the tensors
+    in float16 (half the size; loading computes in float32). Returns the sha256.
     """
     from .checkpoint import load_checkpoint
 
@@ -413,7 +418,7 @@ def export_generator(checkpoint: str | Path, out: str | Path,
     meta = {"component": ckpt.metadata.get("component", ""), "step": str(ckpt.step), "model_config": cfg,
             "ema_updates": ckpt.metadata.get("ema_updates", "0"), "seed": ckpt.metadata.get("seed", "0"),
             "augment": ckpt.json("augment", None), "r1": ckpt.json("r1", 0.0), "exported_from": Path(checkpoint).name}
-    return _write_generator(Path(out), g, meta, seed=int(meta["seed"]))
+    return _write_generator(Path(out), g, meta, seed=int(meta["seed"]), half=half)
 
 
 def latest_path(session: TrainingSession) -> Path | None:

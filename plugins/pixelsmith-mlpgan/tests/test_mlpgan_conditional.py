@@ -102,6 +102,22 @@ def test_checkpoint_export_matches_the_final_generator_file(tmp_path, trained):
     torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
 
 
+def test_half_precision_export_halves_the_file_and_samples_nearly_the_same(tmp_path, trained):
+    from safetensors.torch import load_file
+
+    export(trained / "checkpoint-00000006.safetensors", tmp_path / "g32.safetensors")
+    export(trained / "checkpoint-00000006.safetensors", tmp_path / "g16.safetensors", half=True)
+    tensors = load_file(tmp_path / "g16.safetensors")
+    assert {v.dtype for v in tensors.values() if v.is_floating_point()} == {torch.float16}
+    assert read_metadata(tmp_path / "g16.safetensors")["storage_dtype"] == "float16"
+    size16, size32 = (tmp_path / "g16.safetensors").stat().st_size, (tmp_path / "g32.safetensors").stat().st_size
+    assert size16 < 0.6 * size32
+    a = ConditionalMLPGAN(device="cpu", weights=tmp_path / "g16.safetensors").sample(20, seed=0)
+    b = ConditionalMLPGAN(device="cpu", weights=tmp_path / "g32.safetensors").sample(20, seed=0)
+    assert a.dtype == torch.float32
+    torch.testing.assert_close(a, b, atol=2e-2, rtol=0)
+
+
 def test_the_two_components_refuse_each_others_files(tmp_path, trained, pixelsmith_tiny_digits):
     with pytest.raises(WeightsError, match="class-conditional model.*mlp-gan-cond"):
         MLPGAN(device="cpu", weights=trained / GENERATOR_FILE)

@@ -55,12 +55,6 @@ class MLPGAN(TrainedGANGenerator):
     arch_keys = _GENERATOR_KEYS
     network = MLPGenerator
 
-    def export_graph(self, *, inputs: tuple[str, ...] = (), channels: int | None = None) -> Any:
-        """The export graph (:mod:`pixelsmith.export`): ``z`` (and ``labels`` when class-conditional) → images."""
-        from pixelsmith.export import generator_graph
-
-        return generator_graph(self, self.net, inputs=inputs, channels=channels)
-
 
 class ConditionalMLPGAN(MLPGAN):
     """The class-conditional MLP-GAN (Mirza & Osindero 2014): ``sample(n, seed, labels=...)``; without
@@ -112,11 +106,13 @@ def train_conditional(config: Any) -> Path:
     return _train(config, conditional=True)
 
 
-def export(checkpoint: str | Path, out: str | Path) -> str:
-    """Write a checkpoint's EMA generator as a shippable weights file; returns its sha256."""
+def export(checkpoint: str | Path, out: str | Path, *, half: bool = False) -> str:
+    """Write a checkpoint's EMA generator as a shippable weights file (float16 storage with ``half``);
+    returns its sha256."""
     from pixelsmith.training.gan import export_generator
 
-    return export_generator(checkpoint, out, lambda cfg: MLPGenerator(**architecture_options(cfg, _GENERATOR_KEYS)))
+    return export_generator(checkpoint, out, lambda cfg: MLPGenerator(**architecture_options(cfg, _GENERATOR_KEYS)),
+                            half=half)
 
 
 @pixelsmith.hookimpl

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+import resource
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -14,20 +18,29 @@ from skimage import data
 
 import pixelsmith
 from pixelsmith.degradations import (
+    MAX_KERNEL_SIZE,
+    AnisotropicBlur,
     GaussianBlur,
     GaussianNoise,
     InpaintingMask,
     MotionBlur,
     PoissonNoise,
     SaltAndPepper,
+    ShakeBlur,
+    anisotropic_gaussian_kernel,
+    blur_with_kernel,
     gaussian_kernel,
+    line_kernel,
     motion_kernel,
+    shake_kernel,
 )
+from pixelsmith.degradations.kernels import kernel_moments, path_kernel, shake_trajectory
 from pixelsmith.errors import InvalidInputError, PixelsmithError
 
-ALL = ["gaussian-noise", "poisson-noise", "salt-and-pepper", "gaussian-blur", "motion-blur", "inpainting-mask"]
+ALL = ["gaussian-noise", "poisson-noise", "salt-and-pepper", "gaussian-blur", "motion-blur", "inpainting-mask",
+       "anisotropic-blur", "shake-blur"]
 # Degradations whose output depends on the seed with their default parameters.
-RANDOM = ["gaussian-noise", "poisson-noise", "salt-and-pepper", "inpainting-mask"]
+RANDOM = ["gaussian-noise", "poisson-noise", "salt-and-pepper", "inpainting-mask", "shake-blur"]
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +54,8 @@ def test_all_builtin_degradations_are_registered():
     assert set(ALL) <= set(pixelsmith.list_components("degradation"))
     tasks = {name: pixelsmith.spec("degradation", name).task for name in ALL}
     assert tasks == {"gaussian-noise": "denoise", "poisson-noise": "poisson", "salt-and-pepper": "impulse",
-                     "gaussian-blur": "deblur", "motion-blur": "deblur", "inpainting-mask": "inpaint"}
+                     "gaussian-blur": "deblur", "motion-blur": "deblur", "inpainting-mask": "inpaint",
+                     "anisotropic-blur": "deblur", "shake-blur": "deblur"}
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -61,7 +75,7 @@ def test_same_seed_same_bytes_and_global_rng_untouched(name, photos):
     assert 0 <= float(a.image.min()) and float(a.image.max()) <= 1
 
 
-@pytest.mark.parametrize("name", RANDOM + ["gaussian-blur", "motion-blur"])
+@pytest.mark.parametrize("name", RANDOM + ["gaussian-blur", "motion-blur", "anisotropic-blur"])
 def test_different_seeds_differ(name, photos):
     d = pixelsmith.degradation(name, **({"noise": 0.02} if "blur" in name else {}))
     assert not torch.equal(d(photos, seed=1), d(photos, seed=2))
@@ -173,9 +187,9 @@ def test_info_exposes_what_was_done(photos):
 @pytest.mark.parametrize(
     "factory, kwargs, match",
     [
-        (GaussianNoise, {"sigma": -0.1}, r"sigma must lie in \[0, inf\], got -0.1"),
+        (GaussianNoise, {"sigma": -0.1}, r"sigma must lie in \[0, 10\], got -0.1"),
         (GaussianNoise, {"sigma": float("nan")}, "sigma must be a finite number"),
-        (PoissonNoise, {"peak": 0}, r"peak must lie in \(0, inf\]"),
+        (PoissonNoise, {"peak": 0}, r"peak must lie in \(0, 1e\+09\]"),
         (SaltAndPepper, {"amount": 1.5}, r"amount must lie in \[0, 1\], got 1.5"),
         (SaltAndPepper, {"salt_vs_pepper": -1}, "salt_vs_pepper"),
         (GaussianBlur, {"sigma": 0}, "sigma"),
@@ -186,6 +200,16 @@ def test_info_exposes_what_was_done(photos):
         (InpaintingMask, {"mode": "circles"}, "mode must be one of"),
         (InpaintingMask, {"coverage": 0.95}, "coverage"),
         (GaussianNoise, {"sigma": True}, "finite number"),
+        (GaussianBlur, {"sigma": 1.0, "kernel_size": 23}, r"kernel_size must be an odd int in \[3, 21\], got 23"),
+        (GaussianBlur, {"noise": 2.0}, r"noise must lie in \[0, 1\], got 2.0"),
+        (MotionBlur, {"angle": 1e9}, r"angle must lie in \[-360, 360\], got 1000000000.0"),
+        (MotionBlur, {"kernel_type": "curve"}, "kernel_type must be one of"),
+        (MotionBlur, {"kernel_type": "line", "length": 0.5}, r"length must lie in \[1, 1024\], got 0.5"),
+        (AnisotropicBlur, {"sigma_y": 0}, r"sigma_y must lie in \(0, 170.667\], got 0"),
+        (AnisotropicBlur, {"sigma_x": 2.0, "kernel_size": 101}, r"kernel_size must be an odd int in \[3, 41\]"),
+        (ShakeBlur, {"anxiety": 1.5}, r"anxiety must lie in \[0, 1\], got 1.5"),
+        (ShakeBlur, {"length": 1e6}, r"length must lie in \[1, 512\], got 1000000.0"),
+        (PoissonNoise, {"peak": 1e300}, r"peak must lie in \(0, 1e\+09\], got 1e\+300"),
     ],
 )
 def test_bad_parameters_raise_saying_what(factory, kwargs, match):
@@ -247,3 +271,255 @@ def test_degradation_inputs_property(name, b, c, h, w, dtype, poison, seed):
     assert out.shape == (b, 3 if c == 4 else c, h, w) and out.dtype == torch.float32
     assert bool(torch.isfinite(out).all()) and 0 <= float(out.min()) and float(out.max()) <= 1
     assert c in (1, 3, 4) and poison is None
+
+
+# -- kernel families --------------------------------------------------------------------------------------
+
+def _splat_reference(points: np.ndarray, half: int, n: int = 200_000) -> np.ndarray:
+    """Dense bilinear splatting of n evenly spaced points of a polyline: an independent, sampled rasteriser."""
+    seg = points[1:] - points[:-1]
+    lengths = np.linalg.norm(seg, axis=1)
+    cum = np.concatenate([[0.0], np.cumsum(lengths)])
+    s = (np.arange(n) + 0.5) / n * cum[-1]
+    i = np.clip(np.searchsorted(cum, s, side="right") - 1, 0, len(seg) - 1)
+    p = points[i] + ((s - cum[i]) / lengths[i])[:, None] * seg[i]
+    k = np.zeros((2 * half + 1, 2 * half + 1))
+    x0, y0 = np.floor(p[:, 0]), np.floor(p[:, 1])
+    fx, fy = p[:, 0] - x0, p[:, 1] - y0
+    for dx, dy, w in [(0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)]:
+        np.add.at(k, ((y0 + dy + half).astype(int), (x0 + dx + half).astype(int)), w)
+    return k / k.sum()
+
+
+@pytest.mark.parametrize("length, angle", [(7.3, 12.5), (15.0, 37.0), (22.2, 141.0), (9.0, 90.0)])
+def test_line_kernel_second_moments_follow_length_and_angle(length, angle):
+    k = line_kernel(length, angle)
+    assert k.dtype == torch.float32 and k.shape[0] == k.shape[1] and k.shape[0] % 2 == 1
+    assert float(k.sum()) == pytest.approx(1.0, abs=1e-6)
+    mean, cov = kernel_moments(k)
+    assert mean.abs().max() < 1e-5  # centred
+    th = math.radians(angle)
+    u = np.array([math.cos(th), -math.sin(th)])  # counter-clockwise on screen, y pointing down
+    line_cov = length ** 2 / 12 * np.outer(u, u)
+    # bilinear splatting keeps E[xy] exactly and adds at most 1/4 px² of spread along each axis
+    assert float(cov[0, 1]) == pytest.approx(line_cov[0, 1], abs=1e-4)
+    for axis in (0, 1):
+        extra = float(cov[axis, axis]) - line_cov[axis, axis]
+        assert -1e-4 <= extra <= 0.25 + 1e-4
+
+
+@pytest.mark.parametrize("length, angle, direction", [(7.3, 12.5, 0.0), (12.0, 200.0, 0.6)])
+def test_line_kernel_equals_dense_bilinear_splatting(length, angle, direction):
+    k = line_kernel(length, angle, direction).double().numpy()
+    th = math.radians(angle)
+    u = np.array([math.cos(th), -math.sin(th)]) * length / 2
+    if direction == 0:
+        ref = _splat_reference(np.stack([-u, u]), k.shape[0] // 2)
+    else:  # density 1 - direction·s: approximate it by many short pieces of constant weight
+        n = 400
+        ts = np.linspace(-1, 1, n + 1)
+        ref = sum((1 - direction * (a + b) / 2) * _splat_reference(np.stack([a * u, b * u]), k.shape[0] // 2, 2000)
+                  for a, b in zip(ts[:-1], ts[1:]))
+        ref /= ref.sum()
+    np.testing.assert_allclose(k, ref, atol=2e-5)
+
+
+def test_line_kernel_is_continuous_where_kornias_is_not():
+    # Kornia's kernel stands still between these angles and lengths; the line kernel moves a little
+    assert torch.equal(motion_kernel(9, 30.0), motion_kernel(9, 29.0))
+    assert torch.equal(motion_kernel(9, 30.0), motion_kernel(11, 29.0)[1:-1, 1:-1])
+    step = float((line_kernel(9, 30.0) - line_kernel(9, 29.0)).abs().sum())
+    assert 0.01 < step < 0.2
+    tiny = float((line_kernel(9, 30.0) - line_kernel(9, 30.01)).abs().sum())
+    assert 0 < tiny < 1e-3
+    assert not torch.equal(line_kernel(9, 30.0), line_kernel(9.5, 30.0))
+
+
+@pytest.mark.parametrize("length, angle", [(9.0, 0.0), (8.2, 33.0), (13.0, 117.0)])
+def test_line_kernel_is_point_symmetric_and_direction_skews_it(length, angle):
+    k = line_kernel(length, angle)
+    torch.testing.assert_close(k, torch.flip(k, (0, 1)), atol=1e-7, rtol=0)
+    skewed = line_kernel(length, angle, direction=0.8)
+    mean, _ = kernel_moments(skewed)
+    th = math.radians(angle)
+    # more weight where the path starts (at -u), the sense of Kornia's direction
+    assert float(mean[0] * math.cos(th) - mean[1] * math.sin(th)) < -0.1
+    k_mean, _ = kernel_moments(motion_kernel(9, 0.0, 0.8))
+    assert float(k_mean[0]) < 0
+
+
+def test_path_kernel_checks_and_centring():
+    k = path_kernel(torch.tensor([[0.0, 0.0], [3.0, 0.0], [3.0, 2.0]]), center=True)
+    mean, _ = kernel_moments(k)
+    assert mean.abs().max() < 1e-5
+    with pytest.raises(InvalidInputError, match="zero length"):
+        path_kernel(torch.zeros(3, 2))
+    with pytest.raises(InvalidInputError, match="N×2"):
+        path_kernel(torch.zeros(3))
+    with pytest.raises(InvalidInputError, match="at least 9"):
+        path_kernel(torch.tensor([[-4.0, 0.0], [4.0, 0.0]]), size=5)
+
+
+@pytest.mark.parametrize("sx, sy, angle", [(3.0, 1.0, 30.0), (1.5, 2.5, -70.0)])
+def test_anisotropic_gaussian_covariance_and_symmetry(sx, sy, angle):
+    k = anisotropic_gaussian_kernel(sx, sy, angle, size=41)  # ±5σ wide: truncation is negligible
+    assert float(k.sum()) == pytest.approx(1.0, abs=1e-6)
+    torch.testing.assert_close(k, torch.flip(k, (0, 1)), atol=1e-8, rtol=0)
+    th = math.radians(angle)
+    r = np.array([[math.cos(th), math.sin(th)], [-math.sin(th), math.cos(th)]])
+    expected = r @ np.diag([sx ** 2, sy ** 2]) @ r.T
+    _, cov = kernel_moments(k)
+    np.testing.assert_allclose(cov.numpy(), expected, atol=2e-3 * max(sx, sy) ** 2)
+    side = math.ceil(6 * max(sx, sy))
+    assert anisotropic_gaussian_kernel(sx, sy, angle).shape[0] == side + (side % 2 == 0)
+
+
+def test_anisotropic_gaussian_with_equal_widths_is_the_isotropic_one():
+    torch.testing.assert_close(anisotropic_gaussian_kernel(2.0, 2.0, 40.0), gaussian_kernel(2.0), atol=1e-7, rtol=0)
+    # and a 90° turn swaps the axes
+    torch.testing.assert_close(anisotropic_gaussian_kernel(3.0, 1.0, 90.0), anisotropic_gaussian_kernel(1.0, 3.0),
+                               atol=1e-7, rtol=0)
+
+
+def test_shake_kernels_are_seeded_centred_and_as_long_as_asked():
+    a = shake_kernel(20.0, torch.Generator().manual_seed(5))
+    b = shake_kernel(20.0, torch.Generator().manual_seed(5))
+    c = shake_kernel(20.0, torch.Generator().manual_seed(6))
+    assert torch.equal(a, b) and not (a.shape == c.shape and torch.equal(a, c))
+    assert float(a.sum()) == pytest.approx(1.0, abs=1e-6) and a.shape[0] % 2 == 1 and float(a.min()) >= 0
+    mean, _ = kernel_moments(a)
+    assert mean.abs().max() < 1e-5  # centre of mass on the centre pixel: no net shift of the image
+    path = shake_trajectory(20.0, torch.Generator().manual_seed(5))
+    assert float((path[1:] - path[:-1]).norm(dim=1).sum()) == pytest.approx(20.0, rel=1e-9)
+    assert a.shape[0] <= 2 * math.ceil(20.0) + 1
+
+
+def test_shake_without_anxiety_is_a_straight_line():
+    path = shake_trajectory(12.0, torch.Generator().manual_seed(0), anxiety=0.0)
+    direction = path[-1] - path[0]
+    assert float(direction.norm()) == pytest.approx(12.0, rel=1e-9)
+    k = shake_kernel(12.0, torch.Generator().manual_seed(0), anxiety=0.0)
+    _, cov = kernel_moments(k)
+    ev = torch.linalg.eigvalsh(cov)
+    assert float(ev[1] - ev[0]) == pytest.approx(12.0 ** 2 / 12, abs=0.3)
+
+
+def test_new_blurs_apply_the_kernel_they_report(photos):
+    for d in (MotionBlur(length=7.5, angle=33.0, kernel_type="line"), AnisotropicBlur(2.0, 0.7, 20.0),
+              ShakeBlur(length=10.0)):
+        out = d.apply(photos, seed=3)
+        k = out.info["kernel"].double().numpy()
+        assert abs(k.sum() - 1) < 1e-6
+        for img, blurred in zip(photos.double().numpy(), out.image.double().numpy()):
+            ref = np.stack([ndimage.correlate(ch, k, mode="mirror") for ch in img])
+            np.testing.assert_allclose(blurred, ref, atol=2e-6)
+    line = pixelsmith.degradation("motion-blur", length=7.5, angle=33.0, kernel_type="line")
+    torch.testing.assert_close(line.apply(photos, seed=0).info["kernel"], line_kernel(7.5, 33.0))
+    assert line.params["kernel_type"] == "line" and pixelsmith.degradation("motion-blur").params["kernel_type"] == "kornia"
+
+
+def test_shake_blur_draws_its_kernel_from_the_seed(photos):
+    d = ShakeBlur(length=12.0)
+    k1, k2 = d.apply(photos, seed=1).info["kernel"], d.apply(photos, seed=2).info["kernel"]
+    assert torch.equal(k1, d.apply(photos, seed=1).info["kernel"])
+    assert not (k1.shape == k2.shape and torch.equal(k1, k2))
+    assert torch.equal(k1, shake_kernel(12.0, torch.Generator().manual_seed(1)))  # the kernel is the first draw
+
+
+def test_large_kernels_blur_through_the_fft_like_scipy():
+    x = torch.rand(1, 1, 70, 74, generator=torch.Generator().manual_seed(0))
+    k = anisotropic_gaussian_kernel(11.0, 4.0, 25.0)  # 67×67: past the direct-correlation limit
+    assert k.shape[0] > 64
+    for border, mode in (("reflect", "mirror"), ("replicate", "nearest"), ("constant", "constant")):
+        out = blur_with_kernel(x, k, border).double().numpy()
+        ref = ndimage.correlate(x[0, 0].double().numpy(), k.double().numpy(), mode=mode, cval=0.0)
+        np.testing.assert_allclose(out[0, 0], ref, atol=2e-6)
+    with pytest.raises(InvalidInputError, match="larger than 33"):
+        blur_with_kernel(x[..., :33, :], k, "reflect")
+    line = line_kernel(66.0, 10.0)
+    assert line.shape[0] > 64
+    ref = ndimage.correlate(x[0, 0].double().numpy(), line.double().numpy(), mode="mirror")
+    np.testing.assert_allclose(blur_with_kernel(x, line).double().numpy()[0, 0], ref, atol=2e-6)
+
+
+# -- parameters refused before anything is allocated (issue 12, item 3) -------------------------------------
+
+ISSUE_CASES = [
+    ("gaussian-blur", {"sigma": 1e9}, "sigma", "1000000000.0", "(0, 170.667]"),
+    ("gaussian-blur", {"sigma": 1e5}, "sigma", "100000.0", "(0, 170.667]"),
+    ("gaussian-blur", {"kernel_size": 200001}, "kernel_size", "200001", "[3, 33]"),
+    ("motion-blur", {"length": 100001}, "length", "100001", f"[3, {MAX_KERNEL_SIZE}]"),
+    ("motion-blur", {"length": 100001, "kernel_type": "line"}, "length", "100001", "[1, 1024]"),
+    ("anisotropic-blur", {"sigma_x": 1e9}, "sigma_x", "1000000000.0", "(0, 170.667]"),
+    ("shake-blur", {"length": 1e7}, "length", "10000000.0", "[1, 512]"),
+]
+# the CLI's spelling of the same cases
+CLI_CASES = [("gaussian-blur", "sigma=1e9", "sigma"), ("gaussian-blur", "sigma=1e5", "sigma"),
+             ("gaussian-blur", "kernel_size=200001", "kernel_size"), ("motion-blur", "length=100001", "length")]
+_CAP = 2 << 30  # 2 GiB of address space: torch and pixelsmith load, a 24 GB kernel cannot
+
+
+def _capped() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (_CAP, _CAP))
+
+
+@pytest.mark.parametrize("name, params, param, value, interval", ISSUE_CASES)
+def test_huge_parameters_are_one_clear_error(name, params, param, value, interval):
+    with pytest.raises(InvalidInputError) as err:
+        pixelsmith.degradation(name, **params)
+    message = str(err.value)
+    assert "\n" not in message and param in message and value in message and interval in message
+
+
+def test_huge_parameters_are_refused_under_a_memory_cap():
+    # the same calls in a child whose address space is capped: a kernel built before the check
+    # would fail there with a MemoryError (or be killed), not with the InvalidInputError asked for
+    script = textwrap.dedent(f"""
+        import pixelsmith
+        for name, params, *_ in {ISSUE_CASES!r}:
+            try:
+                pixelsmith.degradation(name, **params)
+            except pixelsmith.InvalidInputError as exc:
+                print("refused", name, exc)
+            else:
+                print("accepted", name, params)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, preexec_fn=_capped,
+                          timeout=300, env={**_child_env()})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert len(lines) == len(ISSUE_CASES) and all(line.startswith("refused") for line in lines), proc.stdout
+
+
+def _child_env() -> dict:
+    import os
+
+    return {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+
+
+@pytest.fixture(scope="module")
+def tiny_png(tmp_path_factory):
+    import imageio.v3 as iio
+
+    path = tmp_path_factory.mktemp("degrade") / "in.png"
+    iio.imwrite(path, (np.random.default_rng(0).random((32, 32)) * 255).astype(np.uint8))
+    return path
+
+
+@pytest.mark.parametrize("name, param, key", CLI_CASES)
+def test_cli_degrade_refuses_huge_parameters_in_one_line(name, param, key, tiny_png, tmp_path):
+    out = tmp_path / "out.png"
+    proc = subprocess.run([sys.executable, "-m", "pixelsmith", "degrade", name, str(tiny_png), "-o", str(out), param],
+                          capture_output=True, text=True, preexec_fn=_capped, timeout=300, env=_child_env())
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    err = proc.stderr.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in proc.stderr and key in err[0], proc.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("name, params", [("anisotropic-blur", {}), ("shake-blur", {"noise": 0.01}),
+                                          ("motion-blur", {"kernel_type": "line", "length": 6.5, "angle": 20.0})])
+def test_new_blurs_pass_the_conformance_kit(name, params):
+    from pixelsmith.testing import check_degradation
+
+    check_degradation(name, params=params)

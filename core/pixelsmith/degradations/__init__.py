@@ -9,8 +9,15 @@
 
 from . import kernels
 from ._registration import builtin_degradation_specs
-from .blur import BORDERS, GaussianBlur, MotionBlur, blur_with_kernel
-from .kernels import gaussian_kernel, motion_kernel
+from .blur import BORDERS, MOTION_KERNEL_TYPES, AnisotropicBlur, GaussianBlur, MotionBlur, ShakeBlur, blur_with_kernel
+from .kernels import (
+    MAX_KERNEL_SIZE,
+    anisotropic_gaussian_kernel,
+    gaussian_kernel,
+    line_kernel,
+    motion_kernel,
+    shake_kernel,
+)
 from .masks import MASK_MODES, InpaintingMask, random_mask
 from .noise import GaussianNoise, PoissonNoise, SaltAndPepper
 
@@ -20,13 +27,20 @@ __all__ = [
     "SaltAndPepper",
     "GaussianBlur",
     "MotionBlur",
+    "AnisotropicBlur",
+    "ShakeBlur",
     "InpaintingMask",
     "blur_with_kernel",
     "gaussian_kernel",
     "motion_kernel",
+    "line_kernel",
+    "anisotropic_gaussian_kernel",
+    "shake_kernel",
+    "MAX_KERNEL_SIZE",
     "random_mask",
     "kernels",
     "builtin_degradation_specs",
     "BORDERS",
+    "MOTION_KERNEL_TYPES",
     "MASK_MODES",
 ]

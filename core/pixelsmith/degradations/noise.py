@@ -56,7 +56,9 @@ class PoissonNoise(Degradation):
     name = "poisson-noise"
 
     def __init__(self, peak: float = 30.0) -> None:
-        self.peak = check_number("peak", peak, low=0.0, low_open=True, hint="; peak is the photon count at white, e.g. 30")
+        # beyond 1e9 photons the noise is below float32 resolution: nothing left to simulate
+        self.peak = check_number("peak", peak, low=0.0, high=1e9, low_open=True,
+                                 hint="; peak is the photon count at white, e.g. 30")
 
     @property
     def params(self) -> dict[str, Any]:

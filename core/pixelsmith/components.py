@@ -213,7 +213,8 @@ class Metric(ABC):
 
     @abstractmethod
     def _compute(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Checked ``B×C×H×W`` inputs on one device -> ``Tensor[B]``."""
+        """Implement: ``pred``, ``target`` (``B×C×H×W`` float32, same shape and device, values in [0, 1])
+        -> float32 ``Tensor[B]``, one value per image. See the plugin guide's four contracts."""
 
 
 class Restorer(ABC):
@@ -279,7 +280,10 @@ class Restorer(ABC):
 
     @abstractmethod
     def _restore(self, x: torch.Tensor, **params: Any) -> torch.Tensor:
-        """Checked batch on ``self.device`` -> restored batch of the same shape."""
+        """Implement: ``x`` (``B×C×H×W`` float32 on ``self.device``, finite, may leave [0, 1]) and the
+        ``params`` the spec declares (``sigma``: a float, or a 0-d or per-image tensor; ``kernel``:
+        ``kH×kW``; ``mask``: ``B×1×H×W``) -> a tensor shaped like ``x`` (cast to float32 and clamped
+        by :meth:`restore`). See the plugin guide's four contracts."""
 
 
 def _check_noise_level(sigma: Any, name: str) -> None:
@@ -360,7 +364,9 @@ class Generator(ABC):
 
     @abstractmethod
     def _decode(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-        """A batch of latents on ``self.device`` -> ``B×C×H×W`` images in [0, 1]."""
+        """Implement: ``z`` (``b×latent_dim`` float32 on ``self.device``) and ``labels`` (``None``, or a
+        ``LongTensor[b]`` for a conditional generator) -> ``b×C×H×W`` images in [0, 1]. See the plugin
+        guide's four contracts."""
 
 
 def _check_batch_size(batch_size: Any) -> None:
@@ -409,4 +415,7 @@ class Degradation(ABC):
 
     @abstractmethod
     def _apply(self, x: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, dict[str, Any]]:
-        """Checked batch and a CPU generator -> (degraded batch, info)."""
+        """Implement: ``x`` (``B×C×H×W`` float32 in [0, 1]) and ``rng`` (a CPU ``torch.Generator``: draw
+        every random number from it on the CPU) -> ``(degraded, info)``: the degraded batch shaped like
+        ``x`` and a dict of what was done (``noise_sigma``, ``kernel``, ``mask``...). See the plugin
+        guide's four contracts."""

@@ -16,6 +16,7 @@ from .restorers import (
     WienerRestorer,
     bm3d_available,
 )
+from .tv_deconv import TVDeconvRestorer, tv_deconvolve
 
 __version__ = "0.1.0"
 
@@ -28,6 +29,8 @@ __all__ = [
     "MedianRestorer",
     "WienerRestorer",
     "RichardsonLucyRestorer",
+    "TVDeconvRestorer",
+    "tv_deconvolve",
     "BM3DRestorer",
     "PixelMeanGenerator",
     "bm3d_available",

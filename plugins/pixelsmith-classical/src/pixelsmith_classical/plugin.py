@@ -7,6 +7,7 @@ from pixelsmith import GeneratorSpec, RestorerSpec, hookimpl
 from . import __version__
 from . import generators as g
 from . import restorers as r
+from . import tv_deconv as tvd
 
 
 @hookimpl
@@ -28,6 +29,10 @@ def pixelsmith_register_restorers() -> list[RestorerSpec]:
         RestorerSpec(name="richardson-lucy", factory=r.RichardsonLucyRestorer, tasks=("deblur",),
                      requires=("kernel",), summary="Richardson-Lucy deconvolution (30 iterations), true kernel",
                      **common),
+        RestorerSpec(name="tv-deconv", factory=tvd.TVDeconvRestorer, tasks=("deblur",), requires=("kernel",),
+                     accepts=("sigma",),
+                     summary="TV deconvolution by ADMM with the true kernel (unknown boundaries, weight from "
+                             "sigma, estimated when not given)", **common),
     ]
     if r.bm3d_available():
         # registered only when the optional, non-commercially licensed package is installed

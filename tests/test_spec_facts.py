@@ -83,3 +83,15 @@ def test_degradations_take_their_name_from_the_spec_too():
         assert d.name == "brighten" and d.apply(torch.zeros(1, 1, 2, 2)).info["degradation"] == "brighten"
     assert Brighten().name == "Brighten"
     assert pixelsmith.degradation("gaussian-noise").name == "gaussian-noise"
+
+
+def test_a_class_carrying_a_contradicting_spec_is_refused_when_defined():
+    import pytest
+
+    with pytest.raises(pixelsmith.PluginError, match="declares higher_is_better = True but its spec 'anon-mae'"):
+        class Contradicts(AnonymousMAE):  # noqa: F841
+            higher_is_better = True
+            spec = ANON_SPEC
+    with pytest.raises(pixelsmith.PluginError, match="must be a pixelsmith.MetricSpec"):
+        class WrongKind(AnonymousMAE):  # noqa: F841
+            spec = pixelsmith.DegradationSpec(name="d", factory=AnonymousMAE, summary="d", task="generic")

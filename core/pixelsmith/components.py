@@ -184,6 +184,14 @@ class Metric(ABC):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         _spec_facts_from_spec(cls, ("name", "higher_is_better"))
+        spec = cls.__dict__.get("spec")
+        if spec is not None:  # a class that carries its spec is checked when it is defined
+            if not isinstance(spec, MetricSpec):
+                raise PluginError(f"{cls.__name__}.spec must be a pixelsmith.MetricSpec, got {type(spec).__name__}")
+            declared = declared_fact(cls, "higher_is_better")
+            if declared is not None and declared != spec.higher_is_better:
+                raise PluginError(f"{cls.__name__} declares higher_is_better = {declared} but its spec "
+                                  f"{spec.name!r} says {spec.higher_is_better}; drop the class attribute")
 
     @property
     def settings(self) -> dict[str, Any]:

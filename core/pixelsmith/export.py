@@ -62,6 +62,7 @@ __all__ = [
     "generator_graph",
     "read_export_metadata",
     "suffix_for",
+    "load_torchscript",
 ]
 
 #: The formats :func:`export` writes.
@@ -367,7 +368,8 @@ def _torchscript_bytes(graph: ExportGraph, metadata: Mapping[str, Any]) -> bytes
         raise ExportError(f"TorchScript export of {metadata['component']} failed: {type(exc).__name__}: "
                           f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}") from exc
     buffer = io.BytesIO()
-    torch.jit.save(scripted, buffer, _extra_files={_METADATA_KEY: json.dumps(metadata, sort_keys=True)})
+    with _quiet():  # PyTorch marks TorchScript deprecated; the format still serves C++ and mobile runtimes
+        torch.jit.save(scripted, buffer, _extra_files={_METADATA_KEY: json.dumps(metadata, sort_keys=True)})
     return buffer.getvalue()
 
 
@@ -402,6 +404,13 @@ def _script(graph: ExportGraph) -> torch.jit.ScriptModule:
 
 
 # -- reading -------------------------------------------------------------------------------------------
+def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
+    """Load an exported TorchScript file on the CPU (without PyTorch's deprecation warning)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return torch.jit.load(str(path), map_location="cpu")
+
+
 def read_export_metadata(path: str | Path) -> dict[str, Any]:
     """The metadata pixelsmith embedded in an exported ONNX or TorchScript file."""
     path = Path(path)

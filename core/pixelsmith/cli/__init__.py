@@ -14,12 +14,12 @@ import warnings
 from typing import Sequence
 
 from .. import __version__
-from . import bench, degrade, generate, measure, new_plugin, plugins_cmd, restore, train
+from . import bench, degrade, export, generate, info, measure, new_plugin, plugins_cmd, restore, train
 from ._common import EXIT_USAGE, debug_requested, error, interrupted_exit_code, report_exception, sigterm_interrupts
 
 __all__ = ["main", "build_parser"]
 
-_COMMANDS = (plugins_cmd, measure, degrade, generate, restore, train, bench, new_plugin)
+_COMMANDS = (plugins_cmd, info, measure, degrade, generate, restore, train, export, bench, new_plugin)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,10 @@ Each ``check_*`` takes a registered name or an instance, runs every check and ra
 :class:`ConformanceError` (an ``AssertionError``) listing all that failed. :func:`checks` returns the
 individual checks, to make one pytest test of each. :func:`registered` makes plugins that are
 not installed visible to name lookups for the duration of a test. :func:`check_resume` checks that a
-trainer stopped and resumed ends exactly where an uninterrupted run ends. Under pytest the same is
+trainer stopped and resumed ends exactly where an uninterrupted run ends. :func:`check_golden` reruns
+the golden outputs recorded with a component's shipped weights (regenerate them with
+``python -m pixelsmith.testing.golden --update NAME``); :func:`check_export` exports a component to
+ONNX and TorchScript and compares onnxruntime's and TorchScript's outputs with PyTorch's. Under pytest the same is
 available as fixtures (``pixelsmith_check``, ``pixelsmith_plugins``) through the ``pytest11``
 entry point :mod:`pixelsmith.testing.pytest_plugin`.
 """
@@ -25,6 +28,8 @@ from ._checks import (
     check_restorer,
     checks,
 )
+from ._export import check_export
+from ._golden import check_golden
 from ._registry import registered
 from ._resume import check_resume
 
@@ -34,6 +39,8 @@ __all__ = [
     "check_metric",
     "check_degradation",
     "check_resume",
+    "check_golden",
+    "check_export",
     "check",
     "checks",
     "Check",

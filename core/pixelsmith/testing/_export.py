@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import tempfile
 from dataclasses import dataclass
@@ -11,7 +12,8 @@ from typing import Any, Callable, Sequence
 import torch
 
 from .. import api
-from ..export import FORMATS, ExportGraph, export, export_inputs, find_exportable, read_export_metadata, suffix_for
+from ..export import (FORMATS, ExportGraph, export, export_inputs, find_exportable, load_torchscript,
+                      read_export_metadata, suffix_for)
 from ..specs import ComponentSpec, RestorerSpec
 from ._checks import ConformanceError
 from ._inputs import degraded_photo, params_from_info
@@ -108,6 +110,7 @@ def check_export(name: str, *, kind: str | None = None, formats: Sequence[str] =
     on :func:`export_feeds` (real photographs) and must equal the component's output within
     ``atol``; its embedded metadata must name the component and its weights. Raises
     :class:`ConformanceError` listing every failure; returns the comparisons (for reports).
+    ``directory``: keep the files there (``NAME-image+PARAM.onnx``...) instead of a temporary folder.
     """
     spec = find_exportable(name, kind)
     component = (api.restorer if spec.kind == "restorer" else api.generator)(spec.name, device="cpu")
@@ -115,11 +118,13 @@ def check_export(name: str, *, kind: str | None = None, formats: Sequence[str] =
     variants = [tuple(v) for v in variants] if variants is not None else [()] + ([offered] if offered else [])
     results: list[ExportCheck] = []
     failures: list[str] = []
-    with tempfile.TemporaryDirectory(dir=directory) as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = Path(directory) if directory is not None else Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        tmp.mkdir(parents=True, exist_ok=True)
         for inputs in variants:
             label = "+".join(("image" if spec.kind == "restorer" else "z", *inputs))
             for fmt in formats:
-                path = Path(tmp) / f"{spec.name}-{len(inputs)}{suffix_for(fmt)}"
+                path = tmp / f"{spec.name}-{label}{suffix_for(fmt)}"
                 try:
                     written = export(spec.name, path, format=fmt, inputs=inputs, kind=spec.kind, component=component)
                     graph = written.graph
@@ -128,7 +133,7 @@ def check_export(name: str, *, kind: str | None = None, formats: Sequence[str] =
                         raise ConformanceError(f"metadata names {meta.get('component')!r}, not {spec.name!r}")
                     if spec.weights is not None and spec.weights.sha256 not in {w["sha256"] for w in meta["weights"]}:
                         raise ConformanceError("metadata does not carry the weights' sha256")
-                    loaded = torch.jit.load(str(path)) if fmt == "torchscript" else None
+                    loaded = load_torchscript(path) if fmt == "torchscript" else None
                     for batch in (feeds or export_feeds)(spec, graph, component):
                         if fmt == "onnx":
                             got = run_onnx(path, {i.name: t for i, t in zip(graph.inputs, batch)})

@@ -30,9 +30,19 @@ def photo_crop(channels: int, height: int, width: int, *, shift: int = 0) -> tor
     return img[..., top:top + height, left:left + width].contiguous()
 
 
+#: The degradation each task is checked with when it is registered (the project's standard ones).
+_PREFERRED = {"denoise": "gaussian-noise", "deblur": "gaussian-blur", "impulse": "salt-and-pepper",
+              "poisson": "poisson-noise", "inpaint": "inpainting-mask"}
+
+
 def task_degradation(spec: RestorerSpec) -> str | None:
-    """The first registered degradation (by name) posing the restorer's first task, or None."""
-    for name in api.list_components("degradation"):
+    """The degradation posing the restorer's first task: the standard one for the task, else the first
+    registered one (by name), else None."""
+    names = api.list_components("degradation")
+    preferred = _PREFERRED.get(spec.tasks[0])
+    if preferred in names:
+        return preferred
+    for name in names:
         if api.spec("degradation", name).task == spec.tasks[0]:
             return name
     return None

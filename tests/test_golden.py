@@ -1,0 +1,137 @@
+"""Golden outputs (issue 15): every shipped weights file is pinned by recorded outputs; a change in code or
+weights that changes what users get fails; regenerating is one command and reproduces the files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import pixelsmith
+from pixelsmith.testing import ConformanceError, check_golden
+from pixelsmith.testing._golden import (
+    UPDATE_COMMAND,
+    golden_components,
+    golden_path,
+    golden_weights_files,
+    pinned_weights,
+    write_golden,
+)
+from pixelsmith.testing.golden import main as golden_main
+
+#: Shipped weights files that no registered component loads, and why (they need no golden outputs).
+UNSERVED = {"unet-impulse.safetensors": "unet-impulse left the registry (4a452cd); kept to rerun the measurement"}
+
+COMPONENTS = golden_components()
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def _shipped_weights_files() -> set[Path]:
+    """Every safetensors file in the weights folders of the installed plugins that ship weights."""
+    folders = {pixelsmith.spec(k, n).weights.path.parent for k, n in COMPONENTS}
+    return {p for folder in folders for p in folder.glob("*.safetensors")}
+
+
+def test_the_shipped_models_have_golden_outputs():
+    names = {n for _, n in COMPONENTS}
+    assert {"unet-denoise", "deblur", "dcgan", "dcgan-cond", "mlp-gan", "fd"} <= names
+
+
+def test_every_shipped_weights_file_is_pinned_by_a_golden_file():
+    pinned: set[str] = set()
+    for weights in golden_weights_files():
+        record = json.loads(golden_path(weights).read_text(encoding="utf-8"))
+        assert record["weights"]["file"] == weights.name
+        pinned |= set(record["pins"])
+    shipped = {p.name for p in _shipped_weights_files()}
+    assert "kernel-estimator.safetensors" in pinned  # held by deblur, not by a spec of its own
+    assert shipped - pinned == set(UNSERVED), f"weights without golden outputs: {sorted(shipped - pinned)}"
+
+
+@pytest.mark.parametrize("kind,name", COMPONENTS, ids=[n for _, n in COMPONENTS])
+def test_component_gives_its_golden_outputs(kind, name):
+    seen = []
+    check_golden(name, kind=kind, on_case=lambda label, diff: seen.append(diff))
+    assert seen and max(seen) <= 1e-4
+
+
+def test_restorer_cases_cover_gray_rgb_blind_and_given_parameters():
+    record = json.loads(golden_path(pixelsmith.spec("restorer", "deblur").weights).read_text(encoding="utf-8"))
+    cases = {c["case"]: c for c in record["cases"]}
+    assert set(cases) == {"gray-blind", "gray-given", "rgb-blind", "rgb-given"}
+    assert cases["gray-given"]["call"] == "restore(x, kernel=...)"
+    assert cases["gray-blind"]["inputs"]["x"]["input"] in record["inputs"]
+    assert all(c["psnr_vs_clean_db"] > 20 for c in cases.values())  # real photographs, really restored
+
+
+def test_a_changed_network_fails_and_says_how_to_update():
+    restorer = pixelsmith.restorer("unet-denoise", device="cpu")
+    with torch.no_grad():
+        restorer.model.tail.bias.add_(2e-3)
+    with pytest.raises(ConformanceError, match=r"(?s)gray-blind .*exceeds 0.0001.*" + UPDATE_COMMAND + " unet-denoise"):
+        check_golden("unet-denoise", component=restorer)
+
+
+def test_changed_weights_fail_before_any_output_is_compared(tmp_path):
+    spec = pixelsmith.spec("generator", "dcgan")
+    record = json.loads(golden_path(spec.weights).read_text(encoding="utf-8"))
+    record["weights"]["sha256"] = "0" * 64
+    record["pins"][spec.weights.path.name] = "0" * 64
+    changed = tmp_path / "dcgan.golden.json"
+    changed.write_text(json.dumps(record), encoding="utf-8")
+    with pytest.raises(ConformanceError, match="recorded for weights sha256 000000000000…, the spec now says a24aefc5"):
+        check_golden("dcgan", golden=changed)
+
+
+def test_a_changed_expected_output_fails(tmp_path):
+    spec = pixelsmith.spec("restorer", "deblur")
+    record = json.loads(golden_path(spec.weights).read_text(encoding="utf-8"))
+    record["cases"][0]["expected"]["shape"] = [1, 1, 24, 32]  # the same bytes, transposed shape
+    changed = tmp_path / "deblur.golden.json"
+    changed.write_text(json.dumps(record), encoding="utf-8")
+    with pytest.raises(ConformanceError, match=r"gray-blind .* max \|Δ\| inf"):
+        check_golden("deblur", golden=changed)
+
+
+def test_missing_golden_file_and_components_without_weights(tmp_path):
+    with pytest.raises(ConformanceError, match=f"has no golden file .*write it with `{UPDATE_COMMAND} dcgan`"):
+        check_golden("dcgan", golden=tmp_path / "none.json")
+    with pytest.raises(ConformanceError, match="has no weights file"):
+        check_golden("ssim")
+    with pytest.raises(ConformanceError, match="no restorer, generator or metric named 'nope'"):
+        check_golden("nope")
+
+
+def test_regenerating_reproduces_the_shipped_files(tmp_path):
+    written = write_golden(["dcgan-cond", "unet-denoise"], directory=tmp_path)
+    assert sorted(p.name for p in written) == ["dcgan-cond-mnist.golden.json", "unet-denoise.golden.json"]
+    for path in written:
+        spec = pixelsmith.spec("generator" if "dcgan" in path.name else "restorer",
+                               "dcgan-cond" if "dcgan" in path.name else "unet-denoise")
+        assert json.loads(path.read_text()) == json.loads(golden_path(spec.weights).read_text())
+    with pytest.raises(ConformanceError, match="no component with shipped weights named \\['nope'\\]"):
+        write_golden(["nope"], directory=tmp_path)
+
+
+def test_pinned_weights_follow_the_instance():
+    deblur = pixelsmith.spec("restorer", "deblur")
+    assert [w.path.name for w in pinned_weights(deblur)] == ["deblur.safetensors", "kernel-estimator.safetensors"]
+    cond = pixelsmith.spec("generator", "dcgan-cond")  # a subclass names its own weights, not its parent's
+    assert [w.path.name for w in pinned_weights(cond)] == ["dcgan-cond-mnist.safetensors"]
+
+
+def test_the_golden_command_checks_and_refuses_unknown_names(capsys):
+    assert golden_main(["dcgan", "mlp-gan"]) == 0
+    out = capsys.readouterr().out
+    assert "ok    generator dcgan" in out and "ok    generator mlp-gan" in out
+    assert golden_main(["nope"]) == 2
+    assert "no component with shipped weights named ['nope']" in capsys.readouterr().err

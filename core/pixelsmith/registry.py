@@ -105,9 +105,14 @@ class Registry:
         registry.add_plugin(builtin, name=BUILTIN_PLUGIN, distribution="pixelsmith",
                             version=_dist_version("pixelsmith"))
         eps = md.entry_points(group=ENTRY_POINT_GROUP) if entry_points is None else entry_points
+        matched: set[str] = set()
+        installed: list[str] = []
         for ep in sorted(eps, key=lambda e: e.name):
             dist = ep.dist.name if getattr(ep, "dist", None) else ep.name
             version = ep.dist.version if getattr(ep, "dist", None) else "unknown"
+            installed.append(dist)
+            if wanted is not None:
+                matched |= {normalize_name(ep.name), normalize_name(dist)} & wanted
             if wanted is not None and not {normalize_name(ep.name), normalize_name(dist)} & wanted:
                 continue
             try:
@@ -116,6 +121,13 @@ class Registry:
                 registry._fail(PluginFailure(ep.name, dist, version, "import", _describe(exc)))
                 continue
             registry.add_plugin(module, name=ep.name, distribution=dist, version=version)
+        builtin_names = {normalize_name(BUILTIN_PLUGIN), "pixelsmith"}
+        for name in sorted((wanted or set()) - matched - builtin_names):
+            # a typo in the variable would otherwise silently leave only the built-ins
+            registry._fail(PluginFailure(
+                name, "", "", "PIXELSMITH_LOAD_PLUGINS",
+                f"PIXELSMITH_LOAD_PLUGINS names {name!r}, but no installed plugin has that name; installed: "
+                f"{', '.join(sorted(set(installed))) or 'none'} (unset the variable to load them all)"))
         return registry
 
     def add_plugin(self, plugin: Any, *, name: str, distribution: str = "", version: str = "") -> PluginInfo | None:
@@ -198,6 +210,9 @@ class Registry:
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         failed = [f for f in self.failures]
         note = (f" ({len(failed)} plugin(s) failed to load: run `pixelsmith plugins`)") if failed else ""
+        filtered = [f for f in failed if f.stage == "PIXELSMITH_LOAD_PLUGINS"]
+        if filtered:
+            note = f" ({filtered[0].error})"
         raise UnknownComponentError(
             f"no {kind} named {name!r}{hint} Available {kind}s: {', '.join(names) or 'none'}{note}"
         )

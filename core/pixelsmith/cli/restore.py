@@ -218,9 +218,12 @@ def _prepare(args: argparse.Namespace, ranks: _Ranks):  # noqa: ANN202
         raise InvalidInputError("give at least one image file or folder to restore")
     api.check_params("restorer", args.name, params)
     jobs = plan(paths, args.output, args.ext)
-    check_output_folder(args.output, what="output folder (-o)")
+    if args.output.exists() and not args.output.is_dir():
+        raise InvalidInputError(f"output folder (-o) {args.output} is an existing file, not a folder; give a "
+                                "folder path")
     restorer = api.restorer(args.name, device=_device(args, ranks))
     restorer.check_params(params)
+    check_output_folder(args.output, what="output folder (-o)")  # creates it: the last refusal
     return restorer, params, jobs
 
 

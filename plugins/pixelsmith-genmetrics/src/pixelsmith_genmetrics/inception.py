@@ -3,14 +3,21 @@
 pixelsmith never downloads: when the package or the weights file is missing, building ``fid``
 raises :class:`pixelsmith.errors.WeightsError` (a ``PixelsmithError``) saying where the weights were
 looked for, instead of letting torchmetrics fetch them. ``fd`` is the offline alternative.
+
+The weights file is a pickle (``.pth``) chosen by the user (``PIXELSMITH_INCEPTION_WEIGHTS``), and
+torch-fidelity reads it with a plain ``torch.load``, which before torch 2.6 runs any code a pickle
+holds. So the file is first read with ``weights_only=True`` (the restricted unpickler: tensors and
+plain containers, nothing callable), and torch-fidelity's own load runs with ``weights_only=True``
+forced: a file that would run code is refused as a ``WeightsError``, on every torch version.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -18,7 +25,7 @@ from pixelsmith.components import Metric
 from pixelsmith.errors import InvalidInputError, PixelsmithError, WeightsError
 from pixelsmith.tensors import default_device
 
-__all__ = ["InceptionFID", "inception_weights_path", "build_fid", "INCEPTION_FILENAME"]
+__all__ = ["InceptionFID", "inception_weights_path", "build_fid", "INCEPTION_FILENAME", "check_plain_weights"]
 
 #: The file torch-fidelity (and so torchmetrics) uses for FID's Inception-v3.
 INCEPTION_FILENAME = "weights-inception-2015-12-05-6726825d.pth"
@@ -30,6 +37,34 @@ def inception_weights_path() -> Path:
     if env:
         return Path(env).expanduser()
     return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILENAME
+
+
+def check_plain_weights(path: Path) -> None:
+    """Refuse (``WeightsError``) a ``.pth`` file that holds anything but tensors and plain containers,
+    without running it: ``torch.load(weights_only=True)`` refuses every global it does not allow."""
+    try:
+        torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - UnpicklingError, RuntimeError, EOFError...: all a refusal
+        raise WeightsError(
+            f"Inception weights {path} cannot be loaded as plain tensors ({type(exc).__name__}: "
+            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}); it is damaged or holds code, which "
+            f"pixelsmith never runs: use torch-fidelity's {INCEPTION_FILENAME}, or fd") from None
+
+
+@contextlib.contextmanager
+def _loads_weights_only() -> Iterator[None]:
+    """While torchmetrics builds torch-fidelity's network, every ``torch.load`` is ``weights_only``."""
+    original = torch.load
+
+    def load(*args: Any, **kwargs: Any) -> Any:
+        kwargs["weights_only"] = True
+        return original(*args, **kwargs)
+
+    torch.load = load
+    try:
+        yield
+    finally:
+        torch.load = original
 
 
 def _missing_packages() -> list[str]:
@@ -47,9 +82,11 @@ class InceptionFID(Metric):
 
         self.weights_path = weights_path
         self.device = default_device(device)
+        check_plain_weights(weights_path)
         try:
-            self._fid = FrechetInceptionDistance(feature=2048, normalize=True,
-                                                 feature_extractor_weights_path=str(weights_path))
+            with _loads_weights_only():
+                self._fid = FrechetInceptionDistance(feature=2048, normalize=True,
+                                                     feature_extractor_weights_path=str(weights_path))
         except TypeError as exc:  # older torchmetrics cannot take a local weights file
             raise PixelsmithError(
                 f"the installed torchmetrics cannot load Inception weights from {weights_path} ({exc}); "

@@ -1,5 +1,6 @@
 """Training under torchrun (2 CPU processes, gloo): same trajectory as one process with the double
-batch, only rank 0 writes, and the 2-process checkpoint resumes in one process.
+batch, only rank 0 writes, and the 2-process checkpoint resumes in one process. Folder restore
+under torchrun: inputs sharded by rank, each exactly once, the same bytes as one process.
 
 Each test starts real processes through ``python -m torch.distributed.run``; models are tiny
 (``key=value`` width options) so the whole file takes well under a minute of CPU.
@@ -7,13 +8,15 @@ Each test starts real processes through ``python -m torch.distributed.run``; mod
 
 from __future__ import annotations
 
+import hashlib
 import math
 import statistics
+import subprocess
 
 import pytest
 
 from pixelsmith.training.checkpoint import latest_checkpoint, load_checkpoint
-from train_runs import TINY_DCGAN, TINY_UNET, log_records, run_pixelsmith, write_tiny_mnist
+from train_runs import TINY_DCGAN, TINY_UNET, child_env, log_records, pixelsmith_cmd, run_pixelsmith, write_tiny_mnist
 
 pytest.importorskip("torch.distributed")
 if not __import__("torch").distributed.is_gloo_available():  # pragma: no cover
@@ -59,8 +62,8 @@ def test_unet_two_processes_match_one_process_with_double_batch(tmp_path):
 
     # only rank 0 writes: one set of rotated checkpoints, one weights file; metadata says 2 processes
     names = sorted(p.name for p in two.iterdir())
-    assert names == ["checkpoint-00000020.safetensors", "checkpoint-00000030.safetensors", "log.jsonl",
-                     "restorer.safetensors"], names
+    assert names == ["checkpoint-00000020.safetensors", "checkpoint-00000030.safetensors", "checkpoints.sha256",
+                     "log.jsonl", "restorer.safetensors"], names
     ckpt = load_checkpoint(latest_checkpoint(two))
     assert ckpt.step == STEPS and ckpt.metadata["world_size"] == "2"
     assert not any(k.startswith("model.module.") for k in ckpt.tensors), "DDP wrapper leaked into the checkpoint"
@@ -102,3 +105,50 @@ def test_dcgan_under_torchrun_and_resumed_in_one_process(tmp_path):
     assert "resuming from checkpoint-00000006.safetensors at step 6" in resumed.stderr
     ckpt = load_checkpoint(latest_checkpoint(two))
     assert ckpt.step == 8 and ckpt.metadata["world_size"] == "1"
+
+
+def _digest(folder):
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_restore_under_torchrun_shards_the_inputs_once_each(tmp_path):
+    import numpy as np
+    import imageio.v3 as iio
+
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(9):
+        image = rng.integers(0, 256, (20, 24), dtype=np.uint8)
+        image[rng.random(image.shape) < 0.1] = 255  # impulses for the switching median
+        iio.imwrite(src / ("sub" if i % 2 else "") / f"img{i}.png", image)
+    inputs = _digest(src)
+    one, two = tmp_path / "one", tmp_path / "two"
+    run_pixelsmith("restore", "median", str(src), "-o", str(one), "--device", "cpu")
+    proc = run_pixelsmith("restore", "median", str(src), "-o", str(two), "--device", "cpu", nproc=2)
+    print(proc.stderr)
+    # one summary, from rank 0, with the counts of both processes: 9 = every file once (a file done
+    # twice would count twice)
+    assert proc.stderr.count("restored") == 1 and "restored 9 image(s) into" in proc.stderr
+    assert "(2 processes)" in proc.stderr
+    assert _digest(two) == _digest(one)           # the same bytes as one process
+    assert _digest(src) == inputs                 # inputs untouched
+
+    # resumable and never overwriting, as with one process
+    for name in ("img0.png", "sub/img3.png", "img4.png"):
+        (two / name).unlink()
+    (two / "img2.png").write_bytes(b"the user's own file")
+    again = run_pixelsmith("restore", "median", str(src), "-o", str(two), "--device", "cpu", nproc=2)
+    assert "restored 3 image(s)" in again.stderr and "skipped 6 existing output(s)" in again.stderr
+    assert (two / "img2.png").read_bytes() == b"the user's own file"
+
+    # a file that cannot be read is named once (by the process that had it); the rest are restored
+    (src / "zz-broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    broken = subprocess.run(pixelsmith_cmd("restore", "median", str(src), "-o", str(tmp_path / "three"),
+                                           "--device", "cpu", nproc=2),
+                            env=child_env(), capture_output=True, text=True, timeout=240)
+    assert broken.returncode != 0
+    assert broken.stderr.count("error: cannot read image") == 1 and "zz-broken.png" in broken.stderr
+    assert "restored 9 image(s)" in broken.stderr and "1 file(s) could not be restored" in broken.stderr
+    assert "Traceback" not in broken.stderr.split("restored 9 image(s)")[0]

@@ -381,3 +381,60 @@ for attempt in attempts:
     result = run_capped([os.sys.executable, "-c", script], cap_mib=CAP_MIB)
     assert result.returncode == 0, result.stderr[-2000:]
     assert not marker.exists(), "a pickle payload ran"
+
+
+# -- the Python API raises PixelsmithErrors only ---------------------------------------------------------
+
+def test_api_errors_are_pixelsmith_errors_that_say_what_was_expected():
+    import torch
+
+    import pixelsmith
+    from pixelsmith import InvalidInputError
+
+    x = torch.rand(1, 1, 16, 16)
+    restorer = pixelsmith.restorer("tv", device="cpu")  # accepts sigma
+    generator = pixelsmith.generator("dcgan", device="cpu")
+    cases = [
+        (lambda: pixelsmith.restorer("unet-denoise", device="cpu").restore(x, sigma="abc"), "sigma is the noise"),
+        (lambda: restorer.restore(x, sgma=0.1), "did you mean"),
+        (lambda: restorer.restore(torch.empty(1, 1, 16, 16, device="meta")), "'meta' device"),
+        (lambda: generator.sample(4, batch_size=0), "batch_size must be a positive int, got 0"),
+        (lambda: generator.sample(4, seed=2**70), "seed must be an int in [0, 2**64)"),
+        (lambda: generator.decode(torch.zeros(2, 3)), "z must be an n×100 tensor"),
+        (lambda: pixelsmith.metric("psnr")(torch.empty(1, 1, 8, 8, device="meta"), x[..., :8, :8]), "'meta'"),
+        (lambda: pixelsmith.degradation("gaussian-blur", sigmaa=1.0), "did you mean 'sigma'"),
+        (lambda: pixelsmith.degradation("gaussian-noise", sigma=0.1)(x, seed=-1), "seed must be"),
+        (lambda: pixelsmith.Pipeline(restorer=restorer, params={"sgma": 0.1}), "did you mean 'sigma'"),
+        (lambda: pixelsmith.Pipeline(batch_size=0), "batch_size must be a positive int"),
+        (lambda: pixelsmith.generator("dcgan", wieghts="x"), "did you mean 'weights'"),
+    ]
+    for call, message in cases:
+        with pytest.raises(InvalidInputError) as info:
+            call()
+        assert message in str(info.value), (message, str(info.value))
+    assert generator.sample(0).shape == (0, 1, 28, 28)
+    # a single degradation or metric name is taken as a list of one
+    assert pixelsmith.Pipeline(degradations="gaussian-noise", metrics="psnr").metrics.keys() == {"psnr"}
+
+
+def test_plugin_failures_reach_the_caller_as_pixelsmith_errors():
+    import torch
+
+    import pixelsmith
+    from pixelsmith import PluginError, ResourceError
+
+    class Broken(pixelsmith.Restorer):
+        def _restore(self, x, **params):
+            return {}["missing"]
+
+    class Hungry(pixelsmith.Restorer):
+        def _restore(self, x, **params):
+            raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory")
+
+    x = torch.rand(1, 1, 8, 8)
+    with pytest.raises(PluginError, match=r"restorer 'Broken' on an input of shape \(1, 1, 8, 8\) failed: KeyError") as info:
+        Broken(device="cpu").restore(x)
+    assert isinstance(info.value.__cause__, KeyError)
+    with pytest.raises(ResourceError, match="ran out of memory") as info:
+        Hungry(device="cpu").restore(x)
+    assert isinstance(info.value, MemoryError)

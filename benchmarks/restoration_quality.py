@@ -93,6 +93,16 @@ def evaluation_sets(channels: int, sets: list[str], leave_out: dict[str, tuple[s
         if channels == 3:  # camera, moon and coins are gray: the colour test split is chelsea alone
             photos = {"chelsea": photos["chelsea"]}
         out["test split"] = (photos, None)
+    if "validation" in sets:  # the trainer's validation photographs: for choosing settings, not evidence
+        from pixelsmith.training.restoration import VALIDATION_PHOTOS
+
+        imgs = {}
+        for n in VALIDATION_PHOTOS:
+            im = load_photo(n, channels=channels)
+            h, w = im.shape[-2:]
+            s = min(256, h, w)
+            imgs[n] = im[..., (h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s].contiguous()
+        out["validation (used to choose settings: not evidence)"] = (imgs, None)
     if "procedural" in sets:
         leaves = dead_leaves(8, seed=PROCEDURAL_SEED, size=256, channels=channels)
         out[f"procedural (dead leaves, seed {PROCEDURAL_SEED})"] = (
@@ -345,7 +355,7 @@ def main() -> None:
                         help="Gaussian noise clipped to [0, 1] (default, as stored 8-bit images) or unclipped "
                              "(the BM3D/DnCNN/DRUNet papers' protocol)")
     parser.add_argument("--sets", default="test,procedural",
-                        help="evaluation sets for denoising: test, procedural (comma-separated)")
+                        help="evaluation sets for denoising: test, procedural, validation (comma-separated)")
     parser.add_argument("--leave-out", action="append", default=[], metavar="GROUP=WEIGHTS:photo,photo",
                         help="also judge WEIGHTS (trained with holdout=photo,photo) on those held-out photographs")
     parser.add_argument("--deblur-weights", help="deblur network weights file to judge instead of the shipped one")

@@ -3,7 +3,8 @@
 Each works on numpy images one at a time (``H×W`` gray or ``H×W×3`` RGB), so the base class
 converts the batch once and every subclass implements :meth:`_NumpyRestorer._restore_one`.
 ``sigma`` is the noise standard deviation on the [0, 1] scale (25/255 ≈ 0.098), ``kernel`` the
-blur point-spread function (``kH×kW``; a tensor or array, normalised here to sum to one).
+blur kernel as the blur degradations apply it, by correlation (``kH×kW``, ``info["kernel"]``; a
+tensor or array, normalised here to sum to one).
 Defaults are tuned on the project's *training* photographs, never on the test split.
 """
 
@@ -215,6 +216,13 @@ class _quiet_nan_warnings:
         return self._ctx.__exit__(*exc)
 
 
+def _psf(k: np.ndarray) -> np.ndarray:
+    # The blur degradations *correlate* with info["kernel"] (Kornia's filter2d); scikit-image's
+    # deconvolutions model a *convolution* with the psf. The two differ by a half turn of the kernel,
+    # which only symmetric kernels (Gaussian, straight lines) do not notice.
+    return np.ascontiguousarray(k[::-1, ::-1])
+
+
 def _pad_for_deconvolution(img: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, int]:
     # FFT deconvolution assumes a periodic image; reflecting the borders first keeps the
     # wrap-around discontinuity from ringing into the picture.
@@ -243,7 +251,7 @@ class WienerRestorer(_NumpyRestorer):
         s = as_sigma(sigma) if sigma is not None else _estimate_sigma(img, False)
         balance = max(self.min_balance, self.balance_per_sigma * s)
         padded, pad = _pad_for_deconvolution(img, k)
-        out = wiener(padded, k, balance, clip=False)
+        out = wiener(padded, _psf(k), balance, clip=False)
         return out[pad:-pad, pad:-pad]
 
 
@@ -262,7 +270,7 @@ class RichardsonLucyRestorer(_NumpyRestorer):
         k = as_kernel(kernel)
         padded, pad = _pad_for_deconvolution(img, k)
         # RL needs strictly positive data; the floor only matters where the blur met pure black
-        out = richardson_lucy(np.clip(padded, 1e-6, None), k, num_iter=self.num_iter, clip=False)
+        out = richardson_lucy(np.clip(padded, 1e-6, None), _psf(k), num_iter=self.num_iter, clip=False)
         return out[pad:-pad, pad:-pad]
 
 

@@ -151,3 +151,18 @@ def test_bad_constructor_options_are_clear_errors():
         TVDeconvRestorer("cpu", iterations=0)
     with pytest.raises(pixelsmith.InvalidInputError, match="weight_scale"):
         TVDeconvRestorer("cpu", weight_scale=-1.0)
+
+
+def test_an_asymmetric_kernel_is_applied_the_way_the_degradations_apply_it(camera):
+    from pixelsmith.degradations.kernels import shake_kernel
+
+    k = shake_kernel(23.6, torch.Generator().manual_seed(666342188))
+    assert not torch.allclose(k, torch.flip(k, (0, 1)))
+    from pixelsmith.degradations import blur_with_kernel
+
+    g = torch.Generator().manual_seed(0)
+    blurred = (blur_with_kernel(camera, k) + 0.01 * torch.randn(camera.shape, generator=g)).clamp(0, 1)
+    r = TVDeconvRestorer("cpu", iterations=50)
+    right = _psnr(r.restore(blurred, kernel=k, sigma=0.01), camera)
+    flipped = _psnr(r.restore(blurred, kernel=torch.flip(k, (0, 1)), sigma=0.01), camera)
+    assert right > _psnr(blurred, camera) + 4.0 and right > flipped + 3.0

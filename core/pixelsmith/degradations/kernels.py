@@ -167,7 +167,7 @@ def path_kernel(points: torch.Tensor, density: torch.Tensor | None = None, size:
 
     >>> k = path_kernel(torch.tensor([[-2.0, 0.0], [2.0, 0.0]]))
     >>> [round(v, 4) for v in k[k.shape[0] // 2].tolist()]
-    [0.0, 0.125, 0.25, 0.25, 0.25, 0.125, 0.0]
+    [0.125, 0.25, 0.25, 0.25, 0.125]
     """
     pts = torch.as_tensor(points, dtype=torch.float64)
     if pts.ndim != 2 or pts.shape[1] != 2 or pts.shape[0] < 2 or not bool(torch.isfinite(pts).all()):

@@ -39,7 +39,7 @@ SHIPPED_WEIGHTS = pixelsmith.WeightsFile(
 )
 CONDITIONAL_WEIGHTS = pixelsmith.WeightsFile(
     _WEIGHTS_DIR / "mlp-gan-cond-mnist.safetensors",
-    "0000000000000000000000000000000000000000000000000000000000000000",
+    "db0c0e70ebf561ea643de0a2a95e0b0e444baa861ab5a894ccd8996356dc9e05",
 )
 
 

@@ -130,3 +130,24 @@ def test_colour_model_trains_on_rgb_patches(tmp_path, pixelsmith_tiny_photos):
     assert gray.model_channels == 1
     # RGB goes through the colour network, gray through the gray one
     assert torch.allclose(gray.restore(x, sigma=0.1), colour.restore(x, sigma=0.1), atol=1e-6)
+
+
+def test_init_warm_starts_from_a_weights_file_and_refuses_another_network(tmp_path):
+    from pixelsmith_unet.training import train_denoise
+    from pixelsmith.weights import load_weights
+
+    tiny = {"widths": "8,16", "unshuffle": 1, "patch": 16}
+    first = train_denoise(TrainConfig(out=tmp_path / "a", sources=("dead-leaves",), steps=2, batch_size=2,
+                                      checkpoint_every=2, sample_every=2, device="cpu", quiet=True, extra=tiny))
+    # one step at learning rate 0 after init: the exported EMA equals the initial weights
+    again = train_denoise(TrainConfig(out=tmp_path / "b", sources=("dead-leaves",), steps=1, batch_size=2, lr=0.0,
+                                      checkpoint_every=2, sample_every=2, device="cpu", quiet=True,
+                                      extra={**tiny, "init": str(first)}))
+    a, b = load_weights(first), load_weights(again)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(TrainingError, match="matching widths"):
+        train_denoise(TrainConfig(out=tmp_path / "c", sources=("dead-leaves",), steps=1, batch_size=2,
+                                  device="cpu", quiet=True, extra={**tiny, "widths": "8,32", "init": str(first)}))
+    with pytest.raises(TrainingError, match="no such weights file"):
+        train_denoise(TrainConfig(out=tmp_path / "d", sources=("dead-leaves",), steps=1, batch_size=2,
+                                  device="cpu", quiet=True, extra={**tiny, "init": str(tmp_path / "nope")}))

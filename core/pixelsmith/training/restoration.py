@@ -287,6 +287,20 @@ def _batch(recipe: RestorationRecipe, sampler: Callable[[int, torch.Generator], 
     return clean, inp
 
 
+def _warm_start(base: nn.Module, path: Path, model_config: str) -> None:
+    """Load a restorer weights file into a fresh network (``init=PATH``): fine-tuning a shipped model
+    on new data. The file's model_config must be the network's (pass the same widths=/unshuffle=)."""
+    from ..weights import load_into, load_weights, read_metadata
+
+    if not path.is_file():
+        raise TrainingError(f"init={path}: no such weights file")
+    meta = read_metadata(path)
+    if json.loads(meta.get("model_config", "{}")) != json.loads(model_config):
+        raise TrainingError(f"init={path} holds a network {meta.get('model_config')} but this run builds "
+                            f"{model_config}; pass matching widths=/unshuffle=/blocks=/channels=")
+    load_into(base, {k: v.float() for k, v in load_weights(path).items()}, source=str(path))
+
+
 def export_weights(path: Path, model: nn.Module, *, dtype: torch.dtype, metadata: Mapping[str, Any]) -> str:
     """Write a restorer weights file (safetensors) from a module; returns its sha256."""
     from ..weights import save_weights
@@ -325,6 +339,9 @@ def train_restorer(config: TrainConfig, recipe: RestorationRecipe) -> Path:
 
         base = recipe.make_model()
         model_config = json.dumps(getattr(base, "config", {}))
+        if extra.get("init") is not None and not config.resume:
+            _warm_start(base, Path(str(extra["init"])), model_config)
+            session.say(f"initialised from {extra['init']}")
         state = Trainee.prepare(session, base, lr=lr0, ema_decay=recipe.ema_decay)
         model, ema, opt, start = state.model, state.ema, state.opt, state.start
         session.say(f"training {recipe.component} ({recipe.task}) on {described}; "

@@ -138,6 +138,8 @@ def denoise_section(sigmas: list[int], out: list[str], weights: str | None = Non
         unet = pixelsmith.restorer("unet-denoise", device="cpu", **options)
         unet_net = pixelsmith.restorer("unet-denoise", device="cpu", blind="network", **options)
         unet8 = pixelsmith.restorer("unet-denoise", device="cpu", ensemble=8, **options) if ensemble else None
+        per_channel = pixelsmith.restorer("unet-denoise", device="cpu", colour_weights="per-channel",
+                                          **{k: v for k, v in options.items() if k != "colour_weights"})
         unet.restore(next(iter(photos.values())))  # warm-up: first-call allocations are not the model's speed
         times: dict[str, list[float]] = {BLIND: [], bm3d_row: [], "NL-means (true σ)": []}
         if unet8 is not None:
@@ -161,6 +163,9 @@ def denoise_section(sigmas: list[int], out: list[str], weights: str | None = Non
                     rows[ENSEMBLE][name] = score(pred, clean)
                     times[ENSEMBLE].append(t)
                 rows["unet-denoise (σ given)"][name] = score(unet.restore(noisy, sigma=sigma), clean)
+                if channels == 3:
+                    rows.setdefault("unet-denoise (blind, gray network per channel)", {})[name] = score(
+                        per_channel.restore(noisy), clean)
                 arr = np_img(noisy)
                 if channels == 1:
                     pred, t = timed(lambda: to_t(bm3d.bm3d(arr, sigma_psd=sigma)))

@@ -378,6 +378,7 @@ def train_restorer(config: TrainConfig, recipe: RestorationRecipe) -> Path:
                     "batch_size": str(session.effective_batch_size), "data": described,
                     "seconds_this_run": f"{time.monotonic() - started:.1f}",
                     **{k: f"{v:.4f}" for k, v in values.items()},
+                    **({"init": str(extra["init"])} if extra.get("init") is not None else {}),
                     **{k: str(v) for k, v in recipe.metadata.items()}}
             sha = export_weights(out, ema.shadow, dtype=recipe.weights_dtype, metadata=meta)
             session.say(f"wrote {out} (EMA weights, step {step})")

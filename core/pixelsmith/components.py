@@ -295,6 +295,9 @@ class Restorer(ABC):
 
 
 def _check_noise_level(sigma: Any, name: str) -> None:
+    if isinstance(sigma, (list, tuple)) and sigma and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in sigma):
+        sigma = torch.tensor([float(v) for v in sigma])  # one σ per image, as a list
     if isinstance(sigma, torch.Tensor):
         if sigma.is_meta or sigma.is_complex() or not (sigma.is_floating_point() or sigma.dtype in (
                 torch.uint8, torch.int16, torch.int32, torch.int64)):

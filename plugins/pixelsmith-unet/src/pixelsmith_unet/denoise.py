@@ -17,9 +17,10 @@ from pixelsmith.noise_level import estimate_noise_sigma
 
 from .restorer import ResidualUNetRestorer, packaged_weights, per_image
 
-__all__ = ["prepare_level_input", "prepare_impulse_input", "UNetDenoiser", "UNetImpulse", "DENOISE_SHA256", "IMPULSE_SHA256"]
+__all__ = ["prepare_level_input", "prepare_impulse_input", "UNetDenoiser", "UNetImpulse", "DENOISE_SHA256", "DENOISE_RGB_SHA256", "IMPULSE_SHA256"]
 
-DENOISE_SHA256 = "ebc56b94ad6841e78d3568f897b4f6c54f8b4dcf88c2bfa28c479b9e57b7a8c7"
+DENOISE_SHA256 = "b9a72ef43ad93b84f303d3489f596912a39d90f43786bd553e73f7be8027fa36"
+DENOISE_RGB_SHA256 = "5aaf1e224c1061f0b2060982bcda1b7e346cfaa3d1f75957b850b9155625d40d"
 IMPULSE_SHA256 = "b84e471742011455e403d9bde999888504c9005007e092e0184e493d10fd3663"
 
 
@@ -47,7 +48,8 @@ class UNetDenoiser(ResidualUNetRestorer):
     """
 
     weights_file = packaged_weights("pixelsmith_unet", "unet-denoise.safetensors", DENOISE_SHA256)
-    colour_weights_file: WeightsFile | None = None
+    colour_weights_file: WeightsFile | None = packaged_weights("pixelsmith_unet", "unet-denoise-rgb.safetensors",
+                                                               DENOISE_RGB_SHA256)
     local_prepare = True
 
     def __init__(self, device: Any = None, *, blind: str = "estimate", colour_weights: Any = None,

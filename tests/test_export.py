@@ -16,11 +16,13 @@ from pixelsmith import InvalidInputError, UnknownComponentError
 from pixelsmith.cli import main
 from pixelsmith.export import (
     FORMATS,
+    ChannelsRequired,
     ONNX_OPSET,
     ExportGraph,
     Exporter,
     GraphInput,
     export,
+    export_graph,
     export_inputs,
     exportable,
     exportable_components,
@@ -170,6 +172,30 @@ def test_cli_export_writes_checks_and_reports(tmp_path, capsys):
     # an existing file is kept unless --overwrite
     assert main(["export", "dcgan", "--format", "torchscript", "-o", str(out)]) == 2
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_graphs_follow_model_config_and_a_separate_colour_network():
+    # new weights (e.g. unshuffle=1) or a separate colour model need no export code: a restorer that
+    # sends RGB to its own colour network is exported once per channel count
+    from pixelsmith_unet.model import UNet
+
+    restorer = pixelsmith.restorer("unet-denoise", device="cpu")
+    colour = types.SimpleNamespace(model=UNet(in_channels=5, out_channels=3, widths=(8, 16), unshuffle=1).eval())
+    restorer._colour_network = lambda: colour
+    with pytest.raises(ChannelsRequired, match="--channels 1.*--channels 3"):
+        export_graph("unet-denoise", component=restorer)
+    rgb = export_graph("unet-denoise", channels=3, inputs=("sigma",), component=restorer)
+    assert rgb.facts["channels"] == [3] and rgb.facts["size_multiple"] == 2
+    assert rgb.facts["model_config"]["unshuffle"] == 1 and "channels" not in rgb.inputs[0].axes.values()
+    x = torch.rand(2, 3, 20, 18)
+    with torch.no_grad():
+        out = rgb.module(x, torch.tensor([0.1, float("nan")]))
+        expected = (x + colour.model(torch.cat([x, torch.tensor([0.1, 0.0]).reshape(2, 1, 1, 1).expand(2, 1, 20, 18),
+                                                torch.tensor([1.0, 0.0]).reshape(2, 1, 1, 1).expand(2, 1, 20, 18)],
+                                               dim=1))).clamp(0, 1)
+    assert torch.allclose(out, expected, atol=1e-6)  # joint RGB: image, σ map and flag in one network
+    gray = export_graph("unet-denoise", channels=1, component=restorer)
+    assert gray.facts["channels"] == [1] and gray.module.net.config["out_channels"] == 1
 
 
 # -- the opt-in, as a third-party plugin uses it ---------------------------------------------------------

@@ -49,6 +49,7 @@ __all__ = [
     "ONNX_OPSET",
     "METADATA_FORMAT",
     "ExportError",
+    "ChannelsRequired",
     "GraphInput",
     "ExportGraph",
     "Exporter",
@@ -79,6 +80,11 @@ _EXPORT_KINDS = ("restorer", "generator")
 
 class ExportError(PixelsmithError):
     """Writing an export failed (the exporter's own error is attached), or a dependency is missing."""
+
+
+class ChannelsRequired(InvalidInputError):
+    """The component's graph depends on the channel count (e.g. separate gray and colour networks):
+    export it once per count, with ``channels=1`` and ``channels=3``."""
 
 
 @dataclass(frozen=True)
@@ -161,11 +167,17 @@ def export_inputs(spec: ComponentSpec) -> tuple[str, ...]:
 
 
 def exportable_components() -> list[tuple[str, str]]:
-    """``(kind, name)`` of every registered component that can be exported."""
+    """``(kind, name)`` of every registered component that can be exported (and built: its weights file,
+    if it names one, is there)."""
     from . import api
 
-    return [(kind, name) for kind in _EXPORT_KINDS for name in api.list_components(kind)
-            if exportable(api.spec(kind, name))]
+    out = []
+    for kind in _EXPORT_KINDS:
+        for name in api.list_components(kind):
+            spec = api.spec(kind, name)
+            if exportable(spec) and (spec.weights is None or spec.weights.path.is_file()):
+                out.append((kind, name))
+    return out
 
 
 def find_exportable(name: str, kind: str | None = None) -> ComponentSpec:

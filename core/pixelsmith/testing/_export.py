@@ -12,8 +12,8 @@ from typing import Any, Callable, Sequence
 import torch
 
 from .. import api
-from ..export import (FORMATS, ExportGraph, export, export_inputs, find_exportable, load_torchscript,
-                      read_export_metadata, suffix_for)
+from ..export import (FORMATS, ChannelsRequired, ExportGraph, export, export_graph, export_inputs, find_exportable,
+                      load_torchscript, read_export_metadata, suffix_for)
 from ..specs import ComponentSpec, RestorerSpec
 from ._checks import ConformanceError
 from ._inputs import degraded_photo, params_from_info
@@ -99,6 +99,33 @@ def _diff(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a.float() - b.float()).abs().max())
 
 
+def _check_file(spec: ComponentSpec, component: Any, path: Path, fmt: str, inputs: tuple[str, ...],
+                channels: int | None, label: str, feeds: Callable[..., list[tuple[torch.Tensor, ...]]]
+                ) -> list[ExportCheck]:
+    """Export one variant to ``path``, read its metadata back, run it on ``feeds`` and compare."""
+    written = export(spec.name, path, format=fmt, inputs=inputs, channels=channels, kind=spec.kind,
+                     component=component)
+    graph = written.graph
+    meta = read_export_metadata(path)
+    if meta.get("component") != spec.name:
+        raise ConformanceError(f"metadata names {meta.get('component')!r}, not {spec.name!r}")
+    if spec.weights is not None and spec.weights.sha256 not in {w["sha256"] for w in meta["weights"]}:
+        raise ConformanceError("metadata does not carry the weights' sha256")
+    loaded = load_torchscript(path) if fmt == "torchscript" else None
+    out = []
+    for batch in feeds(spec, graph, component):
+        if loaded is None:
+            got = run_onnx(path, {i.name: t for i, t in zip(graph.inputs, batch)})
+        else:
+            with torch.no_grad():
+                got = loaded(*batch)
+        with torch.no_grad():
+            module_out = graph.module(*batch)
+        ref = graph.reference(*batch) if graph.reference is not None else module_out
+        out.append(ExportCheck(spec.name, label, fmt, tuple(batch[0].shape), _diff(got, ref), _diff(got, module_out)))
+    return out
+
+
 def check_export(name: str, *, kind: str | None = None, formats: Sequence[str] = FORMATS,
                  variants: Sequence[Sequence[str]] | None = None, atol: float = 1e-4,
                  feeds: Callable[[ComponentSpec, ExportGraph, Any], list[tuple[torch.Tensor, ...]]] | None = None,
@@ -118,38 +145,26 @@ def check_export(name: str, *, kind: str | None = None, formats: Sequence[str] =
     variants = [tuple(v) for v in variants] if variants is not None else [()] + ([offered] if offered else [])
     results: list[ExportCheck] = []
     failures: list[str] = []
+    # one graph for every channel count, unless the component needs one per count (separate networks)
+    try:
+        export_graph(spec.name, kind=spec.kind, component=component)
+        channel_runs: list[int | None] = [None]
+    except ChannelsRequired:
+        channel_runs = list(getattr(spec, "channels", (1, 3)))
     with contextlib.ExitStack() as stack:
         tmp = Path(directory) if directory is not None else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         tmp.mkdir(parents=True, exist_ok=True)
-        for inputs in variants:
+        for inputs, channels, fmt in [(i, c, f) for i in variants for c in channel_runs for f in formats]:
             label = "+".join(("image" if spec.kind == "restorer" else "z", *inputs))
-            for fmt in formats:
-                path = tmp / f"{spec.name}-{label}{suffix_for(fmt)}"
-                try:
-                    written = export(spec.name, path, format=fmt, inputs=inputs, kind=spec.kind, component=component)
-                    graph = written.graph
-                    meta = read_export_metadata(path)
-                    if meta.get("component") != spec.name:
-                        raise ConformanceError(f"metadata names {meta.get('component')!r}, not {spec.name!r}")
-                    if spec.weights is not None and spec.weights.sha256 not in {w["sha256"] for w in meta["weights"]}:
-                        raise ConformanceError("metadata does not carry the weights' sha256")
-                    loaded = load_torchscript(path) if fmt == "torchscript" else None
-                    for batch in (feeds or export_feeds)(spec, graph, component):
-                        if fmt == "onnx":
-                            got = run_onnx(path, {i.name: t for i, t in zip(graph.inputs, batch)})
-                        else:
-                            with torch.no_grad():
-                                got = loaded(*batch)
-                        with torch.no_grad():
-                            module_out = graph.module(*batch)
-                        ref = graph.reference(*batch) if graph.reference is not None else module_out
-                        check = ExportCheck(spec.name, label, fmt, tuple(batch[0].shape), _diff(got, ref),
-                                            _diff(got, module_out))
-                        results.append(check)
-                        if not check.max_abs_diff <= atol:
-                            failures.append(f"{check} exceeds {atol:g}")
-                except Exception as exc:  # noqa: BLE001  (collect every failure, report them together)
-                    failures.append(f"{spec.name} [{label}] {fmt}: {type(exc).__name__}: {exc}")
+            suffix = "" if channels is None else f"-c{channels}"
+            path = tmp / f"{spec.name}-{label}{suffix}{suffix_for(fmt)}"
+            try:
+                found = _check_file(spec, component, path, fmt, inputs, channels, label, feeds or export_feeds)
+            except Exception as exc:  # noqa: BLE001  (collect every failure, report them together)
+                failures.append(f"{spec.name} [{label}] {fmt}: {type(exc).__name__}: {exc}")
+                continue
+            results += found
+            failures += [f"{c} exceeds {atol:g}" for c in found if not c.max_abs_diff <= atol]
     if failures:
         raise ConformanceError(f"{spec.name}: {len(failures)} export check(s) failed:\n  - " + "\n  - ".join(failures))
     return results

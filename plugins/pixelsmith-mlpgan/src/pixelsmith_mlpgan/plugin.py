@@ -55,6 +55,12 @@ class MLPGAN(TrainedGANGenerator):
     arch_keys = _GENERATOR_KEYS
     network = MLPGenerator
 
+    def export_graph(self, *, inputs: tuple[str, ...] = (), channels: int | None = None) -> Any:
+        """The export graph (:mod:`pixelsmith.export`): ``z`` (and ``labels`` when class-conditional) → images."""
+        from pixelsmith.export import generator_graph
+
+        return generator_graph(self, self.net, inputs=inputs, channels=channels)
+
 
 class ConditionalMLPGAN(MLPGAN):
     """The class-conditional MLP-GAN (Mirza & Osindero 2014): ``sample(n, seed, labels=...)``; without

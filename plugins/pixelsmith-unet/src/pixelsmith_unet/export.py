@@ -97,8 +97,10 @@ def network_for(restorer: Any, channels: int | None) -> tuple[UNet, bool, int | 
     colour = colour() if callable(colour) else None
     if colour is not None and own == 1:
         if channels is None:
-            raise InvalidInputError(f"{restorer.name} restores gray and RGB images with different networks; "
-                                    "export each with channels=1 or channels=3")
+            from pixelsmith.export import ChannelsRequired
+
+            raise ChannelsRequired(f"{restorer.name} restores gray and RGB images with different networks; "
+                                   "export each with channels=1 (--channels 1) and channels=3 (--channels 3)")
         if channels == 3:
             return colour.model, False, 3
         return net, True, 1

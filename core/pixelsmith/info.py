@@ -22,7 +22,7 @@ __all__ = ["component_info", "find_component", "INFO_KINDS"]
 #: Kinds looked up by ``pixelsmith info NAME``, in this order.
 INFO_KINDS = ("restorer", "generator", "metric", "degradation")
 #: Weights metadata that is about training (shown under "training"); the rest is listed as is.
-_TRAINING_KEYS = ("data", "steps", "step", "batch_size", "patch", "lr", "seed", "epochs", "augment", "r1",
+_TRAINING_KEYS = ("data", "init", "steps", "step", "batch_size", "patch", "lr", "seed", "epochs", "augment", "r1",
                   "seconds_this_run", "threads", "exported_from", "ema_updates")
 
 

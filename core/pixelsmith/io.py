@@ -347,8 +347,8 @@ def write_image(path: str | os.PathLike[str], tensor: torch.Tensor, bit_depth: i
                 overwrite: bool = True) -> Path:
     """Write one ``1×C×H×W`` (or ``C×H×W``) image in [0, 1] atomically; the format follows the extension.
 
-    ``bit_depth=16`` writes 16-bit PNG or TIFF, ``bit_depth=32`` float32 TIFF. With ``overwrite=False`` an existing file is an
-    error rather than replaced. Returns the path written.
+    ``bit_depth=16`` writes 16-bit PNG or TIFF, ``bit_depth=32`` float32 TIFF. With
+    ``overwrite=False`` an existing file is an error rather than replaced. Returns the path written.
     """
     path = Path(path)
     if not overwrite and path.exists():

@@ -23,29 +23,19 @@ import argparse
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-
+from _common import interleaved as _interleaved
 
 
 def interleaved(fns: dict, *, rounds: int, warmup: int = 1) -> dict[str, float]:
-    """Median CPU seconds per function, alternating them round by round (as ``_common.interleaved`` does
-    with wall time)."""
-    import statistics
-    import time
+    """Median CPU seconds of this process per function, alternating them round by round (robust on a
+    shared machine where wall time measures the other jobs)."""
+    return _interleaved(fns, rounds=rounds, warmup=warmup, clock=time.process_time)
 
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    samples: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            t0 = time.process_time()
-            fn()
-            samples[name].append(time.process_time() - t0)
-    return {k: statistics.median(v) for k, v in samples.items()}
 
 #: row label -> (component, degradation, parameter input, channels)
 RESTORERS = {"unet-denoise": ("unet-denoise", "gaussian-noise", "sigma", 1),

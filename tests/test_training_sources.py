@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -23,7 +25,9 @@ def test_keywords_and_paths():
     assert is_keyword_source("dead-leaves") and is_keyword_source("photos")
     assert not is_keyword_source("./dead-leaves") and not is_keyword_source("/data/photos")
     assert data_sources(TrainConfig(out="x")) == ["photos"]
-    assert data_sources(TrainConfig(out="x", data="/a")) == ["/a"]
+    assert data_sources(TrainConfig(out="x", data="/a")) == [Path("/a")]
+    # a data Path is a folder even when it is named like a keyword
+    assert data_sources(TrainConfig(out="x", data="photos")) == [Path("photos")]
     assert data_sources(TrainConfig(out="x", sources=("dead-leaves", "/a"))) == ["dead-leaves", "/a"]
 
 
@@ -151,3 +155,9 @@ def test_init_warm_starts_from_a_weights_file_and_refuses_another_network(tmp_pa
     with pytest.raises(TrainingError, match="no such weights file"):
         train_denoise(TrainConfig(out=tmp_path / "d", sources=("dead-leaves",), steps=1, batch_size=2,
                                   device="cpu", quiet=True, extra={**tiny, "init": str(tmp_path / "nope")}))
+
+
+def test_a_folder_path_named_like_a_keyword_is_read_as_a_folder(pixelsmith_tiny_photos):
+    assert pixelsmith_tiny_photos.name == "photos"
+    _, _, text = build_patch_source([pixelsmith_tiny_photos], {}, channels=1, size=16, validation=VALIDATION)
+    assert str(pixelsmith_tiny_photos) in text and "scikit-image" not in text

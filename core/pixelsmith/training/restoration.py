@@ -166,29 +166,19 @@ def draw_degradation(task: str, patch: torch.Tensor, rng: torch.Generator, margi
 
 # -- data -----------------------------------------------------------------------------------------------
 
-def data_sources(config: TrainConfig) -> list[str]:
-    """The ``--data`` sources of a run: ``config.sources``, else ``config.data``, else the bundled photos."""
+def data_sources(config: TrainConfig) -> list[str | Path]:
+    """The ``--data`` sources of a run: ``config.sources``, else ``config.data`` (a folder), else the
+    bundled photos."""
     if config.sources:
         return [str(s) for s in config.sources]
-    return [str(config.data)] if config.data is not None else ["photos"]
+    return [config.data] if config.data is not None else ["photos"]
 
 
 def load_training_images(data: Path | None, channels: int) -> tuple[list[torch.Tensor], list[torch.Tensor], str]:
     """(training images, validation images, description). Each image 1×C×H×W float32 on the CPU."""
-    if data is None:
-        from ..data.photos import TRAIN_PHOTOS, load_photo
+    from .sources import PHOTOS, photo_images
 
-        train = [load_photo(n, channels=channels) for n in TRAIN_PHOTOS if n not in VALIDATION_PHOTOS]
-        val = [load_photo(n, channels=channels) for n in VALIDATION_PHOTOS]
-        names = [n for n in TRAIN_PHOTOS if n not in VALIDATION_PHOTOS]
-        return train, val, (f"scikit-image photographs {', '.join(names)} "
-                            f"(validation: {', '.join(VALIDATION_PHOTOS)}; test split never used)")
-    from ..data.folder import load_image_folder
-
-    images = load_image_folder(data, channels=channels)
-    if len(images) >= 4:
-        return images[:-2], images[-2:], f"{len(images) - 2} images from {data} (last 2 held out for validation)"
-    return images, images[:1], f"{len(images)} images from {data} (too few to hold out: validating on the first)"
+    return photo_images(data if data is not None else PHOTOS, channels, set(), VALIDATION_PHOTOS)
 
 
 def _blur_margin(task: str) -> int:

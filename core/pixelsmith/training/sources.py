@@ -139,9 +139,12 @@ class MixedPatches:
         return [next(drawn[i]) for i in which]
 
 
-def _photo_images(source: str, channels: int, holdout: set[str], validation: Sequence[str]
-                  ) -> tuple[list[torch.Tensor], list[torch.Tensor], str]:
-    if source == PHOTOS:
+def photo_images(source: str | Path, channels: int, holdout: set[str], validation: Sequence[str]
+                 ) -> tuple[list[torch.Tensor], list[torch.Tensor], str]:
+    """(training images, validation images, description) of the bundled photographs (minus the
+    validation and held-out ones) or of a folder (its last two images validate). A ``Path`` is always
+    a folder, even one named like a keyword."""
+    if isinstance(source, str) and source == PHOTOS:
         from ..data.photos import TRAIN_PHOTOS, load_photo
 
         unknown = holdout - set(TRAIN_PHOTOS)
@@ -171,18 +174,19 @@ def build_patch_source(sources: Sequence[str | Path], extra: Mapping[str, Any], 
     Validation images come from the first photo source (the bundled ``validation`` photographs, or a
     folder's last two images); with dead leaves alone, from the bundled validation photographs.
     """
-    sources = [str(s) for s in sources] or [PHOTOS]
+    # strings are keywords or folders; a Path is a folder even when it is named like a keyword
+    sources = [s if isinstance(s, Path) else str(s) for s in sources] or [PHOTOS]
     holdout = {h.strip() for h in str(extra.get("holdout", "")).replace(",", " ").split() if h.strip()}
     leaves_options = {k.split(".", 1)[1]: v for k, v in extra.items() if k.startswith("leaves.")}
-    if leaves_options and DEAD_LEAVES not in sources:
+    if leaves_options and not any(isinstance(x, str) and x == DEAD_LEAVES for x in sources):
         raise TrainingError("leaves.* options were given but no --data dead-leaves source")
     built: list[PatchSource] = []
     val: list[torch.Tensor] | None = None
     for source in sources:
-        if source == DEAD_LEAVES:
+        if isinstance(source, str) and source == DEAD_LEAVES:
             built.append(DeadLeavesPatches(size, channels, leaves_options))
             continue
-        train, v, text = _photo_images(source, channels, holdout, validation)
+        train, v, text = photo_images(source, channels, holdout, validation)
         built.append(PhotoPatches(train, size, by=str(extra.get("sample_by", "image")),
                                   scale_aug=float(extra.get("scale_aug", 0.0)),
                                   scale_min=float(extra.get("scale_min", 1.0)), description=text))

@@ -306,6 +306,65 @@ def test_weights_metadata_cannot_ask_for_terabytes(tmp_path):
     assert "'model_config.ngf' must be an integer" in line
 
 
+
+def test_restorer_weights_metadata_cannot_ask_for_terabytes(tmp_path):
+    """unet-denoise (gray and colour network), deblur and deblur's kernel estimator check a user's
+    ``model_config`` before building anything: one WeightsError naming the file and the field."""
+    pytest.importorskip("pixelsmith_unet")
+    pytest.importorskip("pixelsmith_deblur")
+    script = f"""
+import json, sys
+import torch, pixelsmith
+from pixelsmith.errors import WeightsError
+from pixelsmith.weights import load_weights, read_metadata, save_weights
+from pixelsmith_unet.denoise import UNetDenoiser
+from pixelsmith_deblur.deblur import Deblurrer
+
+def edited(source, name, **changes):
+    meta = read_metadata(source.path)
+    config = {{**json.loads(meta["model_config"]), **changes}}
+    path = {str(tmp_path)!r} + "/" + name
+    save_weights(path, load_weights(source.path), {{**meta, "model_config": config}})
+    return path
+
+x = torch.rand(1, 1, 32, 32)
+wide = [200000] * 4
+cases = [
+    (lambda: pixelsmith.restorer("unet-denoise", weights=edited(UNetDenoiser.weights_file, "u.safetensors",
+                                                                widths=wide), device="cpu"),
+     "u.safetensors", "'model_config.widths' must lie in [1, 4096], got 200000"),
+    (lambda: pixelsmith.restorer("unet-denoise", colour_weights=edited(UNetDenoiser.colour_weights_file,
+         "rgb.safetensors", widths=wide), device="cpu").restore(torch.rand(1, 3, 32, 32)),
+     "rgb.safetensors", "'model_config.widths' must lie in"),
+    (lambda: pixelsmith.restorer("unet-denoise", weights=edited(UNetDenoiser.weights_file, "b.safetensors",
+                                                                widths=[4096] * 8), device="cpu"),
+     "b.safetensors", "parameters, more than the limit"),
+    (lambda: pixelsmith.restorer("unet-denoise", weights=edited(UNetDenoiser.weights_file, "s.safetensors",
+                                                                widths=[32, 64, 128, 512]), device="cpu"),
+     "s.safetensors", "does not match the file's tensors"),
+    (lambda: pixelsmith.restorer("deblur", weights=edited(Deblurrer.weights_file, "d.safetensors",
+                                                          in_channels=10**6), device="cpu"),
+     "d.safetensors", "'model_config.in_channels' must lie in [1, 64]"),
+    (lambda: pixelsmith.restorer("deblur", estimator_weights=edited(Deblurrer.estimator_file, "k.safetensors",
+                                                                    width=10**6), device="cpu").restore(x),
+     "k.safetensors", "'model_config.width' must lie in [8, 1024]"),
+    (lambda: pixelsmith.restorer("deblur", estimator_weights=edited(Deblurrer.estimator_file, "w.safetensors",
+                                                                    width=1000), device="cpu").restore(x),
+     "w.safetensors", "does not match the file's tensors"),
+]
+for build, name, message in cases:
+    try:
+        build()
+    except WeightsError as exc:
+        text = str(exc)
+        assert name in text and message in text and chr(10) not in text, text
+    else:
+        sys.exit("built " + name)
+"""
+    result = run_capped([os.sys.executable, "-c", script], cap_mib=CAP_MIB)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.peak_mib < PEAK_MIB, result.peak_mib
+
 def test_a_flipped_checkpoint_is_named_and_the_previous_one_resumes(tmp_path):
     from train_runs import TINY_DCGAN, write_tiny_mnist
 

@@ -11,7 +11,7 @@ import torch
 import pixelsmith
 from pixelsmith.data.photos import test_photos
 from pixelsmith.degradations.kernels import gaussian_kernel, motion_kernel
-from pixelsmith.errors import InvalidInputError, TrainingError
+from pixelsmith.errors import InvalidInputError, TrainingError, WeightsError
 from pixelsmith.testing import check_resume
 from pixelsmith.training import TrainConfig
 from pixelsmith.weights import read_metadata, sha256_of
@@ -112,7 +112,7 @@ def test_bad_part_and_bad_files_are_refused(tmp_path, pixelsmith_tiny_photos):
     bad = TrainConfig(out=tmp_path / "x", data=pixelsmith_tiny_photos, steps=1, quiet=True, extra={"part": "both"})
     with pytest.raises(TrainingError, match="part="):
         spec.train(bad)
-    with pytest.raises(InvalidInputError, match="kernel-estimator"):
+    with pytest.raises(WeightsError, match="is not a kernel-estimator weights file"):
         load_kernel_estimator(spec.weights.path)  # the deblurring network's file is not an estimator
     with pytest.raises(InvalidInputError, match="estimate_kernel"):
         pixelsmith.restorer("deblur", device="cpu").restore(torch.rand(1, 1, 8, 8), estimate_kernel="yes")

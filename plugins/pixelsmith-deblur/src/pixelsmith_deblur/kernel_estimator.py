@@ -14,7 +14,6 @@ its kernel-aware network.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from torch import nn
 from pixelsmith import InvalidInputError
 from pixelsmith.degradations.kernels import gaussian_kernel, motion_kernel
 from pixelsmith.tiling import pad_to_min_size
+from pixelsmith.weights import Field
 
 __all__ = [
     "KernelEstimate",
@@ -101,6 +101,14 @@ def blur_spectrum(x: torch.Tensor, window: int = SPECTRUM_WINDOW, stride: int | 
     logp = torch.fft.fftshift(logp, dim=(-2, -1))
     logp = logp - logp.mean(dim=(-2, -1), keepdim=True)
     return logp[:, None]
+
+
+#: What a weights file's ``model_config`` metadata must hold to describe a :class:`KernelEstimatorNet`
+#: (the spectrum window is fixed: :func:`blur_spectrum` computes 64² spectra).
+CONFIG_SCHEMA = {"model_config": Field(dict, fields={
+    "width": Field(int, required=False, low=8, high=1024),
+    "window": Field(int, required=False, choices=(SPECTRUM_WINDOW,)),
+})}
 
 
 class KernelEstimatorNet(nn.Module):
@@ -209,15 +217,19 @@ class KernelEstimator:
 def load_kernel_estimator(source, device: torch.device | str = "cpu") -> KernelEstimator:
     """A :class:`KernelEstimator` from a weights file (a path or a checked ``WeightsFile``)."""
     from pixelsmith import WeightsFile
-    from pixelsmith.weights import load_into, load_weights, read_metadata
+    from pixelsmith.errors import WeightsError
+    from pixelsmith.weights import build_checked, load_into, load_weights, read_metadata, validate_metadata
 
     path = source.path if isinstance(source, WeightsFile) else Path(source)
     meta = read_metadata(path)
-    if meta.get("task") != "kernel-estimation" or "model_config" not in meta:
-        raise InvalidInputError(f"{path} is not a kernel-estimator weights file (made by "
-                                "`pixelsmith train deblur part=kernel-estimator`)")
-    net = KernelEstimatorNet.from_config(json.loads(meta["model_config"]))
+    if meta.get("task") != "kernel-estimation":
+        raise WeightsError(f"weights file {path} is not a kernel-estimator weights file (its metadata field "
+                           "'task' is not 'kernel-estimation'; made by `pixelsmith train deblur part=kernel-estimator`)")
+    # the metadata describes the network: checked, then built on the meta device against a parameter
+    # budget and the file's tensors before any memory is taken
+    config = validate_metadata(path, meta, CONFIG_SCHEMA)["model_config"]
     state = load_weights(source)
+    net = build_checked(lambda: KernelEstimatorNet.from_config(config), path=path, state=state)
     load_into(net, {k: v.float() for k, v in state.items()}, source=str(path))
     return KernelEstimator(net, device)
 

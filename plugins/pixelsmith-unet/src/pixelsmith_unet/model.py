@@ -10,10 +10,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["UNet", "DEFAULT_WIDTHS", "DEFAULT_UNSHUFFLE"]
+from pixelsmith.weights import Field
+
+__all__ = ["UNet", "DEFAULT_WIDTHS", "DEFAULT_UNSHUFFLE", "CONFIG_SCHEMA"]
 
 DEFAULT_WIDTHS = (32, 64, 128, 256)
 DEFAULT_UNSHUFFLE = 2
+
+
+#: What a weights file's ``model_config`` metadata must hold to describe a :class:`UNet` (checked by
+#: :func:`pixelsmith.weights.validate_metadata` before anything is built; the parameter budget and
+#: the file's own tensors bound it further in :func:`pixelsmith.weights.build_checked`).
+CONFIG_SCHEMA = {"model_config": Field(dict, fields={
+    "in_channels": Field(int, low=1, high=64),
+    "out_channels": Field(int, low=1, high=16),
+    "widths": Field(list, items=int, low=1, high=4096, length=(1, 8)),
+    "blocks": Field(int, required=False, low=1, high=64),
+    "unshuffle": Field(int, required=False, low=1, high=16),
+})}
 
 
 class _ResBlock(nn.Module):

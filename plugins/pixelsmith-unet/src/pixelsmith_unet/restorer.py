@@ -13,7 +13,6 @@ set by the tile size, not the image size.
 from __future__ import annotations
 
 import contextlib
-import json
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, ClassVar
@@ -22,9 +21,9 @@ import torch
 
 from pixelsmith import InvalidInputError, Restorer, WeightsFile
 from pixelsmith.tiling import pad_to_multiple, tiled_apply
-from pixelsmith.weights import load_into, load_weights, read_metadata
+from pixelsmith.weights import build_checked, load_into, load_weights, read_metadata, validate_metadata
 
-from .model import UNet
+from .model import CONFIG_SCHEMA, UNet
 
 __all__ = ["ResidualUNetRestorer", "packaged_weights"]
 
@@ -61,11 +60,12 @@ class ResidualUNetRestorer(Restorer):
             raise InvalidInputError(f"{type(self).__name__} has no weights file; pass weights=PATH")
         path = source.path if isinstance(source, WeightsFile) else Path(source)
         meta = read_metadata(path)
-        if "model_config" not in meta:
-            raise InvalidInputError(f"{path} has no model_config metadata; is it a pixelsmith restorer file?")
+        # the metadata describes the network: checked against a schema, then built on the meta device
+        # against a parameter budget and the file's tensors, before any memory is taken
+        config = validate_metadata(path, meta, CONFIG_SCHEMA)["model_config"]
         self.metadata = meta
-        self.model = UNet.from_config(json.loads(meta["model_config"]))
         state = load_weights(source)  # a WeightsFile is checked against its sha256
+        self.model = build_checked(lambda: UNet.from_config(config), path=path, state=state)
         load_into(self.model, {k: v.float() for k, v in state.items()}, source=str(path))
         self.model.eval().requires_grad_(False).to(self.device)
         self.multiple = self.model.multiple

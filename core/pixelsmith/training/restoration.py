@@ -44,6 +44,7 @@ __all__ = [
     "DegradationDraw",
     "train_restorer",
     "draw_degradation",
+    "blur_margin",
     "VALIDATION_PHOTOS",
     "NOISE_SIGMA_MAX",
     "load_training_images",
@@ -181,8 +182,13 @@ def load_training_images(data: Path | None, channels: int) -> tuple[list[torch.T
     return photo_images(data if data is not None else PHOTOS, channels, set(), VALIDATION_PHOTOS)
 
 
-def _blur_margin(task: str) -> int:
+def blur_margin(task: str) -> int:
+    """Pixels to crop around a patch before :func:`draw_degradation` blurs it (``task`` "deblur"; 0
+    otherwise), so the largest training blur never reaches the patch's borders."""
     return (max(MOTION_LENGTH_RANGE[1], int(math.ceil(3 * BLUR_SIGMA_RANGE[1])) * 2 + 1) // 2 + 1) if task == "deblur" else 0
+
+
+_blur_margin = blur_margin  # the old private name, for code written against it
 
 
 # -- validation -----------------------------------------------------------------------------------------

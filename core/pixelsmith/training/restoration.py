@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -37,12 +36,14 @@ from ..errors import TrainingError
 from ..tiling import pad_to_min_size
 from .config import TrainConfig
 from .session import TrainingSession
-from .trainee import Trainee
+from .trainee import NetworkTrainer, cosine_lr, export_weights
+from .trainer import RunResult, run_trainer
 
 __all__ = [
     "RestorationRecipe",
     "DegradationDraw",
     "train_restorer",
+    "RestorationTrainer",
     "draw_degradation",
     "blur_margin",
     "VALIDATION_PHOTOS",
@@ -238,16 +239,6 @@ def _metrics(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
 
 # -- the loop -------------------------------------------------------------------------------------------
 
-def cosine_lr(step: int, lr0: float, lr_min: float, warmup: int, total: int, begin: int = 0) -> float:
-    """Linear warm-up then cosine decay to ``lr_min`` over [begin, total]; ``begin`` > 0 is a warm restart."""
-    step -= begin
-    total -= begin
-    if step <= warmup:
-        return lr0 * step / max(1, warmup)
-    t = (step - warmup) / max(1, total - warmup)
-    return lr_min + 0.5 * (lr0 - lr_min) * (1 + math.cos(math.pi * min(1.0, t)))
-
-
 def _forward(model: nn.Module, inp: torch.Tensor, channels: int) -> torch.Tensor:
     return inp[:, :channels] + model(inp)
 
@@ -297,89 +288,78 @@ def _warm_start(base: nn.Module, path: Path, model_config: str) -> None:
     load_into(base, {k: v.float() for k, v in load_weights(path).items()}, source=str(path))
 
 
-def export_weights(path: Path, model: nn.Module, *, dtype: torch.dtype, metadata: Mapping[str, Any]) -> str:
-    """Write a restorer weights file (safetensors) from a module; returns its sha256."""
-    from ..weights import save_weights
+class RestorationTrainer(NetworkTrainer):
+    """The :class:`~pixelsmith.training.Trainer` of a :class:`RestorationRecipe`: degraded patches with
+    their parameters sometimes known, L1 (or ``loss=l2``) on the restored patch, validation PSNR/SSIM."""
 
-    state = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in model.state_dict().items()}
-    return save_weights(path, state, metadata)
+    weights_name = "restorer.safetensors"
+
+    def __init__(self, config: TrainConfig, recipe: RestorationRecipe) -> None:
+        super().__init__(config)
+        extra = dict(config.extra or {})
+        self.recipe, self.extra = recipe, extra
+        self.component, self.task = recipe.component, recipe.task
+        self.weights_dtype, self.ema_decay = recipe.weights_dtype, recipe.ema_decay
+        self.patch = int(extra.get("patch", recipe.patch))
+        self.lr0 = float(config.lr if config.lr is not None else recipe.lr)
+        self.lr_min, self.warmup = recipe.lr_min, recipe.warmup
+        # the cosine horizon; defaults to --steps. Resuming with a larger --steps stretches the schedule
+        # from where it is (lr moves down or up a little), or pin it with schedule_steps=N.
+        self.horizon = int(extra.get("schedule_steps", config.steps))
+        # schedule_start=S restarts the schedule at step S (warm-up, then cosine to the horizon): the way to
+        # continue a finished run at a useful learning rate instead of the decayed one.
+        self.schedule_start = int(extra.get("schedule_start", 0))
+        losses = {"l1": F.l1_loss, "l2": F.mse_loss}
+        loss_name = str(extra.get("loss", "l1"))
+        if loss_name not in losses:
+            raise TrainingError(f"loss={loss_name!r} is not one of {sorted(losses)}")
+        self.loss_fn = losses[loss_name]
+        self.margin = blur_margin(recipe.task)
+
+    def load_data(self, session: TrainingSession) -> None:
+        from .sources import build_patch_source
+
+        self.sampler, val_imgs, self.data_description = build_patch_source(
+            data_sources(self.config), self.extra, channels=self.recipe.channels, size=self.patch + 2 * self.margin,
+            validation=VALIDATION_PHOTOS)
+        self.val_clean, val_deg = _validation_set(self.task, val_imgs, seed=self.config.seed + 12345)
+        self.val_inp = self.recipe.prepare(val_deg, torch.full((val_deg.shape[0],), float("nan")),
+                                           [None] * val_deg.shape[0])
+
+    def build(self, session: TrainingSession) -> nn.Module:
+        base = self.recipe.make_model()
+        init = self.extra.get("init")
+        if init is not None and not self.config.resume:
+            _warm_start(base, Path(str(init)), json.dumps(getattr(base, "config", {})))
+            session.say(f"initialised from {init}")
+        return base
+
+    def summary(self, session: TrainingSession, start: int) -> str:
+        return (f"training {self.component} ({self.task}) on {self.data_description}; "
+                f"{self.patch}² patches, batch {session.effective_batch_size}, steps {start}→{self.config.steps}, "
+                f"device {session.device}")
+
+    def loss(self, session: TrainingSession, step: int, model: nn.Module) -> torch.Tensor:
+        clean, inp = _batch(self.recipe, self.sampler, session, step, self.margin)
+        return self.loss_fn(_forward(model, inp, self.recipe.channels), clean)
+
+    def evaluate(self, session: TrainingSession, model: nn.Module) -> dict[str, float]:
+        pred = _forward(model, self.val_inp.to(session.device), self.recipe.channels).clamp(0, 1)
+        return _metrics(pred.cpu(), self.val_clean)
+
+    def describe(self, values: Mapping[str, float]) -> str:
+        return f"validation PSNR {values['val_psnr']:.2f} dB, SSIM {values['val_ssim']:.4f}"
+
+    def export_metadata(self, session: TrainingSession, run: RunResult) -> dict[str, str]:
+        init = self.extra.get("init")
+        return {"channels": str(self.recipe.channels), "patch": str(self.patch),
+                **({"init": str(init)} if init is not None else {}),
+                **{k: str(v) for k, v in self.recipe.metadata.items()}}
 
 
 def train_restorer(config: TrainConfig, recipe: RestorationRecipe) -> Path:
     """Train ``recipe`` as ``config`` says; returns the path of ``restorer.safetensors``."""
-    extra = dict(config.extra or {})
-    patch = int(extra.get("patch", recipe.patch))
-    lr0 = float(config.lr if config.lr is not None else recipe.lr)
-    # the cosine horizon; defaults to --steps. Resuming with a larger --steps stretches the schedule
-    # from where it is (lr moves down or up a little), or pin it with schedule_steps=N.
-    horizon = int(extra.get("schedule_steps", config.steps))
-    # schedule_start=S restarts the schedule at step S (warm-up, then cosine to the horizon): the way to
-    # continue a finished run at a useful learning rate instead of the decayed one.
-    begin = int(extra.get("schedule_start", 0))
-    losses = {"l1": F.l1_loss, "l2": F.mse_loss}
-    loss_name = str(extra.get("loss", "l1"))
-    if loss_name not in losses:
-        raise TrainingError(f"loss={loss_name!r} is not one of {sorted(losses)}")
-    loss_fn = losses[loss_name]
-    margin = _blur_margin(recipe.task)
-    with TrainingSession(config, recipe.component) as session:
-        torch.manual_seed(session.config.seed)  # the init only; every later draw uses per-step generators
-        from .sources import build_patch_source
-
-        sampler, val_imgs, described = build_patch_source(
-            data_sources(config), extra, channels=recipe.channels, size=patch + 2 * margin,
-            validation=VALIDATION_PHOTOS)
-        val_clean, val_deg = _validation_set(recipe.task, val_imgs, seed=config.seed + 12345)
-        val_inp = recipe.prepare(val_deg, torch.full((val_deg.shape[0],), float("nan")),
-                                 [None] * val_deg.shape[0])
-
-        base = recipe.make_model()
-        model_config = json.dumps(getattr(base, "config", {}))
-        if extra.get("init") is not None and not config.resume:
-            _warm_start(base, Path(str(extra["init"])), model_config)
-            session.say(f"initialised from {extra['init']}")
-        state = Trainee.prepare(session, base, lr=lr0, ema_decay=recipe.ema_decay)
-        model, ema, opt, start = state.model, state.ema, state.opt, state.start
-        session.say(f"training {recipe.component} ({recipe.task}) on {described}; "
-                    f"{patch}² patches, batch {session.effective_batch_size}, steps {start}→{config.steps}, "
-                    f"device {session.device}")
-
-        def checkpoint(step: int) -> Path | None:
-            return state.checkpoint(session, step, {"model_config": model_config, "task": recipe.task})
-
-        def validate(step: int) -> dict[str, float]:
-            with torch.no_grad():
-                pred = _forward(ema.shadow, val_inp.to(session.device), recipe.channels).clamp(0, 1)
-            values = _metrics(pred.cpu(), val_clean)
-            session.log(step, **values)
-            session.say(f"step {step}: validation PSNR {values['val_psnr']:.2f} dB, SSIM {values['val_ssim']:.4f}")
-            return values
-
-        def train_step(step: int) -> None:
-            for group in opt.param_groups:
-                group["lr"] = cosine_lr(step, lr0, recipe.lr_min, recipe.warmup, horizon, begin)
-            clean, inp = _batch(recipe, sampler, session, step, margin)
-            model.train()
-            loss = loss_fn(_forward(model, inp, recipe.channels), clean)
-            state.step(loss)
-            session.step_done(step, loss=float(loss.detach()), lr=opt.param_groups[0]["lr"])
-
-        started = time.monotonic()
-        step, values = session.run_steps(start, train_step, checkpoint, validate)
-
-        out = config.out / "restorer.safetensors"
-        if session.is_main:
-            meta = {"component": recipe.component, "task": recipe.task, "model_config": model_config,
-                    "steps": str(step), "channels": str(recipe.channels), "patch": str(patch),
-                    "batch_size": str(session.effective_batch_size), "data": described,
-                    "seconds_this_run": f"{time.monotonic() - started:.1f}",
-                    **{k: f"{v:.4f}" for k, v in values.items()},
-                    **({"init": str(extra["init"])} if extra.get("init") is not None else {}),
-                    **{k: str(v) for k, v in recipe.metadata.items()}}
-            sha = export_weights(out, ema.shadow, dtype=recipe.weights_dtype, metadata=meta)
-            session.say(f"wrote {out} (EMA weights, step {step})")
-            print(f"sha256 {sha}  {out}", flush=True)
-        return out
+    return run_trainer(config, RestorationTrainer(config, recipe))
 
 
 def export_from_checkpoint(checkpoint: str | Path, out: str | Path, *,

@@ -16,7 +16,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 import torch
 import torch.distributed as dist
@@ -35,6 +35,7 @@ from .checkpoint import (
     verify_checkpoint,
 )
 from .config import TrainConfig
+from .ema import _unwrap
 
 __all__ = ["TrainingSession", "stop_signal"]
 
@@ -160,6 +161,12 @@ class TrainingSession:
         start = within * global_batch + self.rank * b
         return perm[start:start + b]
 
+    def derive_seed(self, *parts: int | str) -> int:
+        """A 63-bit seed derived from (``--seed``, ``*parts``), e.g. ``torch.manual_seed(session.derive_seed("init"))``
+        for the same initial weights on every rank, or ``(session.rank, step, "global")`` for what only
+        the global RNG can seed (dropout)."""
+        return _derive_seed(self.config.seed, *parts)
+
     @property
     def effective_batch_size(self) -> int:
         return self.config.batch_size * self.world_size
@@ -178,6 +185,11 @@ class TrainingSession:
                 warnings.filterwarnings("ignore", message=".*broadcast_buffers.*")
                 model = DistributedDataParallel(model, device_ids=ids, broadcast_buffers=False)
         return model
+
+    @staticmethod
+    def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+        """The network inside a :meth:`wrap`-ped module (itself when it is not wrapped)."""
+        return _unwrap(model)
 
     def all_reduce_mean(self, value: torch.Tensor) -> torch.Tensor:
         if not self.distributed:
@@ -267,32 +279,41 @@ class TrainingSession:
         return path
 
     # -- reporting ---------------------------------------------------------------------------------
-    def progress(self, start: int) -> None:
+    def _open_progress(self, start: int) -> None:
         if self.is_main and not self.config.quiet and sys.stderr.isatty():
             from tqdm.auto import tqdm
 
             self._bar = tqdm(total=self.config.steps, initial=start, desc=f"train {self.component}",
                              unit="step", dynamic_ncols=True)
 
-    def step_done(self, step: int, **scalars: float) -> None:
-        """Advance the progress bar; every ``sample_every // 5`` steps also append to ``log.jsonl``.
+    def step_done(self, step: int, scalars: Mapping[str, float | torch.Tensor] | None = None, *,
+                  log_every: int | None = None) -> None:
+        """The progress and logging call: advance the progress bar by one step; every ``log_every``
+        steps (default ``sample_every // 5``) and at the last step also append ``scalars`` to
+        ``log.jsonl`` and show them beside the bar.
 
-        Call it on every rank: under torchrun the logged scalars are the mean over all ranks
-        (the loss of the global batch), not rank 0's share.
+        :func:`~pixelsmith.training.run_trainer` calls it with what ``Trainer.step`` returns. Call it
+        on every rank: under torchrun the logged scalars are the mean over all ranks (the loss of the
+        global batch), not rank 0's share. Tensors are read (a host sync) only on logging steps.
         """
-        logging = step % max(1, self.config.sample_every // 5) == 0 or step == self.config.steps
-        if logging and self.distributed and scalars:
-            names = sorted(scalars)
-            mean = self.all_reduce_mean(torch.tensor([float(scalars[k]) for k in names], dtype=torch.float64))
-            scalars = dict(zip(names, mean.tolist()))
+        every = log_every if log_every is not None else max(1, self.config.sample_every // 5)
+        logging = step % max(1, every) == 0 or step == self.config.steps
+        values: dict[str, float] = {}
+        if logging and scalars:
+            names = list(scalars)
+            if self.distributed:
+                mean = self.all_reduce_mean(torch.tensor([float(scalars[k]) for k in names], dtype=torch.float64))
+                values = dict(zip(names, mean.tolist()))
+            else:
+                values = {k: float(scalars[k]) for k in names}
         if not self.is_main:
             return
         if self._bar is not None:
+            if values:
+                self._bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
             self._bar.update(1)
-            if step % 10 == 0:
-                self._bar.set_postfix({k: f"{v:.4g}" for k, v in scalars.items()})
         if logging:
-            self.log(step, **scalars)
+            self.log(step, **values)
 
     def log(self, step: int, **values: Any) -> None:
         if self._log_file is not None:
@@ -307,34 +328,10 @@ class TrainingSession:
             else:
                 print(message, file=sys.stderr, flush=True)
 
-    def run_steps(self, start: int, train_step: Callable[[int], None], checkpoint: Callable[[int], Any],
-                  validate: Callable[[int], Mapping[str, float]]) -> tuple[int, dict[str, float]]:
-        """The loop of a trainer that validates: ``train_step(step)`` for steps ``start + 1 …``, a
-        checkpoint every ``checkpoint_every`` steps, at the end and on a signal, ``validate(step)``
-        (main process) every ``sample_every`` steps and at the end. Returns (last step, last
-        validation values)."""
-        config = self.config
-        step, last_saved, values = start, (start if start > 0 else -1), {}
-        for step in self.iterate(start):
-            train_step(step)
-            stopping = self.should_stop()
-            if step % config.checkpoint_every == 0 or step == config.steps or stopping:
-                checkpoint(step)
-                last_saved = step
-            if self.is_main and (step % config.sample_every == 0 or step == config.steps):
-                values = dict(validate(step))
-            if stopping:
-                self.say(f"stopped at step {step}; resume with --resume")
-                break
-        if last_saved != step:
-            checkpoint(step)
-        if self.is_main and not values:
-            values = dict(validate(step))
-        return step, values
-
     def iterate(self, start: int) -> Iterator[int]:
-        """Steps ``start + 1 … steps``; stops early (after the caller checkpoints) on a signal."""
-        self.progress(start)
+        """Steps ``start + 1 … steps`` with a progress bar (the driver, :func:`~pixelsmith.training.run_trainer`,
+        breaks out early on a signal)."""
+        self._open_progress(start)
         if self.distributed:
             self.say(f"distributed: {self.world_size} processes × batch {self.config.batch_size} "
                      f"= effective batch {self.effective_batch_size}")

@@ -12,19 +12,19 @@ photographs, rotated checkpoints, ``--resume``; writes ``kernel-estimator.safete
 
 from __future__ import annotations
 
-import json
 import math
-import time
 from pathlib import Path
+from typing import Mapping
 
 import torch
 import torch.nn.functional as F
 
-from pixelsmith.training import TrainConfig
+from pixelsmith.training import NetworkTrainer, TrainConfig, TrainingSession, run_trainer
+from pixelsmith.training.restoration import load_training_images
 
 from .kernel_estimator import KernelEstimatorNet, blur_spectrum, split_outputs, targets_from_blurs
 
-__all__ = ["train_kernel_estimator", "CROP_RANGE"]
+__all__ = ["train_kernel_estimator", "KernelEstimatorTrainer", "CROP_RANGE"]
 
 #: Side of the training crops, drawn uniformly per sample.
 CROP_RANGE = (96, 256)
@@ -90,62 +90,47 @@ def _scores(out: torch.Tensor, t: dict[str, torch.Tensor]) -> dict[str, float]:
     return values
 
 
+class KernelEstimatorTrainer(NetworkTrainer):
+    """The kernel estimator on the core's one-network trainer (Adam, EMA, warm-up + cosine)."""
+
+    component = "deblur-kernel-estimator"
+    weights_component = "deblur"
+    task = "kernel-estimation"
+    weights_name = "kernel-estimator.safetensors"
+    lr_min, warmup, ema_decay = 1e-5, 200, 0.998
+
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__(config)
+        self.extra = dict(config.extra or {})
+        self.lr0 = float(config.lr if config.lr is not None else 1e-3)
+        self.horizon = int(self.extra.get("schedule_steps", config.steps))
+
+    def load_data(self, session: TrainingSession) -> None:
+        self.train_imgs, val_imgs, self.data_description = load_training_images(self.config.data, channels=1)
+        self.val_spectra, val_blurs = _draw_samples(val_imgs, 128, torch.Generator().manual_seed(self.config.seed + 999),
+                                                    augment=False, fixed_crop=192)
+        self.val_t = targets_from_blurs(val_blurs)
+
+    def build(self, session: TrainingSession) -> KernelEstimatorNet:
+        return KernelEstimatorNet(width=int(self.extra.get("width", 32)))
+
+    def summary(self, session: TrainingSession, start: int) -> str:
+        return (f"training the deblur kernel estimator on {self.data_description}; crops {CROP_RANGE[0]}–{CROP_RANGE[1]} "
+                f"px, batch {session.effective_batch_size}, steps {start}→{self.config.steps}, device {session.device}")
+
+    def loss(self, session: TrainingSession, step: int, model: torch.nn.Module) -> torch.Tensor:
+        spectra, blurs = _draw_samples(self.train_imgs, self.config.batch_size, session.step_generator(step, "data"),
+                                       augment=self.config.augment)
+        targets = {k: v.to(session.device) for k, v in targets_from_blurs(blurs).items()}
+        return _loss(model(spectra.to(session.device)), targets)
+
+    def evaluate(self, session: TrainingSession, model: torch.nn.Module) -> dict[str, float]:
+        return _scores(model(self.val_spectra.to(session.device)), self.val_t)
+
+    def describe(self, values: Mapping[str, float]) -> str:
+        return ", ".join(f"{k[4:]} {v:.3f}" for k, v in values.items())
+
+
 def train_kernel_estimator(config: TrainConfig) -> Path:
     """Train the kernel estimator as ``config`` says; returns the path of ``kernel-estimator.safetensors``."""
-    from pixelsmith.training.trainee import Trainee
-    from pixelsmith.training.restoration import cosine_lr, export_weights, load_training_images
-    from pixelsmith.training.session import TrainingSession
-
-    extra = dict(config.extra or {})
-    lr0 = float(config.lr if config.lr is not None else 1e-3)
-    lr_min, warmup = 1e-5, 200
-    horizon = int(extra.get("schedule_steps", config.steps))
-    component = "deblur-kernel-estimator"
-    with TrainingSession(config, component) as session:
-        torch.manual_seed(config.seed)
-        train_imgs, val_imgs, described = load_training_images(config.data, channels=1)
-        val_spectra, val_blurs = _draw_samples(val_imgs, 128, torch.Generator().manual_seed(config.seed + 999),
-                                               augment=False, fixed_crop=192)
-        val_t = targets_from_blurs(val_blurs)
-
-        base = KernelEstimatorNet(width=int(extra.get("width", 32)))
-        model_config = json.dumps(base.config)
-        state = Trainee.prepare(session, base, lr=lr0, ema_decay=0.998)
-        model, ema, opt, start = state.model, state.ema, state.opt, state.start
-        session.say(f"training the deblur kernel estimator on {described}; crops {CROP_RANGE[0]}–{CROP_RANGE[1]} px, "
-                    f"batch {session.effective_batch_size}, steps {start}→{config.steps}, device {session.device}")
-
-        def checkpoint(step: int) -> Path | None:
-            return state.checkpoint(session, step, {"model_config": model_config, "task": "kernel-estimation"})
-
-        def validate(step: int) -> dict[str, float]:
-            with torch.no_grad():
-                values = _scores(ema.shadow(val_spectra.to(session.device)), val_t)
-            session.log(step, **values)
-            session.say(f"step {step}: " + ", ".join(f"{k[4:]} {v:.3f}" for k, v in values.items()))
-            return values
-
-        def train_step(step: int) -> None:
-            lr = cosine_lr(step, lr0, lr_min, warmup, horizon)
-            for group in opt.param_groups:
-                group["lr"] = lr
-            spectra, blurs = _draw_samples(train_imgs, config.batch_size, session.step_generator(step, "data"),
-                                           augment=config.augment)
-            targets = {k: v.to(session.device) for k, v in targets_from_blurs(blurs).items()}
-            model.train()
-            loss = _loss(model(spectra.to(session.device)), targets)
-            state.step(loss)
-            session.step_done(step, loss=float(loss.detach()), lr=lr)
-
-        started = time.monotonic()
-        step, values = session.run_steps(start, train_step, checkpoint, validate)
-        out = config.out / "kernel-estimator.safetensors"
-        if session.is_main:
-            meta = {"component": "deblur", "task": "kernel-estimation", "model_config": model_config,
-                    "steps": str(step), "batch_size": str(session.effective_batch_size), "data": described,
-                    "seconds_this_run": f"{time.monotonic() - started:.1f}",
-                    **{k: f"{v:.4f}" for k, v in values.items()}}
-            sha = export_weights(out, ema.shadow, dtype=torch.float16, metadata=meta)
-            session.say(f"wrote {out} (EMA weights, step {step})")
-            print(f"sha256 {sha}  {out}", flush=True)
-        return out
+    return run_trainer(config, KernelEstimatorTrainer(config))

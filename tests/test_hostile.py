@@ -199,6 +199,37 @@ def test_parameters_are_checked_before_any_work(tmp_path, small_png):
     assert not out.exists() and not (tmp_path / "b.png").exists()
 
 
+
+def test_trainer_options_are_checked_before_any_work(tmp_path, capsys):
+    """``pixelsmith train NAME key=value``: an option the trainer does not declare, or a value of the
+    wrong kind or out of range, is one line and exit 2 before a run folder is made or data is read."""
+    from pixelsmith.cli import main
+
+    cases = [
+        (["unet-denoise", "foo=1"], ["does not take 'foo'", "it takes", "unclipped", "widths", "leaves.*"]),
+        (["unet-denoise", "unclipped=abc"], ["unclipped='abc'", "a number in [0, 1]"]),
+        (["unet-denoise", "unclipped=2"], ["unclipped=2", "a number in [0, 1]"]),
+        (["unet-denoise", "widths=abc"], ["widths='abc'", "whole numbers in [1, 4096]"]),
+        (["unet-denoise", "unclippd=0.3"], ["did you mean 'unclipped'?"]),
+        (["unet-denoise", "--data", "dead-leaves", "leaves.rmn=2"], ["unknown dead-leaves option 'rmn'"]),
+        (["deblur", "part=both"], ["part='both'", "one of restorer, kernel-estimator"]),
+        (["dcgan", "ngff=8"], ["does not take 'ngff' (did you mean 'ngf'?)", "ndf"]),
+        (["dcgan", "r1=abc"], ["r1='abc'", "a number"]),
+        (["mlp-gan", "hidden=wide"], ["hidden='wide'", "a whole number"]),
+    ]
+    for i, (args, messages) in enumerate(cases):
+        run = tmp_path / f"run{i}"
+        args = ["train", *args, "--steps", "1", "--out", str(run), "--device", "cpu", "--quiet"]
+        if i == 0:  # the real command, once
+            line = _one_error(_run(*args), 2)
+        else:
+            assert main(args) == 2, args
+            err = capsys.readouterr().err.strip().splitlines()
+            assert len(err) == 1, err
+            line = err[0]
+        assert all(m in line for m in messages), (args, line)
+        assert not run.exists(), args  # refused before the run folder was made
+
 def test_empty_inputs_are_an_error(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "x.png").mkdir()  # a folder with an image's name

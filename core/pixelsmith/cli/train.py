@@ -11,6 +11,7 @@ from ..errors import InvalidInputError, PixelsmithError, UnknownComponentError
 from ..registry import get_registry
 from ..specs import ComponentSpec, normalize_name
 from ..training.config import TrainConfig
+from ..training.options import check_options, trainer_options
 from ..training.sources import SOURCE_KEYWORDS, is_keyword_source
 from ..weights import read_metadata
 from ._common import add_max_pixels, check_output_folder, info, interrupted_exit_code, parse_params
@@ -82,13 +83,17 @@ def run(args: argparse.Namespace) -> int:
     for key in ("steps", "batch_size", "checkpoint_every", "sample_every"):
         if options[key] is not None and options[key] < 1:
             raise InvalidInputError(f"--{key.replace('_', '-')} must be at least 1, got {options[key]}")
+    # the trainer's own key=value options, refused before a run folder is made or data is read
+    # (checked only: the trainer reads them as the command line gave them)
+    extra = parse_params(args.extra)
+    check_options(spec.name, trainer_options(spec.train), extra)
     out = args.out or Path("runs") / spec.name
     if os.environ.get("RANK", "0") == "0":  # only rank 0 writes the run folder
         check_output_folder(out, what="run folder (--out)")
     config = TrainConfig(
         out=out,
         sources=sources, resume=args.resume, augment=not args.no_augment, quiet=args.quiet,
-        extra=parse_params(args.extra),
+        extra=extra,
         **{k: v for k, v in options.items() if v is not None},
     )
     from ..training import session

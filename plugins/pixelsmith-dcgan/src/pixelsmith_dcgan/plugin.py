@@ -12,6 +12,7 @@ from typing import Any
 
 import pixelsmith
 from pixelsmith.errors import TrainingError
+from pixelsmith.training.options import declare_options, gan_options
 from pixelsmith.training.gan_weights import (TrainedGANGenerator, architecture_options,
                                              split_architecture_options)
 
@@ -105,6 +106,11 @@ def train_conditional(config: Any) -> Path:
     """``pixelsmith train dcgan-cond``: as :func:`train`, conditioned on the labels (MNIST, IDX with labels);
     ``num_classes`` (10) in ``extra``."""
     return _train(config, conditional=True)
+
+
+# the key=value options each trainer takes, checked by `pixelsmith train` before any work
+declare_options(train, gan_options(MODEL_DEFAULTS))
+declare_options(train_conditional, gan_options(CONDITIONAL_DEFAULTS))
 
 
 def export(checkpoint: str | Path, out: str | Path) -> str:

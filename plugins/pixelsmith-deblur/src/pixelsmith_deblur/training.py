@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pixelsmith.training import TrainConfig
+from pixelsmith.training.options import RESTORATION_OPTIONS, Option, declare_options
 from pixelsmith_unet.model import DEFAULT_UNSHUFFLE, DEFAULT_WIDTHS, UNet
 
 from .deblur import prepare_deblur_input
@@ -49,3 +50,14 @@ def train_deblur(config: TrainConfig) -> Path:
 
         return train_kernel_estimator(config)
     return train_restorer(config, deblur_recipe(config))
+
+
+#: The ``key=value`` options of ``pixelsmith train deblur`` (checked before any work).
+OPTIONS = {
+    **RESTORATION_OPTIONS,
+    "part": Option("str", "what to train", choices=PARTS),
+    "widths": Option("ints", "channels per U-Net scale, e.g. 32,64,128,256", low=1, high=4096),
+    "unshuffle": Option("int", "pixel-unshuffle factor", low=1, high=16),
+    "width": Option("int", "kernel estimator width (part=kernel-estimator)", low=8, high=1024),
+}
+declare_options(train_deblur, OPTIONS)

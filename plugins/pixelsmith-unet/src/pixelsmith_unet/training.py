@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pixelsmith.errors import TrainingError
 from pixelsmith.training import TrainConfig
+from pixelsmith.training.options import RESTORATION_OPTIONS, Option, declare_options
 
 from .denoise import prepare_impulse_input, prepare_level_input
 from .model import DEFAULT_UNSHUFFLE, DEFAULT_WIDTHS, UNet
@@ -60,8 +61,22 @@ def train_denoise(config: TrainConfig) -> Path:
     return train_restorer(config, denoise_recipe(config))
 
 
+#: The ``key=value`` options of ``pixelsmith train unet-denoise`` (checked before any work).
+OPTIONS = {
+    **RESTORATION_OPTIONS,
+    "widths": Option("ints", "channels per U-Net scale, e.g. 32,64,128,256", low=1, high=4096),
+    "channels": Option("int", "1: gray network, 3: joint colour network", choices=(1, 3)),
+    "blocks": Option("int", "residual blocks per scale", low=1, high=64),
+    "unshuffle": Option("int", "pixel-unshuffle factor", low=1, high=16),
+}
+declare_options(train_denoise, OPTIONS)
+
+
 def train_impulse(config: TrainConfig) -> Path:
     """Train the salt-and-pepper denoiser; writes ``<out>/restorer.safetensors``."""
     from pixelsmith.training.restoration import train_restorer
 
     return train_restorer(config, impulse_recipe(config))
+
+
+declare_options(train_impulse, OPTIONS)

@@ -1,4 +1,5 @@
-"""The one GAN trainer the generator plugins share (``pixelsmith train mlp-gan|dcgan``).
+"""The one GAN trainer the generator plugins share (``pixelsmith train mlp-gan|dcgan``): :class:`GANTrainer`,
+run by the same driver as every trainer (:func:`pixelsmith.training.run_trainer`).
 
 Recipe: Adam with the DCGAN settings (lr 2e-4, betas (0.5, 0.999)), one optimiser per network,
 the non-saturating loss in its softplus form, an EMA of the generator weights, DiffAugment applied
@@ -29,11 +30,13 @@ from torch import nn
 
 from ..errors import TrainingError
 from ..weights import save_weights
+from .checkpoint import Checkpoint
 from .config import TrainConfig
-from .ema import EMA, _unwrap
-from .session import TrainingSession, _derive_seed
+from .ema import EMA
+from .session import TrainingSession
+from .trainer import CheckpointParts, RunResult, run_trainer
 
-__all__ = ["train_gan", "GAN_DEFAULTS", "recalibrate_batchnorm", "export_generator", "read_model_config",
+__all__ = ["train_gan", "GANTrainer", "GAN_DEFAULTS", "recalibrate_batchnorm", "export_generator", "read_model_config",
            "GENERATOR_FILE"]
 
 #: The shippable file written at the end of training: EMA generator weights only.
@@ -202,189 +205,182 @@ def _load_data(config: TrainConfig, image_size: int, channels: int, conditional:
     return images.contiguous(), labels
 
 
-def train_gan(config: TrainConfig, *, component: str, build_generator: Callable[[], nn.Module],
-              build_discriminator: Callable[[], nn.Module], latent_dim: int, image_size: int, channels: int,
-              conditional: bool = False, model_config: Mapping[str, Any] | None = None,
-              defaults: Mapping[str, Any] | None = None) -> Path:
-    """Train a GAN; return the last checkpoint. Also writes ``generator.safetensors`` (EMA weights).
+class GANTrainer:
+    """The GAN :class:`~pixelsmith.training.Trainer`: G and D with Adam each, the EMA generator, the
+    non-saturating loss, DiffAugment and R1 as the options say; sample grids as its validation and
+    ``generator.safetensors`` (EMA weights) as its export.
 
     ``build_generator()`` returns a module ``G(z[, labels]) -> B×C×H×W`` in [0, 1];
     ``build_discriminator()`` one ``D(x[, labels]) -> B`` (or ``B×1``) logits. ``model_config`` (JSON-able)
     is stored in every file written so the plugin can rebuild the architecture from a weights file.
+    Checkpoints hold ``G.*``, ``D.*``, ``G_ema.*``, ``optim.G``/``optim.D`` and ``rng.torch``.
     """
-    opts = _settings(config, defaults or {})
-    model_config = dict(model_config or {})
-    model_config.update({"latent_dim": latent_dim, "image_size": image_size, "channels": channels,
-                         "conditional": conditional})
-    num_classes = int(opts["num_classes"]) if conditional else 0
-    if conditional:  # unconditional configs stay as before, so runs written by earlier versions resume
-        model_config["num_classes"] = num_classes
 
-    with TrainingSession(config, component) as session:
+    def __init__(self, config: TrainConfig, *, component: str, build_generator: Callable[[], nn.Module],
+                 build_discriminator: Callable[[], nn.Module], latent_dim: int, image_size: int, channels: int,
+                 conditional: bool = False, model_config: Mapping[str, Any] | None = None,
+                 defaults: Mapping[str, Any] | None = None) -> None:
+        self.config, self.component = config, component
+        self.build_generator, self.build_discriminator = build_generator, build_discriminator
+        self.latent_dim, self.image_size, self.channels = latent_dim, image_size, channels
+        self.conditional = conditional
+        self.opts = _settings(config, defaults or {})
+        model_config = dict(model_config or {})
+        model_config.update({"latent_dim": latent_dim, "image_size": image_size, "channels": channels,
+                             "conditional": conditional})
+        self.num_classes = int(self.opts["num_classes"]) if conditional else 0
+        if conditional:  # unconditional configs stay as before, so runs written by earlier versions resume
+            model_config["num_classes"] = self.num_classes
+        self.model_config = model_config
+        self.log_every = max(1, int(self.opts["log_every"]))  # steps between loss read-outs (host syncs)
+
+    def setup(self, session: TrainingSession, checkpoint: Checkpoint | None) -> None:
+        config, opts = self.config, self.opts
         device = session.device
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True
-        images, labels = _load_data(config, image_size, channels, conditional)
-        n = images.shape[0]
-        images = images.to(device)
-        labels = labels.to(device) if labels is not None else None
+        images, labels = _load_data(config, self.image_size, self.channels, self.conditional)
+        self.n = images.shape[0]
+        self.images = images.to(device)
+        self.labels = labels.to(device) if labels is not None else None
 
-        torch.manual_seed(_derive_seed(config.seed, "init"))  # same initial weights on every rank
-        g_raw, d_raw = build_generator(), build_discriminator()
-        G, D = session.wrap(g_raw), session.wrap(d_raw)
-        g_raw, d_raw = _unwrap(G), _unwrap(D)
-        betas = (float(opts["beta1"]), float(opts["beta2"]))
-        opt_g = torch.optim.Adam(g_raw.parameters(), lr=opts["lr"], betas=betas)
-        opt_d = torch.optim.Adam(d_raw.parameters(), lr=opts["lr"], betas=betas)
-        ema = EMA(g_raw, decay=float(opts["ema_decay"]))
-        d_params = list(d_raw.parameters())
+        torch.manual_seed(session.derive_seed("init"))  # same initial weights on every rank
+        g_raw, d_raw = self.build_generator(), self.build_discriminator()
+        self.G, self.D = session.wrap(g_raw), session.wrap(d_raw)
+        self.g_raw, self.d_raw = g_raw, d_raw = session.unwrap(self.G), session.unwrap(self.D)
+        self.betas = betas = (float(opts["beta1"]), float(opts["beta2"]))
+        self.opt_g = torch.optim.Adam(g_raw.parameters(), lr=opts["lr"], betas=betas)
+        self.opt_d = torch.optim.Adam(d_raw.parameters(), lr=opts["lr"], betas=betas)
+        self.ema = EMA(g_raw, decay=float(opts["ema_decay"]))
+        self.d_params = list(d_raw.parameters())
 
         start = 0
         recorded: tuple[bool, str] | None = None
-        ckpt = session.resume_checkpoint()
-        if ckpt is not None:
-            stored = ckpt.json("model_config", None)
-            if stored is not None and stored != model_config:
-                raise TrainingError(f"{ckpt.path} holds a model {stored}, this run asks for {model_config}; "
+        if checkpoint is not None:
+            stored = checkpoint.json("model_config", None)
+            if stored is not None and stored != self.model_config:
+                raise TrainingError(f"{checkpoint.path} holds a model {stored}, this run asks for {self.model_config}; "
                                     "use the same extra options or another --out")
-            ckpt.load_module("G", g_raw)
-            ckpt.load_module("D", d_raw)
-            ckpt.load_module("G_ema", ema.shadow)
-            ckpt.load_optimizer("G", opt_g)
-            ckpt.load_optimizer("D", opt_d)
+            checkpoint.load_module("G", g_raw)
+            checkpoint.load_module("D", d_raw)
+            checkpoint.load_module("G_ema", self.ema.shadow)
+            checkpoint.load_optimizer("G", self.opt_g)
+            checkpoint.load_optimizer("D", self.opt_d)
             if config.lr is not None:  # an explicit --lr on resume wins over the checkpoint's
-                for group in (*opt_g.param_groups, *opt_d.param_groups):
+                for group in (*self.opt_g.param_groups, *self.opt_d.param_groups):
                     group["lr"] = float(config.lr)
-            ema.updates = int(ckpt.metadata.get("ema_updates", "0"))
+            self.ema.updates = int(checkpoint.metadata.get("ema_updates", "0"))
             # checkpoints without the record predate the switch: DiffAugment's translation,cutout was on
-            recorded = (bool(ckpt.json("augment", True)), ckpt.metadata.get("augment_policy", "translation,cutout"))
-            start = ckpt.step
-            if start >= config.steps:
-                session.say(f"checkpoint is at step {start}, already >= --steps {config.steps}; "
-                            "nothing to train (raise --steps to continue)")
+            recorded = (bool(checkpoint.json("augment", True)),
+                        checkpoint.metadata.get("augment_policy", "translation,cutout"))
+            start = checkpoint.step
 
-        policy, policy_reason = _augment_policy(config, str(opts["augment_policy"]), channels, recorded)
+        policy, policy_reason = _augment_policy(config, str(opts["augment_policy"]), self.channels, recorded)
         opts["augment_policy"] = policy
-        augment = _augmenter(config, policy)
-        fixed_z = torch.randn(64, latent_dim, generator=torch.Generator().manual_seed(config.seed)).to(device)
-        fixed_y = (torch.arange(64, device=device) % num_classes) if conditional else None
-        b = config.batch_size
-        r1 = float(opts["r1"])
-        log_every = max(1, int(opts["log_every"]))
-        info_meta = {"model_config": model_config, "trainer": "pixelsmith.training.gan",
-                     "augment": augment is not None, "augment_policy": opts["augment_policy"] if augment else "",
-                     "r1": r1, "lr": opts["lr"], "betas": list(betas), "ema_decay": opts["ema_decay"],
-                     "batch_size": b, "effective_batch_size": session.effective_batch_size}
+        self.augment = _augmenter(config, policy)
+        self.fixed_z = torch.randn(64, self.latent_dim, generator=torch.Generator().manual_seed(config.seed)).to(device)
+        self.fixed_y = (torch.arange(64, device=device) % self.num_classes) if self.conditional else None
+        self.r1 = float(opts["r1"])
+        self.info_meta = {"model_config": self.model_config, "trainer": "pixelsmith.training.gan",
+                          "augment": self.augment is not None,
+                          "augment_policy": opts["augment_policy"] if self.augment else "",
+                          "r1": self.r1, "lr": opts["lr"], "betas": list(betas), "ema_decay": opts["ema_decay"],
+                          "batch_size": config.batch_size, "effective_batch_size": session.effective_batch_size}
+        # a signal is checked every step on one process, every 10 under torchrun (a collective each time)
+        self.stop_check_every = 1 if not session.distributed else 10
+        session.say(f"training {self.component}: {self.n} images {tuple(images.shape[1:])}, batch {config.batch_size} "
+                    f"(effective {session.effective_batch_size}), steps {start}→{config.steps}, device {device}, "
+                    f"augment {'on (' + policy + ')' if self.augment else 'off'} ({policy_reason}), r1 {self.r1}")
+        self.G.train()
+        self.D.train()
 
-        def checkpoint(step: int) -> Path | None:
-            return session.save(
-                step, modules={"G": g_raw, "D": d_raw, "G_ema": ema.shadow},
-                optimizers={"G": opt_g, "D": opt_d},
-                rng={"torch": torch.get_rng_state()},
-                metadata={**info_meta, "ema_updates": str(ema.updates)})
+    def step(self, session: TrainingSession, step: int) -> dict[str, torch.Tensor]:
+        G, D, d_raw, augment, conditional = self.G, self.D, self.d_raw, self.augment, self.conditional
+        b, device, r1 = self.config.batch_size, session.device, self.r1
+        torch.manual_seed(session.derive_seed(session.rank, step, "global"))  # dropout etc.
+        idx = session.batch_indices(step, self.n).to(device)
+        real = self.images.index_select(0, idx)
+        gen = session.step_generator(step, "latent")
+        z = torch.randn(b, self.latent_dim, generator=gen).to(device)
+        y_real = y_fake = None
+        if conditional:
+            y_real = self.labels.index_select(0, idx)
+            y_fake = torch.randint(0, self.num_classes, (b,), generator=gen).to(device)
+        aug_gen = session.step_generator(step, "augment")
 
-        def write_samples(step: int) -> None:
-            if not session.is_main:
-                return
-            g_eval = recalibrate_batchnorm(copy.deepcopy(ema.shadow), latent_dim, batches=4, batch_size=128,
-                                           seed=config.seed, device=device, num_classes=num_classes)
-            with torch.no_grad():
-                imgs = g_eval(fixed_z, fixed_y) if conditional else g_eval(fixed_z)
-            _save_grid(imgs.float().cpu(), session.out / f"samples-{step:08d}.png")
+        # -- discriminator: real vs detached fake, one forward over both halves ------------------
+        fake = G(z, y_fake) if conditional else G(z)
+        x = torch.cat([real, fake.detach()])
+        if augment is not None:
+            x = augment(x, aug_gen)
+        if r1 > 0:
+            x = x.detach().requires_grad_(True)
+        y_cat = torch.cat([y_real, y_fake]) if conditional else None
+        logits = (D(x, y_cat) if conditional else D(x)).reshape(-1)
+        loss_d = F.softplus(-logits[:b]).mean() + F.softplus(logits[b:]).mean()
+        if r1 > 0:
+            (grad,) = torch.autograd.grad(logits[:b].sum(), x, create_graph=True)
+            penalty = grad[:b].square().sum(dim=(1, 2, 3)).mean()
+            loss_d = loss_d + 0.5 * r1 * penalty
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
 
-        last_saved = start
-        step = start
-        stopped = False
-        session.say(f"training {component}: {n} images {tuple(images.shape[1:])}, batch {b} "
-                    f"(effective {session.effective_batch_size}), steps {start}→{config.steps}, "
-                    f"device {device}, augment {'on (' + policy + ')' if augment else 'off'} ({policy_reason}), "
-                    f"r1 {r1}")
-        check_every = 1 if not session.distributed else 10
-        G.train()
-        D.train()
-        for step in session.iterate(start):
-            torch.manual_seed(_derive_seed(config.seed, session.rank, step, "global"))  # dropout etc.
-            idx = session.batch_indices(step, n).to(device)
-            real = images.index_select(0, idx)
-            gen = session.step_generator(step, "latent")
-            z = torch.randn(b, latent_dim, generator=gen).to(device)
-            y_real = y_fake = None
-            if conditional:
-                y_real = labels.index_select(0, idx)
-                y_fake = torch.randint(0, num_classes, (b,), generator=gen).to(device)
-            aug_gen = session.step_generator(step, "augment")
+        # -- generator: non-saturating loss through a frozen D (no wasted D weight gradients) ----
+        for p in self.d_params:
+            p.requires_grad_(False)
+        x_fake = augment(fake, session.step_generator(step, "augment-g")) if augment is not None else fake
+        logits_g = (d_raw(x_fake, y_fake) if conditional else d_raw(x_fake)).reshape(-1)
+        loss_g = F.softplus(-logits_g).mean()
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        for p in self.d_params:
+            p.requires_grad_(True)
+        self.ema.update(self.g_raw)
+        # read (a host sync) only on logging steps, by the driver
+        return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
+                "d_real": torch.sigmoid(logits[:b].detach()).mean(), "d_fake": torch.sigmoid(logits[b:].detach()).mean()}
 
-            # -- discriminator: real vs detached fake, one forward over both halves ------------------
-            fake = G(z, y_fake) if conditional else G(z)
-            x = torch.cat([real, fake.detach()])
-            if augment is not None:
-                x = augment(x, aug_gen)
-            if r1 > 0:
-                x = x.detach().requires_grad_(True)
-            y_cat = torch.cat([y_real, y_fake]) if conditional else None
-            logits = (D(x, y_cat) if conditional else D(x)).reshape(-1)
-            loss_d = F.softplus(-logits[:b]).mean() + F.softplus(logits[b:]).mean()
-            if r1 > 0:
-                (grad,) = torch.autograd.grad(logits[:b].sum(), x, create_graph=True)
-                penalty = grad[:b].square().sum(dim=(1, 2, 3)).mean()
-                loss_d = loss_d + 0.5 * r1 * penalty
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
+    def validate(self, session: TrainingSession, step: int) -> dict[str, float]:
+        """A grid of 64 samples of the EMA generator (batch-norm statistics re-estimated), fixed latents."""
+        g_eval = recalibrate_batchnorm(copy.deepcopy(self.ema.shadow), self.latent_dim, batches=4, batch_size=128,
+                                       seed=self.config.seed, device=session.device, num_classes=self.num_classes)
+        with torch.no_grad():
+            imgs = g_eval(self.fixed_z, self.fixed_y) if self.conditional else g_eval(self.fixed_z)
+        _save_grid(imgs.float().cpu(), session.out / f"samples-{step:08d}.png")
+        return {}
 
-            # -- generator: non-saturating loss through a frozen D (no wasted D weight gradients) ----
-            for p in d_params:
-                p.requires_grad_(False)
-            x_fake = augment(fake, session.step_generator(step, "augment-g")) if augment is not None else fake
-            logits_g = (d_raw(x_fake, y_fake) if conditional else d_raw(x_fake)).reshape(-1)
-            loss_g = F.softplus(-logits_g).mean()
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-            for p in d_params:
-                p.requires_grad_(True)
-            ema.update(g_raw)
+    def checkpoint_parts(self, session: TrainingSession, step: int) -> CheckpointParts:
+        return CheckpointParts(modules={"G": self.g_raw, "D": self.d_raw, "G_ema": self.ema.shadow},
+                               optimizers={"G": self.opt_g, "D": self.opt_d},
+                               rng={"torch": torch.get_rng_state()},
+                               metadata={**self.info_meta, "ema_updates": str(self.ema.updates)})
 
-            if step % log_every == 0 or step == config.steps:
-                scalars = {"loss_d": float(session.all_reduce_mean(loss_d.detach())),
-                           "loss_g": float(session.all_reduce_mean(loss_g.detach())),
-                           "d_real": float(torch.sigmoid(logits[:b].detach()).mean()),
-                           "d_fake": float(torch.sigmoid(logits[b:].detach()).mean())}
-                if session._bar is not None:
-                    session._bar.set_postfix({k: f"{v:.3g}" for k, v in scalars.items()}, refresh=False)
-                session.log(step, **scalars)
-            if session._bar is not None:
-                session._bar.update(1)
-            if config.sample_every > 0 and step % config.sample_every == 0:
-                write_samples(step)
-            if config.checkpoint_every > 0 and step % config.checkpoint_every == 0:
-                checkpoint(step)
-                last_saved = step
-            if step % check_every == 0 and session.should_stop():
-                stopped = True
-                break
-
-        final = step
-        path: Path | None = None
-        if final != last_saved or latest_path(session) is None:
-            path = checkpoint(final)
-        else:
-            path = latest_path(session)
-        if stopped:
-            session.say(f"stopped at step {final}; checkpoint {path}; continue with --resume")
-            return path or session.out
-        if session.is_main:
-            if config.sample_every <= 0 or final % config.sample_every != 0:
-                write_samples(final)
+    def export(self, session: TrainingSession, run: RunResult) -> Path:
+        """``generator.safetensors`` (the EMA generator) unless the run was stopped; returns the last checkpoint."""
+        if not run.stopped and session.is_main:
             gen_path = session.out / GENERATOR_FILE
-            sha = _write_generator(gen_path, copy.deepcopy(ema.shadow), {
-                "component": component, "step": str(final), "model_config": model_config,
-                "ema_updates": str(ema.updates), "seed": str(config.seed), "augment": augment is not None,
-                "r1": r1}, seed=config.seed, device=device)
-            session.say(f"wrote {gen_path} (EMA generator at step {final})")
-            if not config.quiet:
+            sha = _write_generator(gen_path, copy.deepcopy(self.ema.shadow), {
+                "component": self.component, "step": str(run.step), "model_config": self.model_config,
+                "ema_updates": str(self.ema.updates), "seed": str(self.config.seed),
+                "augment": self.augment is not None, "r1": self.r1}, seed=self.config.seed, device=session.device)
+            session.say(f"wrote {gen_path} (EMA generator at step {run.step})")
+            if not self.config.quiet:
                 print(f"{gen_path}  sha256 {sha}", file=sys.stdout, flush=True)
-        return path or session.out
+        return run.checkpoint or session.out
+
+
+def train_gan(config: TrainConfig, *, component: str, build_generator: Callable[[], nn.Module],
+              build_discriminator: Callable[[], nn.Module], latent_dim: int, image_size: int, channels: int,
+              conditional: bool = False, model_config: Mapping[str, Any] | None = None,
+              defaults: Mapping[str, Any] | None = None) -> Path:
+    """Train a GAN (:class:`GANTrainer` on :func:`~pixelsmith.training.run_trainer`); return the last
+    checkpoint. Also writes ``generator.safetensors`` (EMA weights) unless stopped by a signal."""
+    return run_trainer(config, GANTrainer(
+        config, component=component, build_generator=build_generator, build_discriminator=build_discriminator,
+        latent_dim=latent_dim, image_size=image_size, channels=channels, conditional=conditional,
+        model_config=model_config, defaults=defaults))
 
 
 def _write_generator(path: Path, g_ema: nn.Module, metadata: Mapping[str, Any], *, seed: int = 0,
@@ -419,12 +415,6 @@ def export_generator(checkpoint: str | Path, out: str | Path,
             "ema_updates": ckpt.metadata.get("ema_updates", "0"), "seed": ckpt.metadata.get("seed", "0"),
             "augment": ckpt.json("augment", None), "r1": ckpt.json("r1", 0.0), "exported_from": Path(checkpoint).name}
     return _write_generator(Path(out), g, meta, seed=int(meta["seed"]), half=half)
-
-
-def latest_path(session: TrainingSession) -> Path | None:
-    from .checkpoint import latest_checkpoint
-
-    return latest_checkpoint(session.out) if session.out.exists() else None
 
 
 def read_model_config(path: str | Path) -> dict[str, Any]:

@@ -5,6 +5,7 @@
 >>> pixelsmith.restorer("unet-denoise").restore(x)  # doctest: +SKIP
 """
 
+from ._version import __version__
 from .api import degradation, generator, list_components, list_plugins, metric, restorer, spec
 from .components import Degradation, Degraded, Generator, Metric, MetricResult, Restorer, make_generator
 from .errors import (
@@ -25,7 +26,6 @@ from .pipeline import Pipeline, PipelineRecord, PipelineSummary
 from .specs import DegradationSpec, GeneratorSpec, MetricSpec, RestorerSpec, WeightsFile
 from .tensors import as_image_batch
 
-__version__ = "0.1.0"
 
 __all__ = [
     "__version__",

@@ -274,7 +274,7 @@ def export(name: str, path: str | Path, *, format: str = "onnx", inputs: Sequenc
 
 
 def _metadata(spec: ComponentSpec, graph: ExportGraph, fmt: str, opset: int) -> dict[str, Any]:
-    from . import __version__
+    from ._version import __version__
     from .registry import get_registry
 
     plugin = get_registry().get(spec.kind, spec.name).plugin

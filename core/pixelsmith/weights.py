@@ -33,11 +33,20 @@ from .errors import WeightsError, is_out_of_memory
 from .specs import WeightsFile
 
 __all__ = ["sha256_of", "load_weights", "save_weights", "encode_weights", "load_into", "atomic_write_bytes", "read_metadata",
-           "Field", "validate_metadata", "check_weights_file", "build_checked", "DEFAULT_MAX_PARAMETERS"]
+           "Field", "validate_metadata", "check_weights_file", "build_checked", "DEFAULT_MAX_PARAMETERS",
+           "packaged_weights"]
 
 #: The most parameters and buffers (elements) a model built from a file's metadata may have unless
 #: the loader says otherwise: 2 billion, 8 GB as float32, far beyond any model pixelsmith ships.
 DEFAULT_MAX_PARAMETERS = 2_000_000_000
+
+
+def packaged_weights(package: str, filename: str, sha256: str) -> WeightsFile:
+    """The :class:`~pixelsmith.WeightsFile` of ``weights/<filename>`` shipped inside the installed
+    ``package`` (an importable name, e.g. ``"pixelsmith_deblur"``), checked against ``sha256`` on load."""
+    from importlib import resources
+
+    return WeightsFile(Path(str(resources.files(package).joinpath("weights", filename))), sha256)
 
 
 def sha256_of(path: str | Path) -> str:

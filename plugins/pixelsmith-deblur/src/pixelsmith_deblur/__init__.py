@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import pixelsmith
-from pixelsmith import RestorerSpec
+from pixelsmith.plugin import RestorerSpec, hookimpl
 
 from .deblur import Deblurrer
 from .kernel_estimator import KernelEstimate, blur_spectrum
@@ -14,7 +13,7 @@ __version__ = "0.1.0"
 __all__ = ["Deblurrer", "KernelEstimate", "blur_spectrum", "wiener_deconvolve", "__version__"]
 
 
-@pixelsmith.hookimpl
+@hookimpl
 def pixelsmith_register_restorers() -> list[RestorerSpec]:
     return [
         RestorerSpec(

@@ -18,9 +18,18 @@ from typing import Any, Sequence
 
 import torch
 
-from pixelsmith import InvalidInputError
-from pixelsmith_unet.export import ResidualUNetGraph
-from pixelsmith_unet.restorer import ResidualUNetRestorer, packaged_weights
+from pixelsmith.plugin import (
+    GraphInput,
+    InvalidInputError,
+    ResidualUNetGraph,
+    ResidualUNetRestorer,
+    as_image_batch,
+    gaussian_kernel,
+    image_input,
+    network_for,
+    packaged_weights,
+    residual_unet_graph,
+)
 
 from .kernel_estimator import KernelEstimate, KernelEstimator, load_kernel_estimator
 from .wiener import DEFAULT_BALANCE, wiener_deconvolve
@@ -79,8 +88,6 @@ class Deblurrer(ResidualUNetRestorer):
 
     def estimate_kernels(self, x: Any) -> list[KernelEstimate]:
         """The estimated blur of each image of ``x`` (B×C×H×W in [0, 1]): family, parameters, kernel."""
-        from pixelsmith.tensors import as_image_batch
-
         return self.estimator(as_image_batch(x, name="x").to(self.device))
 
     def _infer(self, x: torch.Tensor, **params: Any) -> torch.Tensor:
@@ -102,16 +109,11 @@ class Deblurrer(ResidualUNetRestorer):
         fixed graph): to get the default blind result, estimate kernels with :meth:`estimate_kernels`
         and pass them as the ``kernel`` input.
         """
-        from pixelsmith.export import GraphInput
-        from pixelsmith_unet.export import _graph, _image_input, network_for
-
         net, per_channel, fixed = network_for(self, channels)
         with_kernel = "kernel" in inputs
         module = DeblurGraph(net, per_channel, with_kernel)
-        ins = [_image_input(fixed, module.multiple)]
+        ins = [image_input(fixed, module.multiple)]
         if with_kernel:
-            from pixelsmith.degradations.kernels import gaussian_kernel
-
             k = gaussian_kernel(1.6)
             ins.append(GraphInput("kernel", torch.stack([k, torch.zeros_like(k)]), {0: "batch", 1: "kernel", 2: "kernel"},
                                   "B×k×k blur kernels, k odd, one per image (normalised to sum 1 inside); "
@@ -128,7 +130,7 @@ class Deblurrer(ResidualUNetRestorer):
                  "blind path first estimates the kernel (not in the graph): estimate it with "
                  "Deblurrer.estimate_kernels and pass it as kernel for that result",
                  "Wiener deconvolution runs in float64 inside the graph (ONNX DFT, opset ≥ 17)"]
-        graph = _graph(self, module, tuple(ins), fixed, reference, notes)
+        graph = residual_unet_graph(self, module, tuple(ins), fixed, reference, notes)
         if with_kernel:
             from dataclasses import replace
 

@@ -22,10 +22,20 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from pixelsmith import InvalidInputError
-from pixelsmith.degradations.kernels import gaussian_kernel, motion_kernel
-from pixelsmith.tiling import pad_to_min_size
-from pixelsmith.weights import Field
+from pixelsmith.plugin import (
+    Field,
+    InvalidInputError,
+    WeightsError,
+    WeightsFile,
+    build_checked,
+    gaussian_kernel,
+    load_into,
+    load_weights,
+    motion_kernel,
+    pad_to_min_size,
+    read_metadata,
+    validate_metadata,
+)
 
 __all__ = [
     "KernelEstimate",
@@ -216,10 +226,6 @@ class KernelEstimator:
 
 def load_kernel_estimator(source, device: torch.device | str = "cpu") -> KernelEstimator:
     """A :class:`KernelEstimator` from a weights file (a path or a checked ``WeightsFile``)."""
-    from pixelsmith import WeightsFile
-    from pixelsmith.errors import WeightsError
-    from pixelsmith.weights import build_checked, load_into, load_weights, read_metadata, validate_metadata
-
     path = source.path if isinstance(source, WeightsFile) else Path(source)
     meta = read_metadata(path)
     if meta.get("task") != "kernel-estimation":
@@ -235,7 +241,7 @@ def load_kernel_estimator(source, device: torch.device | str = "cpu") -> KernelE
 
 
 def targets_from_blurs(blurs: Sequence[dict]) -> dict[str, torch.Tensor]:
-    """Training targets from :class:`~pixelsmith.training.restoration.DegradationDraw` ``blur`` records."""
+    """Training targets from :class:`~pixelsmith.plugin.DegradationDraw` ``blur`` records."""
     family, sigma, length, angle = [], [], [], []
     for b in blurs:
         if b["name"] == "gaussian-blur":

@@ -9,21 +9,19 @@ serves the impulse task. The class and its weights stay importable so that measu
 
 from __future__ import annotations
 
-import pixelsmith
-from pixelsmith import RestorerSpec
-from pixelsmith.export import Exporter
+from pixelsmith.plugin import Exporter, ResidualUNetRestorer, RestorerSpec, UNet, hookimpl
 
-from .denoise import UNetDenoiser, UNetImpulse
+from .denoise import UNetDenoiser, UNetImpulse, prepare_impulse_input, prepare_level_input
 from .export import export_denoise
-from .model import UNet
-from .restorer import ResidualUNetRestorer
 from .training import train_denoise
 
 __version__ = "0.1.0"
-__all__ = ["UNet", "UNetDenoiser", "UNetImpulse", "ResidualUNetRestorer", "__version__"]
+# UNet and ResidualUNetRestorer live in core (pixelsmith.nn, through pixelsmith.plugin) and stay importable here
+__all__ = ["UNet", "UNetDenoiser", "UNetImpulse", "ResidualUNetRestorer", "prepare_level_input",
+           "prepare_impulse_input", "__version__"]
 
 
-@pixelsmith.hookimpl
+@hookimpl
 def pixelsmith_register_restorers() -> list[RestorerSpec]:
     return [
         RestorerSpec(

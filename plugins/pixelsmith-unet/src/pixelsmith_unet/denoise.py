@@ -12,10 +12,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from pixelsmith import InvalidInputError, WeightsFile
-from pixelsmith.noise_level import estimate_noise_sigma
-
-from .restorer import ResidualUNetRestorer, packaged_weights, per_image
+from pixelsmith.plugin import (InvalidInputError, ResidualUNetRestorer, WeightsFile, estimate_noise_sigma,
+                               packaged_weights, per_image)
 
 __all__ = ["prepare_level_input", "prepare_impulse_input", "UNetDenoiser", "UNetImpulse", "DENOISE_SHA256", "DENOISE_RGB_SHA256", "IMPULSE_SHA256"]
 
@@ -38,7 +36,7 @@ class UNetDenoiser(ResidualUNetRestorer):
     (σ in [0, 1] units, one for the batch or one per image).
 
     ``blind``: what "σ unknown" means. ``"estimate"`` (the default) estimates each image's σ by patch
-    PCA (:func:`pixelsmith.noise_level.estimate_noise_sigma`, not fooled by texture) and runs the
+    PCA (:func:`pixelsmith.plugin.estimate_noise_sigma`, not fooled by texture) and runs the
     network as if σ were given; ``"network"`` uses the network's own blind mode.
 
     Colour images go through the joint colour network when one is available (the packaged

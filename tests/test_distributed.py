@@ -152,3 +152,26 @@ def test_restore_under_torchrun_shards_the_inputs_once_each(tmp_path):
     assert broken.stderr.count("error: cannot read image") == 1 and "zz-broken.png" in broken.stderr
     assert "restored 9 image(s)" in broken.stderr and "1 file(s) could not be restored" in broken.stderr
     assert "Traceback" not in broken.stderr.split("restored 9 image(s)")[0]
+
+
+def test_restore_under_torchrun_refuses_in_one_line(tmp_path):
+    """A refusal under torchrun (issue 12): rank 0 alone says it, in one line, and alone exits non-zero
+    (so torchrun never stops it before its line is out); no pixelsmith traceback, no abort at exit.
+    torchrun itself then reports the failed process (its launcher's ChildFailedError)."""
+    import numpy as np
+    import imageio.v3 as iio
+
+    src = tmp_path / "in"
+    src.mkdir()
+    iio.imwrite(src / "a.png", np.zeros((8, 8), np.uint8))
+    for args, message in ((["sgma=0.1"], "does not take 'sgma'"), ([str(tmp_path / "nosuch")], "does not exist")):
+        proc = subprocess.run(pixelsmith_cmd("restore", "median", str(src), *args, "-o", str(tmp_path / "out"),
+                                             "--device", "cpu", nproc=2),
+                              env=child_env(), capture_output=True, text=True, timeout=240)
+        assert proc.returncode != 0
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and message in errors[0], proc.stderr[-3000:]
+        assert "exitcode  : 2" in proc.stderr and "local_rank: 0" in proc.stderr  # rank 0's usage error
+        assert "pixelsmith/cli" not in proc.stderr and "terminate called" not in proc.stderr, proc.stderr[-3000:]
+        assert "(SIGTERM)" not in proc.stderr  # rank 1 exited cleanly, not stopped by torchrun
+        assert not (tmp_path / "out").exists()

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import api
-from ..errors import InvalidInputError, PixelsmithError
+from ..errors import InvalidInputError
 from ..io import IMAGE_EXTENSIONS, iter_image_files, write_image
 from ..pipeline import Pipeline
 from ._common import (
@@ -38,12 +38,14 @@ from ._common import (
     EXIT_OK,
     add_max_pixels,
     check_output_folder,
+    debug_requested,
     describe_exception,
     error,
     info,
     interrupted_exit_code,
     parse_params,
     progress,
+    report_exception,
 )
 
 
@@ -149,13 +151,33 @@ def _device(args: argparse.Namespace, ranks: _Ranks) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     ranks = _Ranks.from_env()
-    try:
+    if not ranks.distributed:
         restorer, params, jobs = _prepare(args, ranks)
-    except PixelsmithError as exc:
-        if ranks.rank == 0:
-            raise
-        return describe_exception(exc)[0]  # every rank refuses alike; rank 0 alone says so
-    group = _join(ranks)
+        group = None
+    else:
+        # under torchrun the processes agree on the refusal before any image: rank 0 says what it
+        # refused (every rank refuses alike), a process that alone failed says so itself, and only
+        # rank 0 exits non-zero, so that torchrun never stops rank 0 before its line is out
+        group = _join(ranks)
+        try:
+            restorer, params, jobs = _prepare(args, ranks)
+            failure: Exception | None = None
+        except Exception as exc:  # noqa: BLE001 - reported below, once every process knows
+            failure = exc
+        codes = _max_over_ranks(group, ranks, describe_exception(failure)[0] if failure is not None else 0)
+        if any(codes):
+            dist_destroy()
+            # the failure's traceback holds this frame: drop the group now, or it is destroyed at
+            # interpreter shutdown, which aborts the process ("terminate called ...")
+            group = None
+            if failure is not None and (ranks.rank == 0 or not codes[0]):
+                code = report_exception(failure, command="restore", debug=_debug())
+                if ranks.rank != 0:
+                    return EXIT_OK
+                return code
+            if ranks.rank == 0:
+                return max(codes)
+            return EXIT_OK
 
     mine = jobs[ranks.rank::ranks.world]
     todo = [job for job in mine if args.overwrite or not job[2].exists()]
@@ -189,14 +211,17 @@ def run(args: argparse.Namespace) -> int:
     done_all, skipped_all, failed_all, stopped, crashed = _sum_over_ranks(
         group, [done, skipped, failed, int(interrupted is not None), int(fatal is not None)])
     if fatal is not None:
-        raise fatal
+        if ranks.rank == 0:
+            raise fatal
+        report_exception(fatal, command="restore", debug=_debug())  # its own line; rank 0 exits 1
+        return EXIT_OK
     if interrupted is not None or stopped:
         if ranks.rank == 0 or interrupted is not None:
             error(f"interrupted after {done_all} image(s); run the same command again to resume "
                   "(outputs already written are skipped)")
         return interrupted_exit_code(interrupted)
     if crashed:  # another process stopped on an error it has printed
-        return EXIT_FAILURE
+        return EXIT_FAILURE if ranks.rank == 0 else EXIT_OK
     if ranks.rank == 0:
         summary = f"restored {done_all} image(s) into {args.output}"
         if ranks.distributed:
@@ -206,7 +231,8 @@ def run(args: argparse.Namespace) -> int:
         if failed_all:
             summary += f"; {failed_all} file(s) could not be restored (named above)"
         info(summary, quiet=args.quiet and not failed_all)
-    return EXIT_FAILURE if failed_all else EXIT_OK
+    # under torchrun rank 0 alone exits non-zero for failed files (each named by the process that met it)
+    return EXIT_FAILURE if failed_all and ranks.rank == 0 else EXIT_OK
 
 
 def _prepare(args: argparse.Namespace, ranks: _Ranks):  # noqa: ANN202
@@ -257,6 +283,30 @@ def _join(ranks: _Ranks):  # noqa: ANN202 - a torch.distributed ProcessGroup or 
         # shards take as long as their images: a long timeout, so a fast rank waits for a slow one
         dist.init_process_group(backend="gloo", timeout=timedelta(days=7))
     return dist.group.WORLD
+
+
+def _debug() -> bool:
+    import sys
+
+    return debug_requested(sys.argv[1:])[1]
+
+
+def dist_destroy() -> None:
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def _max_over_ranks(group, ranks: _Ranks, code: int) -> list[int]:  # noqa: ANN001
+    """Every process's exit code so far (index = rank), known to every process."""
+    import torch
+    import torch.distributed as dist
+
+    codes = torch.zeros(ranks.world, dtype=torch.int64)
+    codes[ranks.rank] = code
+    dist.all_reduce(codes, op=dist.ReduceOp.MAX, group=group)
+    return [int(c) for c in codes]
 
 
 def _sum_over_ranks(group, values: list[int]) -> list[int]:  # noqa: ANN001

@@ -281,6 +281,20 @@ def test_out_of_memory_on_one_image_names_it_and_the_others_are_restored(tmp_pat
     assert _digest(folder) == before
 
 
+
+def test_the_blind_noise_estimate_of_a_large_image_stays_small():
+    """The blind restorers' noise estimate samples 60,000 patches: on a 16 Mpx image it once
+    unfolded all of them in float64 first (6.3 GB); now it gathers the sampled ones."""
+    script = """
+import torch
+from pixelsmith.noise_level import estimate_noise_sigma
+x = torch.rand(1, 1, 4000, 4000, generator=torch.Generator().manual_seed(0))
+assert 0.2 < float(estimate_noise_sigma(x)[0]) < 0.4
+"""
+    result = run_capped([os.sys.executable, "-c", script], cap_mib=CAP_MIB)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.peak_mib < PEAK_MIB, result.peak_mib
+
 def test_float_tiffs_stay_float(tmp_path):
     import tifffile
 

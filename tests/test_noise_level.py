@@ -58,3 +58,21 @@ def test_unclipped_noise_leaves_the_unit_range_and_restorers_take_it():
     # metrics keep their range checks
     with pytest.raises(pixelsmith.InvalidInputError, match=r"\[0, 1\]"):
         pixelsmith.metric("psnr")(unclipped.image, clean)
+
+
+def test_sampled_patches_are_gathered_not_unfolded():
+    """Above max_patches the estimator gathers the sampled patches from the image: the same columns,
+    in the same order, as unfolding every patch and picking them (bitwise the same estimate), in
+    memory that follows max_patches (unfolding a 36 Mpx image would take 14 GB; issue 12)."""
+    import torch.nn.functional as F
+
+    from pixelsmith.noise_level import _patch_covariance_eigenvalues
+
+    img = torch.rand(97, 131, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    cols = F.unfold(img[None, None], 7)[0]
+    pick = torch.randperm(cols.shape[1], generator=torch.Generator().manual_seed(0))[:500]
+    cols = cols[:, pick]
+    cols = cols - cols.mean(dim=1, keepdim=True)
+    expected = torch.linalg.eigvalsh(cols @ cols.T / (cols.shape[1] - 1)).clamp_min(0)
+    got = _patch_covariance_eigenvalues(img, 7, 500, torch.Generator().manual_seed(0))
+    assert torch.equal(got, expected)

@@ -22,11 +22,23 @@ __all__ = ["estimate_noise_sigma"]
 
 def _patch_covariance_eigenvalues(img: torch.Tensor, patch: int, max_patches: int,
                                   generator: torch.Generator) -> torch.Tensor:
-    """Ascending eigenvalues of the covariance of ``patch``×``patch`` patches of one H×W image."""
-    cols = F.unfold(img[None, None].double(), patch)[0]  # patch² × n
-    n = cols.shape[1]
+    """Ascending eigenvalues of the covariance of ``patch``×``patch`` patches of one H×W image.
+
+    Above ``max_patches`` patches, the sampled ones are gathered straight from the image (the same
+    columns, in the same order, as unfolding every patch and picking them), so memory follows
+    ``max_patches``, not the image: unfolding a 36 Mpx image would take 14 GB.
+    """
+    h, w = img.shape
+    nh, nw = h - patch + 1, w - patch + 1
+    n = nh * nw
     if n > max_patches:
-        cols = cols[:, torch.randperm(n, generator=generator)[:max_patches]]
+        pick = torch.randperm(n, generator=generator)[:max_patches]
+        offsets = torch.arange(patch)
+        rows = pick.div(nw, rounding_mode="floor")[None, :] + offsets.repeat_interleave(patch)[:, None]
+        cols = pick.remainder(nw)[None, :] + offsets.repeat(patch)[:, None]
+        cols = img.double()[rows, cols]  # patch² × max_patches, row ky·patch + kx as F.unfold orders them
+    else:
+        cols = F.unfold(img[None, None].double(), patch)[0]  # patch² × n
     cols = cols - cols.mean(dim=1, keepdim=True)
     cov = cols @ cols.T / max(1, cols.shape[1] - 1)
     return torch.linalg.eigvalsh(cov).clamp_min(0)
@@ -64,9 +76,9 @@ def estimate_noise_sigma(x: torch.Tensor, *, patch: int = 7, max_patches: int = 
     if h < patch or w < patch:
         return out
     g = torch.Generator().manual_seed(0)
-    xs = x.detach().to("cpu", torch.float64)
-    for i in range(b):
-        variances = [_noise_variance(_patch_covariance_eigenvalues(xs[i, ch], patch, max_patches, g))
+    for i in range(b):  # one channel at a time in float64: no float64 copy of the whole batch
+        variances = [_noise_variance(_patch_covariance_eigenvalues(x[i, ch].detach().to("cpu", torch.float64),
+                                                                   patch, max_patches, g))
                      for ch in range(c)]
         out[i] = float(torch.tensor(variances).mean().sqrt())
     return out

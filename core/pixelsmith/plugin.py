@@ -8,7 +8,8 @@ module of pixelsmith is internal and may change or move; CI enforces the rule wi
 
 - the contract: :func:`hookimpl`, the specs, the four base classes, the errors;
 - tensors and weights: input conversion, safetensors loading/saving, metadata schemas, shipped files;
-- image helpers: tiling and padding, blur kernels, noise, noise-level estimation, deconvolution;
+- image helpers: tiling and padding, blur kernels, noise, noise-level estimation, deconvolution
+  (:class:`BlurCanvas`: a blur with unknown boundaries, as ``tv-deconv`` and ``deblur`` solve it);
 - the shared networks (:mod:`pixelsmith.nn`): the residual U-Net, its restorer base and export graph;
 - export: the graph types a component returns to opt in to ``pixelsmith export``;
 - data: the bundled photographs, MNIST digits and dead-leaves images;
@@ -29,6 +30,7 @@ from .components import Degradation, Degraded, Generator, Metric, MetricResult, 
 from .data import load_image_folder, load_mnist, load_photo, test_photos, training_photos
 from .data.dead_leaves import dead_leaves
 # -- image helpers ------------------------------------------------------------------------------------------
+from .deconvolution import MAX_KERNEL_SIDE, BlurCanvas, as_kernel_batch, canvas_geometry
 from .degradations.blur import blur_with_kernel
 from .degradations.kernels import (
     anisotropic_gaussian_kernel,
@@ -88,7 +90,14 @@ from .training import (
     save_checkpoint,
 )
 from .training.gan import GENERATOR_FILE, GANTrainer, export_generator, train_gan
-from .training.gan_weights import TrainedGANGenerator, architecture_options, split_architecture_options
+from .training.gan_weights import (
+    TrainedGANGenerator,
+    architecture_options,
+    call_with_options,
+    check_labels,
+    latent_input,
+    split_architecture_options,
+)
 from .training.options import RESTORATION_OPTIONS, Option, declare_options, gan_options
 from .training.restoration import (
     VALIDATION_PHOTOS,
@@ -170,7 +179,7 @@ __all__ = [
     "Field",
     "validate_metadata",
     "build_checked",
-    # image helpers: tiling, kernels, noise, noise level
+    # image helpers: tiling, kernels, noise, noise level, deconvolution (blur with unknown boundaries)
     "tiled_apply",
     "tile_starts",
     "pad_to_multiple",
@@ -183,6 +192,10 @@ __all__ = [
     "blur_with_kernel",
     "gaussian_noise_like",
     "estimate_noise_sigma",
+    "BlurCanvas",
+    "as_kernel_batch",
+    "canvas_geometry",
+    "MAX_KERNEL_SIDE",
     # the shared networks (pixelsmith.nn)
     "UNet",
     "DEFAULT_WIDTHS",
@@ -246,4 +259,7 @@ __all__ = [
     "TrainedGANGenerator",
     "architecture_options",
     "split_architecture_options",
+    "check_labels",
+    "latent_input",
+    "call_with_options",
 ]

@@ -23,7 +23,7 @@ def _pixel_stats() -> tuple[torch.Tensor, torch.Tensor]:
     # computed once per process from the default MNIST subset (no weights file to ship or trust)
     with _lock:
         if "mnist" not in _cache:
-            from pixelsmith.data import load_mnist
+            from pixelsmith.plugin import load_mnist
 
             images, _ = load_mnist()
             _cache["mnist"] = (images.mean(0), images.std(0))

@@ -17,7 +17,7 @@ per-pixel shrinkage); the ``x`` update is one division in the Fourier domain (Af
 Bioucas-Dias & Figueiredo's SALSA / the split Bregman method of Goldstein & Osher).
 
 The weight follows the noise level: ``λ = 1.4 · σ^1.5`` (σ given, or estimated with
-:func:`pixelsmith.noise_level.estimate_noise_sigma`), fitted on the training photographs (never the
+:func:`pixelsmith.plugin.estimate_noise_sigma`), fitted on the training photographs (never the
 test split) over σ from 0.005 to 0.08 and Gaussian, line and camera-shake kernels: the best λ on a
 √2-spaced grid was within one grid step of it everywhere.
 """
@@ -30,8 +30,7 @@ from typing import Any, Sequence
 import torch
 
 from pixelsmith import InvalidInputError, Restorer
-from pixelsmith.deconvolution import MAX_KERNEL_SIDE, BlurCanvas, as_kernel_batch, canvas_geometry
-from pixelsmith.noise_level import estimate_noise_sigma
+from pixelsmith.plugin import MAX_KERNEL_SIDE, BlurCanvas, as_kernel_batch, canvas_geometry, estimate_noise_sigma
 
 __all__ = ["TVDeconvRestorer", "tv_deconvolve", "tv_objective", "canvas_geometry", "as_kernel_batch",
            "DEFAULT_ITERATIONS"]

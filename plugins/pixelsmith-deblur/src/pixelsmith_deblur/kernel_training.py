@@ -19,8 +19,7 @@ from typing import Mapping
 import torch
 import torch.nn.functional as F
 
-from pixelsmith.training import NetworkTrainer, TrainConfig, TrainingSession, run_trainer
-from pixelsmith.training.restoration import load_training_images
+from pixelsmith.plugin import NetworkTrainer, TrainConfig, TrainingSession, load_training_images, run_trainer
 
 from .kernel_estimator import KernelEstimatorNet, blur_spectrum, split_outputs, targets_from_blurs
 
@@ -33,9 +32,9 @@ CROP_RANGE = (96, 256)
 def _draw_samples(images: list[torch.Tensor], n: int, rng: torch.Generator, augment: bool,
                   fixed_crop: int | None = None) -> tuple[torch.Tensor, list[dict]]:
     """n (spectrum, blur record) pairs, every draw from ``rng``."""
-    from pixelsmith.training.restoration import _blur_margin, draw_degradation
+    from pixelsmith.plugin import blur_margin, draw_degradation
 
-    margin = _blur_margin("deblur")
+    margin = blur_margin("deblur")
     spectra, blurs = [], []
     for _ in range(n):
         crop = fixed_crop or int(torch.randint(CROP_RANGE[0], CROP_RANGE[1] + 1, (1,), generator=rng))
@@ -53,7 +52,7 @@ def _draw_samples(images: list[torch.Tensor], n: int, rng: torch.Generator, augm
         x = int(torch.randint(0, w - size + 1, (1,), generator=rng))
         patch = im[:, :, y:y + size, x:x + size]
         if augment:
-            from pixelsmith.augment import paired_augment
+            from pixelsmith.plugin import paired_augment
 
             patch = paired_augment(patch, patch, preset="geometric+photometric",
                                    seed=int(torch.randint(0, 2**62, (1,), generator=rng)))[0].clamp(0, 1)

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pixelsmith.training import TrainConfig
-from pixelsmith.training.options import RESTORATION_OPTIONS, Option, declare_options
-from pixelsmith_unet.model import DEFAULT_UNSHUFFLE, DEFAULT_WIDTHS, UNet
+from pixelsmith.plugin import (
+    DEFAULT_UNSHUFFLE,
+    DEFAULT_WIDTHS,
+    RESTORATION_OPTIONS,
+    Option,
+    TrainConfig,
+    UNet,
+    declare_options,
+)
 
 from .deblur import prepare_deblur_input
 
@@ -14,7 +20,7 @@ __all__ = ["deblur_recipe", "train_deblur"]
 
 
 def deblur_recipe(config: TrainConfig):
-    from pixelsmith.training.restoration import RestorationRecipe
+    from pixelsmith.plugin import RestorationRecipe
 
     extra = config.extra or {}
     widths = tuple(int(w) for w in str(extra["widths"]).replace(",", " ").split()) if "widths" in extra \
@@ -39,8 +45,7 @@ PARTS = ("restorer", "kernel-estimator")
 def train_deblur(config: TrainConfig) -> Path:
     """Train the deblurring network (``<out>/restorer.safetensors``) or, with ``part=kernel-estimator``,
     the blind kernel estimator (``<out>/kernel-estimator.safetensors``)."""
-    from pixelsmith.errors import TrainingError
-    from pixelsmith.training.restoration import train_restorer
+    from pixelsmith.plugin import TrainingError, train_restorer
 
     part = str((config.extra or {}).get("part", "restorer"))
     if part not in PARTS:

@@ -19,10 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pixelsmith.errors import InvalidInputError
-from pixelsmith.specs import WeightsFile
-from pixelsmith.tensors import as_image_batch, default_device
-from pixelsmith.weights import load_into, load_weights
+from pixelsmith.plugin import InvalidInputError, WeightsFile, as_image_batch, default_device, load_into, load_weights
 
 __all__ = [
     "MnistClassifier",

@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pixelsmith.components import make_generator
-from pixelsmith.errors import InvalidInputError
+from pixelsmith.plugin import InvalidInputError, make_generator
 
 __all__ = [
     "frechet_distance",

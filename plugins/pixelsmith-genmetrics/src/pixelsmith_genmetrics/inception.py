@@ -21,9 +21,7 @@ from typing import Any, Iterator
 
 import torch
 
-from pixelsmith.components import Metric
-from pixelsmith.errors import InvalidInputError, PixelsmithError, WeightsError
-from pixelsmith.tensors import default_device
+from pixelsmith.plugin import InvalidInputError, Metric, PixelsmithError, WeightsError, default_device
 
 __all__ = ["InceptionFID", "inception_weights_path", "build_fid", "INCEPTION_FILENAME", "check_plain_weights"]
 

@@ -16,10 +16,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from pixelsmith.components import Metric, MetricResult
-from pixelsmith.errors import InvalidInputError
-from pixelsmith.specs import WeightsFile
-from pixelsmith.tensors import as_image_batch
+from pixelsmith.plugin import InvalidInputError, Metric, MetricResult, WeightsFile, as_image_batch
 
 from . import functional as GF
 from .classifier import FeatureExtractor, load_feature_extractor
@@ -333,7 +330,7 @@ class WorstCopies:
         """Write the grid as an 8-bit PNG (or any format imageio knows from the suffix)."""
         import imageio.v3 as iio
 
-        from pixelsmith.tensors import to_numpy_image
+        from pixelsmith.plugin import to_numpy_image
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from pixelsmith.tensors import as_image_batch
+from pixelsmith.plugin import as_image_batch
 
 from . import functional as GF
 from .classifier import load_feature_extractor

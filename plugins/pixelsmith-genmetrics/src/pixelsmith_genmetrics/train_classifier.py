@@ -17,8 +17,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from pixelsmith.data.mnist import load_mnist
-from pixelsmith.weights import save_weights
+from pixelsmith.plugin import load_mnist, save_weights
 
 from .classifier import MnistClassifier, digit_split
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pixelsmith.errors import TrainingError
-from pixelsmith.training import TrainConfig
-from pixelsmith.training.options import RESTORATION_OPTIONS, Option, declare_options
+from pixelsmith.plugin import RESTORATION_OPTIONS, Option, TrainConfig, TrainingError, declare_options
 
 from .denoise import prepare_impulse_input, prepare_level_input
 from .model import DEFAULT_UNSHUFFLE, DEFAULT_WIDTHS, UNet
@@ -22,7 +20,7 @@ def _widths(config: TrainConfig) -> tuple[int, ...]:
 
 
 def _recipe(component: str, task: str, config: TrainConfig, prepare=prepare_level_input):
-    from pixelsmith.training.restoration import RestorationRecipe
+    from pixelsmith.plugin import RestorationRecipe
 
     extra = config.extra or {}
     widths = _widths(config)
@@ -56,7 +54,7 @@ def impulse_recipe(config: TrainConfig):
 
 def train_denoise(config: TrainConfig) -> Path:
     """Train the blind Gaussian denoiser; writes ``<out>/restorer.safetensors``."""
-    from pixelsmith.training.restoration import train_restorer
+    from pixelsmith.plugin import train_restorer
 
     return train_restorer(config, denoise_recipe(config))
 
@@ -74,7 +72,7 @@ declare_options(train_denoise, OPTIONS)
 
 def train_impulse(config: TrainConfig) -> Path:
     """Train the salt-and-pepper denoiser; writes ``<out>/restorer.safetensors``."""
-    from pixelsmith.training.restoration import train_restorer
+    from pixelsmith.plugin import train_restorer
 
     return train_restorer(config, impulse_recipe(config))
 

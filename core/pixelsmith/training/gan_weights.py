@@ -1,19 +1,25 @@
-"""Loading what :func:`~pixelsmith.training.gan.train_gan` wrote, for the generator plugins.
+"""The GAN scaffolding: everything a generator plugin needs but its networks.
 
 The GAN plugins (``dcgan``, ``mlp-gan``) are separate distributions that differ only in their
-networks; the logic that turns a weights file into a ready generator lives here:
+networks; the rest lives here:
 
+- :class:`TrainedGANGenerator`: a :class:`pixelsmith.Generator` that a plugin subclasses by naming
+  its networks, architecture options, shipped weights and summary. The subclass then has its
+  ``pixelsmith train`` command (:meth:`~TrainedGANGenerator.train_function`, the shared GAN trainer
+  with the options declared), its checkpoint export (:meth:`~TrainedGANGenerator.export_checkpoint`),
+  its export graph and its registration (:meth:`~TrainedGANGenerator.generator_spec`);
 - :func:`load_generator_network`: a shipped weights file, a ``generator.safetensors`` or a training
   checkpoint (its EMA generator, batch-norm statistics re-estimated) -> the network it describes;
-- :class:`TrainedGANGenerator`: a :class:`pixelsmith.Generator` built that way, which a plugin
-  subclasses by naming its network, its shipped weights and its train command;
 - :func:`architecture_options` and :func:`split_architecture_options`: the integer architecture
-  options read from ``model_config`` metadata or taken out of ``TrainConfig.extra``.
+  options read from ``model_config`` metadata or taken out of ``TrainConfig.extra``;
+- :func:`check_labels` and :func:`latent_input`: the label check and the ``[z, one-hot label]`` input
+  the class-conditional networks share.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Mapping, NamedTuple
 
@@ -22,12 +28,12 @@ from torch import nn
 
 from ..components import Generator
 from ..errors import InvalidInputError, TrainingError, WeightsError
-from ..specs import WeightsFile
+from ..specs import GeneratorSpec, WeightsFile
 from ..weights import Field, build_checked, load_into, load_weights, read_metadata, validate_metadata
 from .config import TrainConfig
 
 __all__ = ["LoadedGenerator", "load_generator_network", "TrainedGANGenerator", "architecture_options",
-           "split_architecture_options"]
+           "split_architecture_options", "check_labels", "latent_input", "call_with_options"]
 
 #: The ``format`` metadata of a training checkpoint (see :mod:`pixelsmith.training.checkpoint`).
 _CHECKPOINT_FORMAT = "pixelsmith-checkpoint-1"
@@ -49,7 +55,7 @@ def architecture_options(model_config: Mapping[str, Any], keys: Iterable[str]) -
     return {k: int(model_config[k]) for k in keys if k in model_config}
 
 
-def load_generator_network(weights: str | Path | None, *, sha256: str | None, shipped: WeightsFile,
+def load_generator_network(weights: str | Path | None, *, sha256: str | None, shipped: WeightsFile | None,
                            build: Callable[..., nn.Module], arch_keys: Iterable[str], component: str,
                            model_name: str, conditional: bool = False) -> LoadedGenerator:
     """Build and load the generator a weights file written by ``pixelsmith train <component>`` describes.
@@ -61,6 +67,9 @@ def load_generator_network(weights: str | Path | None, *, sha256: str | None, sh
     raises ``ValueError`` for an architecture it cannot build; ``model_name`` (e.g. "a DCGAN")
     names that architecture in the error. Every :class:`WeightsError` names the file.
     """
+    if weights is None and shipped is None:
+        raise WeightsError(f"`{component}` ships no weights; pass weights= (a generator.safetensors or a "
+                           f"checkpoint of `pixelsmith train {component}`)")
     if weights is None:
         source: Any = shipped
         path = shipped.path
@@ -101,26 +110,147 @@ def load_generator_network(weights: str | Path | None, *, sha256: str | None, sh
     return LoadedGenerator(net, cfg, path, (arch.get("channels", 1), size, size))
 
 
+def call_with_options(build: Callable[..., nn.Module], options: Mapping[str, Any]) -> nn.Module:
+    """``build(**options)`` with only the options its signature takes (a network class or a function)."""
+    return build(**{k: v for k, v in options.items() if k in _parameters(build)})
+
+
+def _parameters(build: Callable[..., Any]) -> tuple[str, ...]:
+    return tuple(inspect.signature(build).parameters)
+
+
+def check_labels(labels: torch.Tensor | None, n: int, num_classes: int) -> torch.Tensor | None:
+    """For a network's ``forward(x, labels=None)``: None for an unconditional network (``num_classes``
+    0, which refuses labels), else the ``n`` labels as int64; ``ValueError`` otherwise."""
+    if num_classes == 0:
+        if labels is not None:
+            raise ValueError("this network is not class-conditional; pass no labels")
+        return None
+    if labels is None or labels.shape != (n,):
+        raise ValueError(f"a class-conditional network needs one label per image ({n}), "
+                         f"got {None if labels is None else tuple(labels.shape)}")
+    return labels.long()
+
+
+def latent_input(z: torch.Tensor, labels: torch.Tensor | None, latent_dim: int, num_classes: int) -> torch.Tensor:
+    """A generator's input: ``z`` as ``B×latent_dim``, followed by the one-hot labels when the network is
+    class-conditional (Mirza & Osindero 2014); the labels are checked with :func:`check_labels`."""
+    labels = check_labels(labels, z.shape[0], num_classes)
+    z = z.reshape(z.shape[0], latent_dim)
+    if labels is not None:
+        z = torch.cat([z, nn.functional.one_hot(labels, num_classes).to(z.dtype)], dim=1)
+    return z
+
+
 class TrainedGANGenerator(Generator):
     """A generator trained by ``pixelsmith train <component>``; ``weights`` None loads the shipped weights.
 
     ``weights`` may also be a ``generator.safetensors`` or a training checkpoint (its EMA generator);
-    see :func:`load_generator_network`. A subclass sets the class attributes below.
+    see :func:`load_generator_network`. A subclass sets the class attributes below; a class-conditional
+    variant subclasses it again with its own ``component``, ``model_name``, ``summary``,
+    ``shipped_weights`` and ``class_conditional = True``.
+
+    ``network`` and ``discriminator`` are built with the architecture options their signatures take,
+    from ``model_defaults`` (keys such as ``latent_dim``, ``image_size``, ``channels`` and widths)
+    and ``num_classes`` (0 for the unconditional variant). The generator must have ``latent_dim`` and
+    ``num_classes`` attributes and map ``(z[, labels])`` to images in [0, 1]; the discriminator maps
+    ``(x[, labels])`` to one logit per image.
     """
 
     component: ClassVar[str]                         #: the component name, as in ``pixelsmith train NAME``
     model_name: ClassVar[str]                        #: the architecture in errors, e.g. "a DCGAN"
-    shipped_weights: ClassVar[WeightsFile]           #: what ``weights=None`` loads
-    arch_keys: ClassVar[tuple[str, ...]]             #: the ``model_config`` keys ``network`` takes
-    network: ClassVar[Callable[..., nn.Module]]      #: builds the network from those keys (e.g. its class)
+    shipped_weights: ClassVar[WeightsFile | None]    #: what ``weights=None`` loads
+    network: ClassVar[Callable[..., nn.Module]]      #: the generator network (e.g. its class)
+    discriminator: ClassVar[Callable[..., nn.Module]]  #: the discriminator network, for training
+    model_defaults: ClassVar[Mapping[str, int]]      #: architecture options (``key=value`` of ``pixelsmith train``)
+    summary: ClassVar[str] = ""                      #: the spec's one-line summary
+    version: ClassVar[str] = "0.0.0"                 #: the spec's version (the plugin's)
     class_conditional: ClassVar[bool] = False        #: takes class labels (``num_classes`` in ``model_config``)
+    num_classes_default: ClassVar[int] = 10          #: ``num_classes`` of a class-conditional run unless given
+
+    @classmethod
+    def architecture_defaults(cls) -> dict[str, int]:
+        """The architecture options of ``pixelsmith train <component>`` and their defaults."""
+        defaults = dict(cls.model_defaults)
+        if cls.class_conditional:
+            defaults.setdefault("num_classes", cls.num_classes_default)
+        return defaults
+
+    @classmethod
+    def arch_keys(cls) -> tuple[str, ...]:
+        """The ``model_config`` keys the generator network takes (what a weights file must describe)."""
+        keys = (*cls.model_defaults, "num_classes")
+        return tuple(k for k in dict.fromkeys(keys) if k in _parameters(cls.network))
+
+    @classmethod
+    def run_training(cls, config: TrainConfig) -> Path:
+        """``pixelsmith train <component>``: the shared GAN trainer (:class:`~pixelsmith.training.gan.GANTrainer`)
+        with this class's networks; architecture options come out of ``config.extra``. Returns the last
+        checkpoint and writes ``generator.safetensors``."""
+        from .gan import train_gan
+
+        config, arch = split_architecture_options(config, cls.architecture_defaults())
+        num_classes = arch.get("num_classes", 0)
+        options = {**arch, "num_classes": num_classes}
+        try:  # say what is wrong with the options before any data is loaded
+            if cls.class_conditional and num_classes < 2:
+                raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+            call_with_options(cls.network, options)
+        except ValueError as exc:
+            raise TrainingError(str(exc)) from exc
+        return train_gan(
+            config, component=cls.component,
+            build_generator=lambda: call_with_options(cls.network, options),
+            build_discriminator=lambda: call_with_options(cls.discriminator, options),
+            latent_dim=arch["latent_dim"], image_size=arch["image_size"], channels=arch["channels"],
+            conditional=cls.class_conditional, model_config=arch,
+            defaults={"num_classes": num_classes} if cls.class_conditional else None)
+
+    @classmethod
+    def train_function(cls) -> Callable[[TrainConfig], Path]:
+        """:meth:`run_training` as the spec's ``train`` callable, with its ``key=value`` options declared
+        (checked by ``pixelsmith train`` before any work). The same object on every call."""
+        fn = cls.__dict__.get("_train_function")
+        if fn is None:
+            from .gan import GAN_DEFAULTS
+            from .options import declare_options, gan_options
+
+            def train(config: TrainConfig) -> Path:
+                return cls.run_training(config)
+
+            train.__name__ = train.__qualname__ = f"train_{cls.component.replace('-', '_')}"
+            train.__module__ = cls.__module__
+            options = ", ".join(cls.architecture_defaults())
+            train.__doc__ = (f"``pixelsmith train {cls.component}``: the shared GAN trainer with {cls.model_name} "
+                             f"(architecture options {options}; trainer options {', '.join(GAN_DEFAULTS)}).")
+            fn = declare_options(train, gan_options(cls.architecture_defaults()))
+            cls._train_function = fn
+        return fn
+
+    @classmethod
+    def export_checkpoint(cls, checkpoint: str | Path, out: str | Path, *, half: bool = False) -> str:
+        """Write a training checkpoint's EMA generator as a shippable weights file (float16 storage
+        with ``half``); returns its sha256."""
+        from .gan import export_generator
+
+        return export_generator(checkpoint, out, lambda cfg: cls.network(**architecture_options(cfg, cls.arch_keys())),
+                                half=half)
+
+    @classmethod
+    def generator_spec(cls) -> GeneratorSpec:
+        """The spec a plugin's ``pixelsmith_register_generators`` hook returns for this component."""
+        arch = cls.architecture_defaults()
+        size = int(arch.get("image_size", 28))
+        return GeneratorSpec(name=cls.component, factory=cls, summary=cls.summary, version=cls.version,
+                             output_shape=(int(arch.get("channels", 1)), size, size), weights=cls.shipped_weights,
+                             train=cls.train_function(), conditional=cls.class_conditional)
 
     def __init__(self, device: str | torch.device | None = None, weights: str | Path | None = None,
                  sha256: str | None = None) -> None:
         super().__init__(device)
         cls = type(self)
         loaded = load_generator_network(weights, sha256=sha256, shipped=cls.shipped_weights, build=cls.network,
-                                        arch_keys=cls.arch_keys, component=cls.component,
+                                        arch_keys=cls.arch_keys(), component=cls.component,
                                         model_name=cls.model_name, conditional=cls.class_conditional)
         self.net = loaded.net.to(self.device).eval().requires_grad_(False)
         self.latent_dim = loaded.net.latent_dim
@@ -155,6 +285,12 @@ class TrainedGANGenerator(Generator):
 
     def _decode(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         return self.net(z, labels) if self.num_classes else self.net(z)
+
+    def export_graph(self, *, inputs: tuple[str, ...] = (), channels: int | None = None) -> Any:
+        """The export graph (:mod:`pixelsmith.export`): ``z`` (and ``labels`` when class-conditional) → images."""
+        from ..export import generator_graph
+
+        return generator_graph(self, self.net, inputs=inputs, channels=channels)
 
 
 def split_architecture_options(config: TrainConfig, defaults: Mapping[str, int]) -> tuple[TrainConfig, dict[str, int]]:

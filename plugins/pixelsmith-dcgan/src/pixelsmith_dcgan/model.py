@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from pixelsmith.plugin import check_labels, latent_input
+
 __all__ = ["DCGANGenerator", "DCGANDiscriminator", "SUPPORTED_SIZES"]
 
 #: image size -> (size of the first feature map, number of stride-2 up/down-samplings)
@@ -41,17 +43,6 @@ def _init(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def _check_labels(labels: torch.Tensor | None, n: int, num_classes: int) -> torch.Tensor | None:
-    if num_classes == 0:
-        if labels is not None:
-            raise ValueError("this network is not class-conditional; pass no labels")
-        return None
-    if labels is None or labels.shape != (n,):
-        raise ValueError(f"a class-conditional network needs one label per image ({n}), "
-                         f"got {None if labels is None else tuple(labels.shape)}")
-    return labels.long()
-
-
 class DCGANGenerator(nn.Module):
     def __init__(self, latent_dim: int = 100, image_size: int = 28, channels: int = 1, ngf: int = 64,
                  num_classes: int = 0) -> None:
@@ -73,10 +64,7 @@ class DCGANGenerator(nn.Module):
         _init(self)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        labels = _check_labels(labels, z.shape[0], self.num_classes)
-        z = z.reshape(z.shape[0], self.latent_dim)
-        if labels is not None:
-            z = torch.cat([z, nn.functional.one_hot(labels, self.num_classes).to(z.dtype)], dim=1)
+        z = latent_input(z, labels, self.latent_dim, self.num_classes)
         return self.net(z[:, :, None, None])
 
 
@@ -99,7 +87,7 @@ class DCGANDiscriminator(nn.Module):
             nn.init.normal_(self.embed.weight, 0.0, 0.02)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        labels = _check_labels(labels, x.shape[0], self.num_classes)
+        labels = check_labels(labels, x.shape[0], self.num_classes)
         h = self.features(x).flatten(1)
         out = self.logit(h).squeeze(1)
         if labels is not None:

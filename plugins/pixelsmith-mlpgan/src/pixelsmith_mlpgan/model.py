@@ -17,18 +17,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from pixelsmith.plugin import check_labels, latent_input
+
 __all__ = ["MLPGenerator", "MLPDiscriminator"]
-
-
-def _check_labels(labels: torch.Tensor | None, n: int, num_classes: int) -> torch.Tensor | None:
-    if num_classes == 0:
-        if labels is not None:
-            raise ValueError("this network is not class-conditional; pass no labels")
-        return None
-    if labels is None or labels.shape != (n,):
-        raise ValueError(f"a class-conditional network needs one label per image ({n}), "
-                         f"got {None if labels is None else tuple(labels.shape)}")
-    return labels.long()
 
 
 def _check_options(channels: int, image_size: int, num_classes: int) -> None:
@@ -54,10 +45,7 @@ class MLPGenerator(nn.Module):
         )
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        labels = _check_labels(labels, z.shape[0], self.num_classes)
-        z = z.reshape(z.shape[0], self.latent_dim)
-        if labels is not None:
-            z = torch.cat([z, nn.functional.one_hot(labels, self.num_classes).to(z.dtype)], dim=1)
+        z = latent_input(z, labels, self.latent_dim, self.num_classes)
         return self.net(z).reshape(z.shape[0], *self.shape)
 
 
@@ -78,7 +66,7 @@ class MLPDiscriminator(nn.Module):
             nn.init.normal_(self.embed.weight, 0.0, 0.02)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        labels = _check_labels(labels, x.shape[0], self.num_classes)
+        labels = check_labels(labels, x.shape[0], self.num_classes)
         h = self.net[:-1](x.flatten(1))
         out = self.net[-1](h).squeeze(1)
         if labels is not None:

@@ -11,6 +11,7 @@ machine. No timings are asserted.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -282,6 +283,25 @@ def test_out_of_memory_on_one_image_names_it_and_the_others_are_restored(tmp_pat
 
 
 
+
+def test_tiled_restoration_builds_the_network_input_per_tile():
+    """Memory bounded by the tile (issue 12, item 2): unet-denoise stacks image, noise-level map and
+    flag for one tile at a time, so neither the stack nor the network ever sees the whole image.
+    The measured peaks at 9 and 36 Mpx are in docs/cli.md (benchmarks/tiled_restore_memory.py)."""
+    import torch
+
+    import pixelsmith
+
+    for channels in (1, 3):
+        restorer = pixelsmith.restorer("unet-denoise", device="cpu", tile=64, overlap=16)
+        network = restorer._colour_network() if channels == 3 else restorer
+        seen: list[tuple[int, ...]] = []
+        original = network.stack  # stacks the network input (image, level map, flag) of what it is given
+        network.stack = lambda x, values, original=original: seen.append(tuple(x.shape)) or original(x, values)
+        out = restorer.restore(torch.rand(1, channels, 200, 170, generator=torch.Generator().manual_seed(0)))
+        assert out.shape == (1, channels, 200, 170)
+        assert seen and all(shape[-2] <= 64 and shape[-1] <= 64 for shape in seen), seen
+
 def test_the_blind_noise_estimate_of_a_large_image_stays_small():
     """The blind restorers' noise estimate samples 60,000 patches: on a 16 Mpx image it once
     unfolded all of them in float64 first (6.3 GB); now it gathers the sampled ones."""
@@ -409,6 +429,51 @@ for build, name, message in cases:
     result = run_capped([os.sys.executable, "-c", script], cap_mib=CAP_MIB)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.peak_mib < PEAK_MIB, result.peak_mib
+
+
+def test_garbled_weights_metadata_is_a_weights_error_naming_file_and_field(tmp_path):
+    """Bad JSON, a missing key, ``step="abc"``: WeightsErrors naming the file and the field, never
+    a JSONDecodeError, KeyError or ValueError (issue 12)."""
+    import pixelsmith
+    from pixelsmith import WeightsError
+    from pixelsmith.weights import load_weights, read_metadata, save_weights
+    from pixelsmith_unet.denoise import UNetDenoiser
+
+    source = UNetDenoiser.weights_file.path
+    state, meta = load_weights(source), read_metadata(source)
+
+    def write(name: str, metadata: dict) -> Path:
+        save_weights(tmp_path / name, state, metadata)
+        return tmp_path / name
+
+    no_config = write("none.safetensors", {k: v for k, v in meta.items() if k != "model_config"})
+    cases = [
+        (write("json.safetensors", {**meta, "model_config": "{'widths': [32,"}), "'model_config' is not valid JSON"),
+        (no_config, "'model_config' is missing"),
+        (write("step.safetensors", {**meta, "step": "abc"}), "'step' is not valid JSON"),
+        (write("blocks.safetensors", {**meta, "model_config": {**json.loads(meta["model_config"]), "blocks": "2"}}),
+         "'model_config.blocks' must be an integer"),
+    ]
+    for path, message in cases:
+        with pytest.raises(WeightsError) as info:
+            pixelsmith.restorer("unet-denoise", weights=path, device="cpu")
+        text = str(info.value)
+        assert str(path) in text and message in text and "\n" not in text, text
+    with pytest.raises(WeightsError, match="none.safetensors has no model_config metadata"):
+        pixelsmith.generator("dcgan", weights=no_config, device="cpu")
+
+
+def test_a_checkpoint_whose_step_is_not_a_number_is_one_line(tmp_path):
+    from pixelsmith.weights import save_weights
+
+    run = tmp_path / "run"
+    run.mkdir()
+    import torch
+
+    save_weights(run / "checkpoint-00000002.safetensors", {"G.x": torch.zeros(1)},
+                 {"step": "abc", "format": "pixelsmith-checkpoint-1", "component": "dcgan"})
+    line = _one_error(_run("train", "dcgan", "--resume", "--steps", "4", "--out", str(run), "--device", "cpu"), 1)
+    assert "checkpoint-00000002.safetensors" in line and "'step' must be a whole number" in line, line
 
 def test_a_flipped_checkpoint_is_named_and_the_previous_one_resumes(tmp_path):
     from train_runs import TINY_DCGAN, write_tiny_mnist

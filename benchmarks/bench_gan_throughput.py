@@ -4,7 +4,7 @@
 
 The plain loop is what one writes by hand: index a random batch, draw latents, D step on real and
 fake (two forwards), G step through D (D weight gradients computed and thrown away), Adam on both,
-no augmentation, no EMA, no checkpoints. The trainer runs through ``plugin.train(TrainConfig(...))``
+no augmentation, no EMA, no checkpoints. The trainer runs through the spec's ``train(TrainConfig(...))``
 with ``--no-augment`` (like for like) and, for information, with augmentation on; its steps/s are read
 from its own log (time between the first and last logged step, so start-up and the final checkpoint
 are not counted). Rounds alternate plain / trainer so a busy machine slows both alike; medians are
@@ -24,24 +24,25 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from pixelsmith.data.mnist import load_mnist
-from pixelsmith.training import TrainConfig
+import pixelsmith
+from pixelsmith.data import load_mnist
+from pixelsmith.plugin import TrainConfig, read_metadata
 
 
 def builders(model: str):
+    """(build G, build D, latent size, train) with the trainer's default architecture: the one the shipped
+    weights were trained with (their ``model_config``); the networks from the plugin's top-level API."""
+    spec = pixelsmith.spec("generator", model)
+    a = json.loads(read_metadata(spec.weights.path)["model_config"])
     if model == "dcgan":
-        from pixelsmith_dcgan.model import DCGANDiscriminator, DCGANGenerator
-        from pixelsmith_dcgan.plugin import MODEL_DEFAULTS as a
-        from pixelsmith_dcgan.plugin import train
+        from pixelsmith_dcgan import DCGANDiscriminator, DCGANGenerator
 
         return (lambda: DCGANGenerator(a["latent_dim"], 28, 1, a["ngf"]), lambda: DCGANDiscriminator(28, 1, a["ndf"]),
-                a["latent_dim"], train)
-    from pixelsmith_mlpgan.model import MLPDiscriminator, MLPGenerator
-    from pixelsmith_mlpgan.plugin import MODEL_DEFAULTS as a
-    from pixelsmith_mlpgan.plugin import train
+                a["latent_dim"], spec.train)
+    from pixelsmith_mlpgan import MLPDiscriminator, MLPGenerator
 
     return (lambda: MLPGenerator(a["latent_dim"], 28, 1, a["hidden"]), lambda: MLPDiscriminator(28, 1, a["hidden"]),
-            a["latent_dim"], train)
+            a["latent_dim"], spec.train)
 
 
 def plain_loop(model: str, steps: int, batch: int, images: torch.Tensor) -> float:

@@ -17,9 +17,9 @@ import torch
 from torch import nn
 
 import pixelsmith
-import pixelsmith.registry as registry_module
-from pixelsmith import Restorer, RestorerSpec, hookimpl
-from pixelsmith.pipeline import Pipeline
+from pixelsmith import Pipeline
+from pixelsmith.plugin import Restorer, RestorerSpec, hookimpl
+from pixelsmith.testing import registered
 
 from _common import interleaved
 
@@ -49,16 +49,18 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--rounds", type=int, default=15)
     args = ap.parse_args()
-    reg = registry_module.Registry()
-    reg.add_plugin(Plugin(), name="bench", distribution="bench", version="0")
-    registry_module._registry = reg
+    with registered(Plugin()):
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
     x = torch.rand(1, 1, args.size, args.size)
     r = pixelsmith.restorer("bench-net", device="cpu")
     pipe = Pipeline(restorer=r, device="cpu")
     fns = {
         "direct nn.Module": lambda: (x - NET(x)).clamp(0, 1),
         "restorer.restore": lambda: r.restore(x),
-        "registry lookup + restore": lambda: registry_module.get_registry().get("restorer", "bench-net") and r.restore(x),
+        "registry lookup + restore": lambda: pixelsmith.spec("restorer", "bench-net") and r.restore(x),
         "Pipeline.run": lambda: next(iter(pipe.run(x))),
     }
     with torch.inference_mode():

@@ -13,7 +13,6 @@ import argparse
 import torch
 
 import pixelsmith
-from pixelsmith.registry import get_registry
 
 from _common import interleaved
 
@@ -27,15 +26,16 @@ def main() -> None:
     from pixelsmith.data import test_photos
 
     clean = test_photos(channels=1, size=args.size)["camera"]
-    reg = get_registry()
+    distribution = {c["name"]: p["distribution"] for p in pixelsmith.list_plugins()["plugins"]
+                    for c in p["components"] if c["kind"] == "restorer"}
     noisy = pixelsmith.degradation("gaussian-noise", sigma=25 / 255).apply(clean, seed=0)
     blurred = pixelsmith.degradation("gaussian-blur", sigma=2.0, noise=0.01).apply(clean, seed=0)
     impulse = pixelsmith.degradation("salt-and-pepper", amount=0.3).apply(clean, seed=0)
     inputs = {"denoise": noisy, "deblur": blurred, "impulse": impulse}
     fns, task_of, plugin_of = {}, {}, {}
-    for name in reg.names("restorer"):
-        comp = reg.get("restorer", name)
-        task = next((t for t in comp.spec.tasks if t in inputs), None)
+    for name in pixelsmith.list_components("restorer"):
+        spec = pixelsmith.spec("restorer", name)
+        task = next((t for t in spec.tasks if t in inputs), None)
         if task is None:
             continue
         try:
@@ -45,12 +45,12 @@ def main() -> None:
             continue
         d = inputs[task]
         params = {"sigma": d.info.get("noise", d.info.get("sigma")), "kernel": d.info.get("kernel")}
-        wanted = set(comp.spec.requires) | set(comp.spec.accepts)
+        wanted = set(spec.requires) | set(spec.accepts)
         p = {k: v for k, v in params.items() if k in wanted and v is not None}
         if task == "deblur" and "sigma" in p:
             p["sigma"] = d.info["noise"]
         fns[name] = (lambda r=r, x=d.image, p=p: r.restore(x, **p))
-        task_of[name], plugin_of[name] = task, comp.plugin.distribution
+        task_of[name], plugin_of[name] = task, distribution.get(name, "?")
     with torch.inference_mode():
         secs = interleaved(fns, rounds=args.rounds)
     mp = args.size * args.size / 1e6

@@ -37,17 +37,17 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import torch
 
 import pixelsmith
-from pixelsmith.data.dead_leaves import dead_leaves
-from pixelsmith.data.photos import test_photos
-from pixelsmith.degradations import blur_with_kernel
-from pixelsmith.degradations.kernels import (
+from pixelsmith.data import test_photos
+from pixelsmith.plugin import (
     anisotropic_gaussian_kernel,
+    blur_with_kernel,
+    dead_leaves,
     gaussian_kernel,
+    gaussian_noise_like,
     line_kernel,
     motion_kernel,
     shake_kernel,
 )
-from pixelsmith.degradations.noise import gaussian_noise_like
 
 #: The dead-leaves seed of restoration_quality.py, so both benchmarks judge the same images.
 PROCEDURAL_SEED = 20261130

@@ -43,7 +43,7 @@ import torch
 from scipy import linalg
 
 import pixelsmith
-from pixelsmith.data.mnist import load_mnist
+from pixelsmith.data import load_mnist
 
 
 def train_classifier(x: np.ndarray, y: np.ndarray, seed: int = 0):
@@ -81,7 +81,7 @@ def confidence_stats_from_probabilities(p: np.ndarray) -> dict:
 
 def load_generator(spec: str):
     """``NAME`` (shipped weights) or ``LABEL=PATH``: the component is the one that wrote the file."""
-    from pixelsmith.weights import read_metadata
+    from pixelsmith.plugin import read_metadata
 
     name, _, path = spec.partition("=")
     if not path:
@@ -93,7 +93,7 @@ def load_generator(spec: str):
 def load_cnn():
     """The genmetrics plugin's MNIST CNN (the project's feature network), or None when not installed."""
     try:
-        from pixelsmith_genmetrics.classifier import load_feature_extractor
+        from pixelsmith_genmetrics import load_feature_extractor
     except ImportError:
         return None
     return load_feature_extractor("cpu")
@@ -112,7 +112,7 @@ def cnn_confidence(cnn, gen: torch.Tensor, labels: torch.Tensor | None = None) -
 
 def cnn_real_heldout(cnn, images: torch.Tensor, labels: torch.Tensor) -> dict:
     """The CNN on the digits it never trained on (its own held-out split): the ceiling."""
-    from pixelsmith_genmetrics.classifier import digit_split
+    from pixelsmith_genmetrics import digit_split
 
     _, test_idx = digit_split(labels)
     out = cnn_confidence(cnn, images[test_idx], labels[test_idx])

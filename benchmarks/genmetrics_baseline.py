@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from pixelsmith.data.mnist import load_mnist
+from pixelsmith.data import load_mnist
 from pixelsmith_genmetrics import generative_report
 
 

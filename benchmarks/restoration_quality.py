@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 import pixelsmith
-from pixelsmith.data.photos import test_photos
+from pixelsmith.data import test_photos
 
 PSNR, SSIM = pixelsmith.metric("psnr"), pixelsmith.metric("ssim")
 
@@ -84,8 +84,8 @@ def evaluation_sets(channels: int, sets: list[str], leave_out: dict[str, tuple[s
     ``procedural``: 8 dead-leaves images from a fixed seed. ``--leave-out GROUP=WEIGHTS:photo,photo``:
     bundled training photographs that WEIGHTS was trained without, 256² centre crops.
     """
-    from pixelsmith.data.dead_leaves import dead_leaves
-    from pixelsmith.data.photos import load_photo
+    from pixelsmith.data import load_photo
+    from pixelsmith.plugin import dead_leaves
 
     out: dict[str, tuple[dict[str, torch.Tensor], str | None]] = {}
     if "test" in sets:
@@ -94,7 +94,7 @@ def evaluation_sets(channels: int, sets: list[str], leave_out: dict[str, tuple[s
             photos = {"chelsea": photos["chelsea"]}
         out["test split"] = (photos, None)
     if "validation" in sets:  # the trainer's validation photographs: for choosing settings, not evidence
-        from pixelsmith.training.restoration import VALIDATION_PHOTOS
+        from pixelsmith.plugin import VALIDATION_PHOTOS
 
         imgs = {}
         for n in VALIDATION_PHOTOS:
@@ -272,7 +272,7 @@ def random_blur_section(out: list[str], weights: str | None = None, estimator: s
     (Gaussian σ ∈ [0.5, 3] or motion 3–15 px at any angle, here with noise 0.01), on every test photo."""
     from skimage.restoration import wiener
 
-    from pixelsmith.degradations.kernels import gaussian_kernel, motion_kernel
+    from pixelsmith.plugin import gaussian_kernel, motion_kernel
 
     photos = test_photos(channels=1)
     options = {k: v for k, v in (("weights", weights), ("estimator_weights", estimator)) if v}
@@ -325,7 +325,7 @@ def impulse_section(out: list[str], sets: list[str] = ("test", "procedural")) ->
     """unet-impulse against the switching median it starts from (its bar: +0.5 dB at 10, 30 and 50 %)."""
     from scipy.ndimage import median_filter
 
-    from pixelsmith_unet.denoise import UNetImpulse, prepare_impulse_input
+    from pixelsmith_unet import UNetImpulse, prepare_impulse_input
 
     model = UNetImpulse(device="cpu")  # built directly: it is no longer registered (see the unet README)
     for set_name, (photos, _) in evaluation_sets(1, list(sets)).items():

@@ -62,7 +62,7 @@ def make_image(path: Path, side: int, channels: int, seed: int = 0) -> None:
     import torch
     import torch.nn.functional as F
 
-    from pixelsmith.data.photos import load_photo
+    from pixelsmith.data import load_photo
 
     photo = load_photo("astronaut", channels=channels)
     big = F.interpolate(photo, size=(side, side), mode="bilinear", align_corners=False)[0]

@@ -87,7 +87,8 @@ class BoxBlur(Degradation):
     def _apply(self, x, rng):
         k = torch.full((1, 1, 3, 3), 1 / 9)
         out = torch.nn.functional.conv2d(torch.nn.functional.pad(x, (1, 1, 1, 1), mode="reflect"), k)
-        return out + self.noise * torch.randn(x.shape, generator=rng), {"kernel": k[0, 0]}
+        # as the contract says: the noise σ it added is info["noise_sigma"] (its truth's sigma)
+        return out + self.noise * torch.randn(x.shape, generator=rng), {"kernel": k[0, 0], "noise_sigma": self.noise}
 
 
 class MeanFilter(Restorer):
@@ -242,15 +243,13 @@ def test_seeds_are_stable_per_task_and_image():
 
 
 def test_restorer_params_give_the_noise_sigma_not_the_blur_width():
-    blur = Task(name="b", suite="restoration", task="deblur", degradation="gaussian-blur",
-                params={"sigma": 2.0, "noise": 0.01}, channels=1, images=("camera",))
-    k = torch.ones(3, 3) / 9
-    got = restorer_params(blur, {"sigma": 2.0, "noise": 0.01, "kernel": k}, ("kernel", "sigma"))
-    assert got["sigma"] == 0.01 and got["kernel"] is k
-    noise = Task(name="n", suite="restoration", task="denoise", degradation="gaussian-noise",
-                 params={"sigma": 0.1}, channels=1, images=("camera",))
-    assert restorer_params(noise, {"sigma": 0.1}, ("sigma",)) == {"sigma": 0.1}
-    assert restorer_params(noise, {"sigma": 0.1, "mask": 1}, ()) == {}
+    x = torch.rand(1, 1, 16, 16)
+    blurred = pixelsmith.degradation("gaussian-blur", sigma=2.0, noise=0.01).apply(x, seed=0)
+    got = restorer_params(blurred.truth, ("kernel", "sigma"))
+    assert got["sigma"] == 0.01 and got["kernel"] is blurred.truth["kernel"]
+    noisy = pixelsmith.degradation("gaussian-noise", sigma=0.1).apply(x, seed=0)
+    assert restorer_params(noisy.truth, ("sigma",)) == {"sigma": 0.1}
+    assert restorer_params(noisy.truth, ()) == {}
 
 
 # -- runner ------------------------------------------------------------------------------------------------------

@@ -34,6 +34,9 @@ __all__ = [
     "Generator",
     "Degradation",
     "Degraded",
+    "degradation_truth",
+    "combine_truth",
+    "TRUTH_KEYS",
     "make_generator",
     "check_parameter_names",
 ]
@@ -385,12 +388,65 @@ def _check_batch_size(batch_size: Any) -> None:
         raise InvalidInputError(f"batch_size must be a positive int, got {batch_size!r}")
 
 
+#: The ``restore()`` parameters a degradation's true values are given as: the restorers' vocabulary.
+TRUTH_KEYS = ("sigma", "kernel", "mask", "amount")
+
+
+def degradation_truth(task: str | None, params: Mapping[str, Any], info: Mapping[str, Any]) -> dict[str, Any]:
+    """What a degradation did, in the restorers' vocabulary (:data:`TRUTH_KEYS`), from its task, its
+    own ``params`` and the ``info`` its ``_apply`` returned.
+
+    ``sigma`` is the additive noise σ on the [0, 1] scale: ``info["noise_sigma"]``, or the ``sigma``
+    parameter of a degradation that poses the ``denoise`` task; a blur's own ``sigma`` (its width)
+    is never it. ``kernel`` and ``mask`` are ``info``'s; ``amount`` is ``info["amount"]``, or the
+    ``amount`` parameter of an ``impulse`` degradation. The pipeline, the bench and the trainers
+    all read the truth from here (:attr:`Degraded.truth`).
+
+    >>> degradation_truth("deblur", {"sigma": 2.0, "noise": 0.01}, {"noise_sigma": 0.01})
+    {'sigma': 0.01}
+    >>> degradation_truth("denoise", {"sigma": 0.1}, {})
+    {'sigma': 0.1}
+    """
+    truth: dict[str, Any] = {}
+    noise = info.get("noise_sigma")
+    if noise is None and task == "denoise":
+        noise = params.get("sigma")
+    if noise is not None:
+        truth["sigma"] = noise
+    for key in ("kernel", "mask", "amount"):
+        if info.get(key) is not None:
+            truth[key] = info[key]
+    if "amount" not in truth and task == "impulse" and params.get("amount") is not None:
+        truth["amount"] = params["amount"]
+    return truth
+
+
+def combine_truth(first: Mapping[str, Any], then: Mapping[str, Any]) -> dict[str, Any]:
+    """The truth of two degradations applied one after the other: independent noises add in
+    quadrature (σ = √(σ₁² + σ₂²)); for the other keys the later degradation's value wins."""
+    out = {**first, **then}
+    if "sigma" in first and "sigma" in then:
+        try:
+            out["sigma"] = math.hypot(float(first["sigma"]), float(then["sigma"]))
+        except (TypeError, ValueError):  # per-image tensors: the later one
+            pass
+    return out
+
+
 @dataclass(frozen=True)
 class Degraded:
-    """A degraded batch and what was done to it (σ, kernel, mask...), for restorers and reports."""
+    """A degraded batch and what was done to it.
+
+    ``params`` are the degradation's own parameters (its vocabulary: a blur's ``sigma`` is its
+    width); ``truth`` what a restorer may be told, in the restorers' vocabulary (noise ``sigma``,
+    ``kernel``, ``mask``, ``amount``; see :func:`degradation_truth`); ``info`` everything together
+    for reports: the degradation's name, its params and what its ``_apply`` returned.
+    """
 
     image: torch.Tensor
     info: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    truth: dict[str, Any] = field(default_factory=dict)
 
 
 class Degradation(ABC):
@@ -421,8 +477,11 @@ class Degradation(ABC):
         rng = make_generator(seed)
         with _plugin_call(f"degradation {self.name!r} on an input of shape {tuple(batch.shape)}"):
             image, info = self._apply(batch, rng)
+        params = dict(self.params)
+        task = self.spec.task if self.spec is not None else None
         return Degraded(image.clamp(0, 1) if self.clip else image,
-                        {"degradation": self.name, **self.params, **info})
+                        {"degradation": self.name, **params, **info}, params,
+                        degradation_truth(task, params, info))
 
     @abstractmethod
     def _apply(self, x: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, dict[str, Any]]:

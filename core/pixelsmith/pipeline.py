@@ -31,7 +31,7 @@ from typing import Any, Iterable, Iterator, Literal, Mapping, Sequence, Union
 import numpy as np
 import torch
 
-from .components import Degradation, Metric, Restorer
+from .components import Degradation, Metric, Restorer, combine_truth
 from .errors import InvalidInputError, PixelsmithError, ResourceError, is_out_of_memory
 from .io import ImageData, iter_image_files, read_image_data
 from .tensors import as_image_batch, default_device
@@ -56,10 +56,6 @@ def image_seed(seed: int, index: int, stage: int = 0) -> int:
     return (int(state[0]) << 31 | int(state[1]) >> 1) & ((1 << 63) - 1)
 
 
-#: restorer parameter -> the key of a degradation's ``info`` that holds its true value
-TRUE_PARAM_SOURCES = {"sigma": "noise_sigma"}
-
-
 @dataclass
 class PipelineRecord:
     """What happened to one image.
@@ -68,7 +64,8 @@ class PipelineRecord:
     degradations (``None`` without any), ``restored`` the restorer's output (``None`` without a
     restorer). ``metrics`` compare :attr:`output` with ``clean``; ``baseline`` compares
     ``degraded`` with ``clean`` (what the restorer started from). ``info`` is what the degradations
-    did (σ, kernel, mask…); ``seconds`` is the restorer's wall time for this image (its batch's
+    did (σ, kernel, mask…); ``truth`` the same in the restorers' vocabulary (see
+    :attr:`pixelsmith.Degraded.truth`: what ``pass_true_params`` gives the restorer); ``seconds`` is the restorer's wall time for this image (its batch's
     time divided by the batch size). ``error`` is set, and the images are ``None``, when the image
     could not be processed (only with ``on_error="record"``).
     """
@@ -81,6 +78,7 @@ class PipelineRecord:
     metrics: dict[str, float] = field(default_factory=dict)
     baseline: dict[str, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    truth: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     source: ImageData | None = None
     error: str | None = None
@@ -334,20 +332,24 @@ class Pipeline:
         clean = [item.image.to(self.device) for item in items]
         degraded: list[torch.Tensor] = []
         infos: list[dict[str, Any]] = []
+        truths: list[dict[str, Any]] = []
         for item, image in zip(items, clean):
             info: dict[str, Any] = {}
+            truth: dict[str, Any] = {}
             for stage, degradation in enumerate(self.degradations):
                 result = degradation.apply(image, seed=image_seed(self.seed, item.index, stage))
                 image = result.image
                 info.update(result.info)
                 info.setdefault("steps", []).append(dict(result.info))
+                truth = combine_truth(truth, result.truth)
             degraded.append(image)
             infos.append(info)
+            truths.append(truth)
 
         restored: list[torch.Tensor] | None = None
         seconds = [0.0] * len(items)
         if self.restorer is not None:
-            restored, seconds = self._restore(degraded, infos)
+            restored, seconds = self._restore(degraded, truths)
 
         records = []
         for i, item in enumerate(items):
@@ -367,26 +369,27 @@ class Pipeline:
                 metrics=metrics,
                 baseline=baseline,
                 info=info,
+                truth=truths[i],
                 seconds=seconds[i],
                 source=item.source,
             ))
         return records
 
-    def _restore_params(self, info: Mapping[str, Any]) -> dict[str, Any]:
+    def _restore_params(self, truth: Mapping[str, Any]) -> dict[str, Any]:
         params = dict(self.params)
         spec = self.restorer.spec if self.restorer is not None else None
         if self.pass_true_params and spec is not None:
+            # the degradations' truth is in the restorers' vocabulary (a blur's own `sigma`, its
+            # width, is not the noise `sigma` a restorer means): hand over what the spec declares
             for key in (*spec.requires, *spec.accepts):
-                # a restorer's `sigma` is the noise level; a blur's own `sigma` is its width
-                source = TRUE_PARAM_SOURCES.get(key, key)
-                if source in info and key not in params:
-                    params[key] = info[source]
+                if key in truth and key not in params:
+                    params[key] = truth[key]
         return params
 
-    def _restore(self, degraded: list[torch.Tensor], infos: list[dict[str, Any]]
+    def _restore(self, degraded: list[torch.Tensor], truths: list[dict[str, Any]]
                  ) -> tuple[list[torch.Tensor], list[float]]:
         assert self.restorer is not None  # for type checkers; callers check
-        params = [self._restore_params(info) for info in infos]
+        params = [self._restore_params(truth) for truth in truths]
         # one call for the batch when every image gets the same parameters, else one call each
         if all(_same(params[0], p) for p in params[1:]):
             groups = [list(range(len(degraded)))]

@@ -382,7 +382,7 @@ def _run_restoration(result: BenchResult, registry: Registry, plan: BenchPlan, d
                     rec.update(status="failed", error=f"could not be built: {_error_text(built)}")
                     continue
                 wanted = spec.requires if result.options.blind else (*spec.requires, *spec.accepts)
-                params = restorer_params(task, degraded.info, wanted)
+                params = restorer_params(degraded.truth, wanted)
                 lacking = [p for p in spec.requires if p not in params]
                 if lacking:
                     rec.update(status="skipped",
@@ -439,8 +439,8 @@ def _restore_once(restorer: Restorer, degradation: Degradation, seed: int, image
     """
     from ..pipeline import Pipeline
 
-    # params are the bench's own true values (see restorer_params): the Pipeline's pass_true_params
-    # would hand a blur's width (info["sigma"]) to a restorer that wants the noise σ
+    # params are the true values the bench chose to give (restorer_params: from the degradation's
+    # truth, all of them or only what the restorer requires with --blind)
     pipe = Pipeline([_FixedSeed(degradation, seed)], restorer=restorer, metrics=list(metrics.values()),
                     params=params, device=device, on_error="record")
     pipe.metrics = dict(metrics)  # keep the registered names as column names

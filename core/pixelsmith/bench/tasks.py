@@ -11,7 +11,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import torch
@@ -291,25 +291,9 @@ def load_images(names: Iterable[str], *, channels: int, size: int | None,
     return out
 
 
-def restorer_params(task: Task, info: dict[str, Any], wanted: Iterable[str]) -> dict[str, Any]:
-    """The TRUE degradation parameters a restorer asks for (classical methods get every advantage).
-
-    ``sigma`` always means the additive noise std on [0, 1]: for blurs that is the ``noise``
-    parameter, not the blur width the degradation also calls ``sigma``. For any other degradation
-    it is ``info["noise_sigma"]``, or its ``sigma`` when it poses a denoising task.
+def restorer_params(truth: Mapping[str, Any], wanted: Iterable[str]) -> dict[str, Any]:
+    """The TRUE degradation parameters a restorer asks for (classical methods get every advantage):
+    those of ``wanted`` that the degradation's ``truth`` (:attr:`pixelsmith.Degraded.truth`, in the
+    restorers' vocabulary: ``sigma`` is the noise σ, never a blur's width) holds.
     """
-    truth = dict(info)
-    if task.degradation in ("gaussian-blur", "motion-blur"):
-        truth.pop("sigma", None)
-        noise = info.get("noise_sigma", info.get("noise", task.params.get("noise")))
-        if noise is not None:
-            truth["sigma"] = noise
-    elif "noise_sigma" in info:
-        truth["sigma"] = info["noise_sigma"]
-    elif task.degradation == "gaussian-noise" and "sigma" not in truth:
-        truth["sigma"] = task.params["sigma"]
-    elif task.task != "denoise":
-        # a degradation that is not a denoising task may call anything "sigma" (a blur width):
-        # only info["noise_sigma"] says it is the noise level restorers mean
-        truth.pop("sigma", None)
     return {k: truth[k] for k in wanted if k in truth and truth[k] is not None}

@@ -118,7 +118,7 @@ def _apply(name: str, x: torch.Tensor, rng: torch.Generator, **params: Any):
 
 
 def _kernel_of(degraded, fallback: Callable[[], torch.Tensor]) -> torch.Tensor:
-    k = degraded.info.get("kernel") if isinstance(degraded.info, Mapping) else None
+    k = degraded.truth.get("kernel")  # the kernel applied, in the restorers' vocabulary (Degraded.truth)
     if isinstance(k, torch.Tensor):
         return k.detach().float().reshape(k.shape[-2:]).cpu()
     return fallback()
@@ -140,11 +140,13 @@ def draw_degradation(task: str, patch: torch.Tensor, rng: torch.Generator, margi
         sigma = _uniform(rng, 0.0, NOISE_SIGMA_MAX)
         clip = not (unclipped > 0 and float(torch.rand((), generator=rng)) < unclipped)
         x = crop(patch)
-        return DegradationDraw(_apply("gaussian-noise", x, rng, sigma=sigma, clip=clip).image, sigma=sigma)
+        noisy = _apply("gaussian-noise", x, rng, sigma=sigma, clip=clip)
+        return DegradationDraw(noisy.image, sigma=float(noisy.truth["sigma"]))
     if task == "impulse":
         amount = _uniform(rng, *IMPULSE_AMOUNT_RANGE)
         x = crop(patch)
-        return DegradationDraw(_apply("salt-and-pepper", x, rng, amount=amount).image, amount=amount)
+        corrupted = _apply("salt-and-pepper", x, rng, amount=amount)
+        return DegradationDraw(corrupted.image, amount=float(corrupted.truth["amount"]))
     if task == "deblur":
         from ..degradations import kernels
 
@@ -295,17 +297,13 @@ class RestorationTrainer(NetworkTrainer):
     weights_name = "restorer.safetensors"
 
     def __init__(self, config: TrainConfig, recipe: RestorationRecipe) -> None:
-        super().__init__(config)
-        extra = dict(config.extra or {})
-        self.recipe, self.extra = recipe, extra
+        super().__init__(config, lr=recipe.lr)
+        extra = self.extra
+        self.recipe = recipe
         self.component, self.task = recipe.component, recipe.task
         self.weights_dtype, self.ema_decay = recipe.weights_dtype, recipe.ema_decay
         self.patch = int(extra.get("patch", recipe.patch))
-        self.lr0 = float(config.lr if config.lr is not None else recipe.lr)
         self.lr_min, self.warmup = recipe.lr_min, recipe.warmup
-        # the cosine horizon; defaults to --steps. Resuming with a larger --steps stretches the schedule
-        # from where it is (lr moves down or up a little), or pin it with schedule_steps=N.
-        self.horizon = int(extra.get("schedule_steps", config.steps))
         # schedule_start=S restarts the schedule at step S (warm-up, then cosine to the horizon): the way to
         # continue a finished run at a useful learning rate instead of the decayed one.
         self.schedule_start = int(extra.get("schedule_start", 0))

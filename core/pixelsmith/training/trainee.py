@@ -103,9 +103,13 @@ class NetworkTrainer:
     ema_decay: float = 0.999
     data_description: str = ""                  #: what :meth:`load_data` loaded, for messages and metadata
 
-    def __init__(self, config: TrainConfig) -> None:
+    def __init__(self, config: TrainConfig, *, lr: float = 1e-3) -> None:
         self.config = config
-        self.horizon = config.steps
+        self.extra = dict(config.extra or {})
+        self.lr0 = float(config.lr if config.lr is not None else lr)   # --lr wins over the trainer's default
+        # the cosine horizon; defaults to --steps. Resuming with a larger --steps stretches the schedule
+        # from where it is (lr moves down or up a little), or pin it with schedule_steps=N.
+        self.horizon = int(self.extra.get("schedule_steps", config.steps))
 
     # -- what a subclass provides --------------------------------------------------------------------
     def load_data(self, session: TrainingSession) -> None:

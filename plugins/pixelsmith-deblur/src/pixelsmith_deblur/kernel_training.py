@@ -98,12 +98,6 @@ class KernelEstimatorTrainer(NetworkTrainer):
     weights_name = "kernel-estimator.safetensors"
     lr_min, warmup, ema_decay = 1e-5, 200, 0.998
 
-    def __init__(self, config: TrainConfig) -> None:
-        super().__init__(config)
-        self.extra = dict(config.extra or {})
-        self.lr0 = float(config.lr if config.lr is not None else 1e-3)
-        self.horizon = int(self.extra.get("schedule_steps", config.steps))
-
     def load_data(self, session: TrainingSession) -> None:
         self.train_imgs, val_imgs, self.data_description = load_training_images(self.config.data, channels=1)
         self.val_spectra, val_blurs = _draw_samples(val_imgs, 128, torch.Generator().manual_seed(self.config.seed + 999),

@@ -23,7 +23,7 @@ def pixelsmith_register_restorers() -> list[RestorerSpec]:
             version=__version__,
             tasks=("deblur",),
             channels=(1, 3),
-            accepts=("kernel", "estimate_kernel"),
+            accepts=("kernel", "estimate_kernel", "sigma"),
             weights=Deblurrer.weights_file,
             train=train_deblur,
         ),

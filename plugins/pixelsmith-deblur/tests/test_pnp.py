@@ -1,0 +1,116 @@
+"""Plug-and-play deconvolution and kernel refinement: the data step against a dense solve, the
+kernel fit against a known kernel, and the restorer's pnp path on a real photograph."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import pixelsmith
+from pixelsmith.data.photos import test_photos
+from pixelsmith.deconvolution import BlurCanvas, as_kernel_batch
+from pixelsmith.degradations.blur import blur_with_kernel
+from pixelsmith.degradations.kernels import gaussian_kernel, line_kernel, shake_kernel
+from pixelsmith.errors import InvalidInputError
+from pixelsmith_deblur import wiener_deconvolve
+from pixelsmith_deblur.kernel_refine import fit_kernel, support_for
+from pixelsmith_deblur.pnp import _data_step, noise_schedule, pnp_deconvolve
+
+
+#: the plug-and-play prior is another plugin's component, found through the registry
+needs_denoiser = pytest.mark.skipif("unet-denoise" not in pixelsmith.list_components("restorer"),
+                                    reason="the pnp method's denoiser unet-denoise (pixelsmith-unet) is not installed")
+
+
+def _psnr(a, b):
+    return float(pixelsmith.metric("psnr")(a.clamp(0, 1), b)[0])
+
+
+def _dense_operator(canvas: BlurCanvas) -> torch.Tensor:
+    """M·K as an explicit matrix, built column by column from unit impulses (independent of the FFT
+    algebra of the solver: only ``blur`` is used, the adjoint comes from the transpose)."""
+    n = canvas.hp * canvas.wp
+    cols = []
+    for j in range(n):
+        e = torch.zeros(1, 1, canvas.hp, canvas.wp, dtype=torch.float64)
+        e.view(-1)[j] = 1
+        cols.append((canvas.mask * canvas.blur(torch.fft.rfft2(e))).reshape(-1))
+    return torch.stack(cols, dim=1)
+
+
+def test_data_step_solves_the_masked_normal_equations():
+    g = torch.Generator().manual_seed(0)
+    y = torch.rand(1, 1, 6, 7, generator=g, dtype=torch.float64)
+    k = as_kernel_batch(torch.rand(3, 3, generator=g, dtype=torch.float64), 1)
+    canvas = BlurCanvas(y, k, torch.float64)
+    z = torch.rand(1, 1, canvas.hp, canvas.wp, generator=g, dtype=torch.float64)
+    alpha = torch.full((1, 1, 1, 1), 0.05, dtype=torch.float64)
+    rhs = canvas.blur_adjoint(canvas.mask * canvas.y) + alpha * z
+    x = _data_step(canvas, rhs, alpha, z, steps=200)
+    a = _dense_operator(canvas)
+    # argmin ‖M(k⋆x) − y‖² + α‖x − z‖², solved densely
+    dense = torch.linalg.solve(a.T @ a + 0.05 * torch.eye(a.shape[0], dtype=torch.float64),
+                               a.T @ canvas.y.reshape(-1) + 0.05 * z.reshape(-1))
+    assert torch.allclose(x.reshape(-1), dense, atol=1e-8)
+
+
+def test_noise_schedule_falls_geometrically_to_each_images_sigma():
+    levels = noise_schedule(torch.tensor([0.01, 0.5]), 5, 0.2)
+    assert levels.shape == (5, 2)
+    assert torch.allclose(levels[0], torch.tensor([0.2, 0.2], dtype=torch.float64))
+    assert abs(float(levels[-1, 0]) - 0.01) < 1e-9 and torch.allclose(levels[:, 1], torch.full((5,), 0.2,
+                                                                                               dtype=torch.float64))
+    ratios = levels[1:, 0] / levels[:-1, 0]
+    assert torch.allclose(ratios, ratios[0].expand(4))
+
+
+@pytest.mark.parametrize("make", [lambda: shake_kernel(20.0, torch.Generator().manual_seed(3)),
+                                  lambda: line_kernel(11.0, 37.0)])
+def test_kernel_fit_recovers_a_blur_from_the_sharp_image(make):
+    k = make()
+    x = test_photos(size=192)["camera"][0, 0]
+    y = blur_with_kernel(x[None, None], k, "reflect")[0, 0]
+    side = k.shape[0] + 6
+    est = fit_kernel(x, y, side, tikhonov=1e-3)  # noise-free: a light regulariser recovers it exactly
+    pad = (side - k.shape[0]) // 2
+    truth = torch.nn.functional.pad(k, [pad] * 4)
+    assert est.shape == (side, side) and abs(float(est.sum()) - 1) < 1e-5 and float(est.min()) >= 0
+    assert float((est - truth).abs().sum()) < 0.2  # L1 distance of two unit-mass kernels (max 2)
+    assert support_for(k) % 2 == 1 and support_for(torch.ones(51, 51)) == 41
+
+
+@needs_denoiser
+def test_pnp_beats_the_blurred_input_and_wiener_on_a_photo():
+    clean = test_photos(size=64)["camera"]
+    k = gaussian_kernel(1.5)
+    y = (blur_with_kernel(clean, k, "reflect") + 0.01 * torch.randn(clean.shape, generator=torch.Generator()
+                                                                  .manual_seed(1))).clamp(0, 1)
+    denoiser = pixelsmith.restorer("unet-denoise", device="cpu")
+    out = pnp_deconvolve(y, as_kernel_batch(k, 1), lambda v, s: denoiser.restore(v, sigma=s), torch.tensor([0.01]))
+    wiener = max(_psnr(wiener_deconvolve(y, k, balance), clean) for balance in (0.003, 0.01, 0.03, 0.1))
+    assert out.shape == y.shape
+    assert _psnr(out, clean) > _psnr(y, clean) + 1.0
+    assert _psnr(out, clean) > wiener
+
+
+@needs_denoiser
+def test_deblur_methods_and_their_errors():
+    deb = pixelsmith.restorer("deblur", device="cpu")
+    assert deb.method == "pnp"
+    clean = test_photos(size=48)["camera"].repeat(1, 3, 1, 1)
+    k = gaussian_kernel(1.2)
+    y = blur_with_kernel(clean, k, "reflect")
+    both = deb.restore(y, kernel=k, sigma=0.005)
+    assert both.shape == y.shape and _psnr(both, clean) > _psnr(y, clean)
+    net = pixelsmith.restorer("deblur", device="cpu", method="network")
+    assert torch.equal(net.restore(y, kernel=k), net.restore(y, kernel=k, sigma=0.3))  # the network ignores σ
+    refined = pixelsmith.restorer("deblur", device="cpu", refine_rounds=1).restore(y[:, :1])  # blind, kernel refit once
+    assert refined.shape == (1, 1, 48, 48) and bool(torch.isfinite(refined).all())
+    with pytest.raises(InvalidInputError, match="refine_rounds"):
+        pixelsmith.restorer("deblur", device="cpu", refine_rounds=-1)
+    with pytest.raises(InvalidInputError, match="method"):
+        pixelsmith.restorer("deblur", device="cpu", method="magic")
+    with pytest.raises(InvalidInputError, match="sigma"):
+        deb.restore(y, kernel=k, sigma=-1)
+    with pytest.raises(InvalidInputError, match="not installed"):
+        pixelsmith.restorer("deblur", device="cpu", denoiser="no-such-denoiser").restore(y, kernel=k)

@@ -24,7 +24,8 @@ PUBLIC = {
 }
 
 TESTING = {"check_restorer", "check_generator", "check_metric", "check_degradation", "check_resume", "check", "checks",
-           "Check", "ConformanceError", "DEFAULT_SIZES", "registered", "check_golden", "check_export"}
+           "Check", "ConformanceError", "DEFAULT_SIZES", "registered", "check_golden", "check_export",
+           "requires_component"}
 
 
 def test_public_names_are_pinned():

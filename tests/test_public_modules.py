@@ -113,3 +113,12 @@ def test_nn_is_the_shared_unet_and_keeps_its_state_dict_keys():
 @pytest.mark.parametrize("module", ["pixelsmith.nn", "pixelsmith.plugin", "pixelsmith.testing"])
 def test_public_modules_import_on_their_own(module):
     importlib.import_module(module)
+
+
+def test_requires_component_skips_with_the_reason():
+    from pixelsmith.testing import requires_component
+
+    present = requires_component("metric", "psnr")        # built in: always there
+    absent = requires_component("restorer", "no-such-restorer")
+    assert present.args == (False,)
+    assert absent.args == (True,) and "needs the restorer 'no-such-restorer'" in absent.kwargs["reason"]

@@ -10,7 +10,9 @@ not installed visible to name lookups for the duration of a test. :func:`check_r
 trainer stopped and resumed ends exactly where an uninterrupted run ends. :func:`check_golden` reruns
 the golden outputs recorded with a component's shipped weights (regenerate them with
 ``python -m pixelsmith.testing.golden --update NAME``); :func:`check_export` exports a component to
-ONNX and TorchScript and compares onnxruntime's and TorchScript's outputs with PyTorch's. Under pytest the same is
+ONNX and TorchScript and compares onnxruntime's and TorchScript's outputs with PyTorch's.
+:func:`requires_component` skips a test that needs another plugin's component when that plugin is
+not installed. Under pytest the same is
 available as fixtures (``pixelsmith_check``, ``pixelsmith_plugins``) through the ``pytest11``
 entry point :mod:`pixelsmith.testing.pytest_plugin`.
 """
@@ -32,6 +34,7 @@ from ._export import check_export
 from ._golden import check_golden
 from ._registry import registered
 from ._resume import check_resume
+from ._skips import requires_component
 
 __all__ = [
     "check_restorer",
@@ -47,4 +50,5 @@ __all__ = [
     "ConformanceError",
     "DEFAULT_SIZES",
     "registered",
+    "requires_component",
 ]

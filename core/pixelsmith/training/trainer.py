@@ -136,7 +136,7 @@ def run_trainer(config: TrainConfig, trainer: Trainer) -> Any:
             if session.is_main and (_due(step, config.sample_every) or step == config.steps):
                 values, validated = dict(trainer.validate(session, step) or {}), step
             if stopped:
-                session.say(f"stopped at step {step}; resume with --resume")
+                session.say(f"stopped at step {step} with a checkpoint; continue with --resume")
                 break
         if saved != step:
             path = save(step)

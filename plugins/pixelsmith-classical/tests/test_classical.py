@@ -8,7 +8,7 @@ import torch
 from scipy.ndimage import convolve
 
 import pixelsmith
-from pixelsmith.data import test_photos
+from pixelsmith.plugin import test_photos
 from pixelsmith_classical import plugin, restorers
 
 SIZE = 64
@@ -97,12 +97,12 @@ def test_deconvolution_improves_psnr_with_true_kernel(name):
 def test_deconvolution_uses_the_kernel_the_way_the_degradations_apply_it(name):
     # an asymmetric kernel (a camera-shake path): convolving instead of correlating with it, the
     # mistake these restorers once made, shifts and smears edges instead of sharpening them
-    from pixelsmith.degradations.kernels import shake_kernel
+    from pixelsmith.plugin import shake_kernel
 
     clean = test_photos(channels=1, size=128)["camera"]
     k = shake_kernel(23.6, torch.Generator().manual_seed(666342188))
     assert not torch.allclose(k, torch.flip(k, (0, 1)))
-    from pixelsmith.degradations import blur_with_kernel
+    from pixelsmith.plugin import blur_with_kernel
 
     g = torch.Generator().manual_seed(0)
     blurred = (blur_with_kernel(clean, k) + 0.01 * torch.randn(clean.shape, generator=g)).clamp(0, 1)

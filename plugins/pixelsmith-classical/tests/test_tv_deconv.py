@@ -8,8 +8,7 @@ import torch
 from skimage.restoration import wiener
 
 import pixelsmith
-from pixelsmith.data import test_photos
-from pixelsmith.degradations import gaussian_kernel, line_kernel, motion_kernel
+from pixelsmith.plugin import gaussian_kernel, line_kernel, motion_kernel, test_photos
 from pixelsmith_classical import plugin
 from pixelsmith_classical.tv_deconv import (
     TVDeconvRestorer,
@@ -154,11 +153,11 @@ def test_bad_constructor_options_are_clear_errors():
 
 
 def test_an_asymmetric_kernel_is_applied_the_way_the_degradations_apply_it(camera):
-    from pixelsmith.degradations.kernels import shake_kernel
+    from pixelsmith.plugin import shake_kernel
 
     k = shake_kernel(23.6, torch.Generator().manual_seed(666342188))
     assert not torch.allclose(k, torch.flip(k, (0, 1)))
-    from pixelsmith.degradations import blur_with_kernel
+    from pixelsmith.plugin import blur_with_kernel
 
     g = torch.Generator().manual_seed(0)
     blurred = (blur_with_kernel(camera, k) + 0.01 * torch.randn(camera.shape, generator=g)).clamp(0, 1)

@@ -7,13 +7,17 @@ import pytest
 import torch
 
 import pixelsmith
-from pixelsmith.data.photos import test_photos
-from pixelsmith.degradations.blur import blur_with_kernel
-from pixelsmith.degradations.kernels import gaussian_kernel, motion_kernel
-from pixelsmith.errors import InvalidInputError
+from pixelsmith.plugin import (
+    InvalidInputError,
+    TrainConfig,
+    blur_with_kernel,
+    gaussian_kernel,
+    motion_kernel,
+    read_metadata,
+    sha256_of,
+    test_photos,
+)
 from pixelsmith.testing import check_resume
-from pixelsmith.training import TrainConfig
-from pixelsmith.weights import read_metadata, sha256_of
 from pixelsmith_deblur import Deblurrer, wiener_deconvolve
 
 TINY = {"widths": "8,16", "patch": "32", "schedule_steps": "6"}

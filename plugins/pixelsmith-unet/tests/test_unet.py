@@ -8,10 +8,7 @@ import pytest
 import torch
 
 import pixelsmith
-from pixelsmith.data.photos import test_photos
-from pixelsmith.errors import InvalidInputError
-from pixelsmith.training import TrainConfig
-from pixelsmith.weights import read_metadata, sha256_of
+from pixelsmith.plugin import InvalidInputError, TrainConfig, read_metadata, sha256_of, test_photos
 from pixelsmith_unet import UNetDenoiser, UNetImpulse
 
 TINY = {"widths": "8,16", "patch": "32"}
@@ -146,7 +143,7 @@ def test_sigterm_writes_a_final_checkpoint_and_stops(tmp_path, pixelsmith_tiny_p
     import os
     import signal
 
-    from pixelsmith.training.restoration import train_restorer
+    from pixelsmith.plugin import train_restorer
     from pixelsmith_unet.training import denoise_recipe
 
     config = _config(tmp_path / "run", pixelsmith_tiny_photos, 100)
@@ -190,7 +187,7 @@ def test_self_ensemble_averages_the_turned_and_flipped_network(denoiser):
 def test_warm_restart_and_l2_loss_options(tmp_path, pixelsmith_tiny_photos):
     import json
 
-    from pixelsmith.training.restoration import cosine_lr
+    from pixelsmith.plugin import cosine_lr
 
     spec = pixelsmith.spec("restorer", "unet-denoise")
     spec.train(_config(tmp_path / "run", pixelsmith_tiny_photos, 3))

@@ -10,7 +10,9 @@ not installed visible to name lookups for the duration of a test. :func:`check_r
 trainer stopped and resumed ends exactly where an uninterrupted run ends. :func:`check_golden` reruns
 the golden outputs recorded with a component's shipped weights (regenerate them with
 ``python -m pixelsmith.testing.golden --update NAME``); :func:`check_export` exports a component to
-ONNX and TorchScript and compares onnxruntime's and TorchScript's outputs with PyTorch's.
+ONNX and TorchScript and compares onnxruntime's and TorchScript's outputs with PyTorch's. A GAN plugin
+built on :class:`pixelsmith.plugin.TrainedGANGenerator` gets its whole test suite by subclassing
+:class:`pixelsmith.testing.gan.GANPluginTests`.
 :func:`requires_component` skips a test that needs another plugin's component when that plugin is
 not installed. Under pytest the same is
 available as fixtures (``pixelsmith_check``, ``pixelsmith_plugins``) through the ``pytest11``

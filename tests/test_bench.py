@@ -14,7 +14,6 @@ import pytest
 import torch
 
 import pixelsmith
-import pixelsmith.registry as registry_module
 from pixelsmith import (
     Degradation,
     DegradationSpec,
@@ -183,12 +182,12 @@ class FakePlugin:
 
 
 @pytest.fixture
-def fake_registry(monkeypatch) -> Registry:
+def fake_registry() -> Registry:
     reg = Registry()
     reg.add_plugin(FakePlugin(), name="fake", distribution="pixelsmith-fake", version="9.9")
-    monkeypatch.setattr(registry_module, "_registry", reg)
     MeanFilter.seen = []
-    return reg
+    with reg.activate():
+        yield reg
 
 
 def _plan(**kw) -> BenchPlan:

@@ -51,7 +51,7 @@ class _Spy(pixelsmith.Restorer):
 
 
 _SPY_SPEC = pixelsmith.RestorerSpec(name="spy-deblur", factory=_Spy, summary="records its parameters",
-                                    tasks=("deblur",), accepts=("sigma", "kernel"))
+                                    tasks=("deblur",), accepts=("sigma", "kernel"), channels=(1,))
 
 
 def test_the_pipeline_gives_the_restorer_the_truth():
@@ -67,3 +67,98 @@ def test_the_pipeline_gives_the_restorer_the_truth():
     assert params["sigma"] == pytest.approx(0.05)  # not the blur's width (3.0), not its noise (0)
     assert params["kernel"].shape == record.truth["kernel"].shape
     assert record.truth["sigma"] == pytest.approx(0.05)
+
+
+# -- one build path; spec facts bound and checked at construction ---------------------------------------
+
+class _Shift(pixelsmith.Degradation):
+    """Takes options named like the build path's own arguments (kind, name, expected)."""
+
+    def __init__(self, kind="add", name="shift", expected=0.1):
+        self.kind, self.label, self.expected = kind, name, expected
+
+    @property
+    def params(self):
+        return {"kind": self.kind, "name": self.label, "expected": self.expected}
+
+    def _apply(self, x, rng):
+        return x.add(self.expected).clamp(0, 1), {}
+
+
+class _LowerIsBetter(pixelsmith.Metric):
+    higher_is_better = False  # contradicts the spec below
+
+    @property
+    def settings(self):
+        return {"reduction": "mean"}
+
+    def _compute(self, pred, target):
+        return (pred - target).abs().flatten(1).mean(1)
+
+
+class _Plugin:
+    @pixelsmith.hookimpl
+    def pixelsmith_register_degradations(self):
+        return [pixelsmith.DegradationSpec(name="shift", factory=_Shift, summary="adds", task="generic")]
+
+    @pixelsmith.hookimpl
+    def pixelsmith_register_metrics(self):
+        return [pixelsmith.MetricSpec(name="says-higher", factory=_LowerIsBetter, summary="x", higher_is_better=True)]
+
+    @pixelsmith.hookimpl
+    def pixelsmith_register_restorers(self):
+        return [_SPY_SPEC]
+
+
+def test_options_named_like_the_build_arguments_reach_the_factory():
+    from pixelsmith.testing import registered
+
+    with registered(_Plugin()) as registry:
+        d = pixelsmith.degradation("shift", kind="mul", name="n", expected=0.2)
+        assert (d.kind, d.label, d.expected) == ("mul", "n", 0.2) and d.name == "shift"
+        assert registry.build("degradation", "shift", kind="k").kind == "k"
+
+
+def test_the_spec_is_bound_and_checked_at_construction():
+    from pixelsmith.testing import registered
+
+    with registered(_Plugin()) as registry:
+        spy = pixelsmith.restorer("spy-deblur", device="cpu")
+        assert spy.spec is _SPY_SPEC and spy.name == "spy-deblur"
+        with pytest.raises(pixelsmith.InvalidInputError, match="restores images with"):
+            spy.restore(torch.rand(1, 3, 8, 8))  # the spec's channels hold for an instance built by name
+        with pytest.raises(pixelsmith.PluginError, match="declares higher_is_better = False but its spec says True"):
+            pixelsmith.metric("says-higher")
+        with pytest.raises(pixelsmith.PluginError, match="declares higher_is_better"):
+            registry.build("metric", "says-higher")  # the bench builds the same way
+
+
+def test_the_bench_builds_through_the_registry():
+    from pixelsmith.bench import runner
+
+    assert not hasattr(runner, "_build")
+    import pixelsmith.api as api
+
+    assert not hasattr(api, "_build")
+
+
+# -- the registry: one plugin manager, and what the rest need ------------------------------------------------
+
+def test_one_plugin_manager_and_the_public_lookups():
+    from pixelsmith.registry import Registry
+
+    registry = Registry.discover(entry_points=[])
+    plugin = _Plugin()
+    info = registry.add_plugin(plugin, name="contract", distribution="contract", version="1")
+    assert registry.pm.is_registered(plugin) and len(registry.pm.get_plugins()) == 2  # built-in + this one
+    assert ("degradation", "shift") in info.components and ("metric", "says-higher") in info.components
+    # the same object twice: reported, not registered twice
+    assert registry.add_plugin(plugin, name="again") is None and registry.failures[-1].stage == "register"
+    names = [name for name, _ in registry.items("degradation")]
+    assert names == sorted(names) and "shift" in names and "gaussian-noise" in names
+    assert registry.find("degradation", "Shift").plugin.name == "contract"
+    assert registry.find("degradation", "nope") is None
+    before = pixelsmith.list_components("degradation")
+    with registry.activate():
+        assert "shift" in pixelsmith.list_components("degradation")
+    assert pixelsmith.list_components("degradation") == before

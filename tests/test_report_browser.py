@@ -17,14 +17,13 @@ CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-br
 def test_index_html_renders_tables_and_images(tmp_path, monkeypatch):
     from test_bench import FakePlugin, _plan
 
-    import pixelsmith.registry as registry_module
     from pixelsmith.bench import BenchOptions, run_bench, write_report
     from pixelsmith.registry import Registry
 
     reg = Registry()
     reg.add_plugin(FakePlugin(), name="fake", distribution="pixelsmith-fake", version="9.9")
-    monkeypatch.setattr(registry_module, "_registry", reg)
-    result = run_bench(BenchOptions(quick=True, quiet=True, metrics=("psnr",)), registry=reg, plan=_plan())
+    with reg.activate():
+        result = run_bench(BenchOptions(quick=True, quiet=True, metrics=("psnr",)), registry=reg, plan=_plan())
     write_report(result, tmp_path / "run")
     page = (tmp_path / "run" / "index.html").resolve()
     cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -11,21 +11,40 @@ as a :class:`PluginFailure` and skipped; every other plugin keeps working. Envir
 Two plugins registering one name (per kind) is a :class:`PluginFailure` of the later one: the
 built-in plugin, or else the first loaded (entry points load in name order), keeps the name; the
 message names both distributions. Strict mode raises :class:`PluginConflictError` instead.
+
+What the rest of pixelsmith uses: :meth:`Registry.get`/:meth:`~Registry.find`/:meth:`~Registry.spec`
+to look a component up, :meth:`~Registry.names`/:meth:`~Registry.items` to list them,
+:meth:`~Registry.build` (the one way a component is built from its spec: option names checked, a
+user's weights file checked, the spec bound to the instance and its facts checked) and
+:meth:`~Registry.activate` (a context manager that makes a registry the process registry, for the
+conformance kit and tests). One :class:`pluggy.PluginManager` holds every plugin.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib.metadata as md
+import inspect
+import json
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator, Mapping
 
 import pluggy
 
 from . import hookspecs
-from .errors import PluginConflictError, PluginError, UnknownComponentError
+from .errors import (
+    InvalidInputError,
+    PixelsmithError,
+    PluginConflictError,
+    PluginError,
+    ResourceError,
+    UnknownComponentError,
+    WeightsError,
+    is_out_of_memory,
+)
 from .specs import (
     ComponentSpec,
     DegradationSpec,
@@ -36,7 +55,8 @@ from .specs import (
     validate_spec,
 )
 
-__all__ = ["Registry", "PluginInfo", "PluginFailure", "get_registry", "reset_registry", "KINDS"]
+__all__ = ["Registry", "PluginInfo", "PluginFailure", "Component", "get_registry", "reset_registry", "KINDS",
+           "declared_options"]
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
 BUILTIN_PLUGIN = "pixelsmith.builtin"
@@ -87,6 +107,12 @@ class Registry:
         default_factory=lambda: {kind: {} for kind in KINDS}
     )
     strict: bool = False
+    #: the one plugin manager every plugin is registered with
+    pm: pluggy.PluginManager = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs.PixelsmithSpec)
 
     # -- building -------------------------------------------------------------------------------
     @classmethod
@@ -132,16 +158,25 @@ class Registry:
 
     def add_plugin(self, plugin: Any, *, name: str, distribution: str = "", version: str = "") -> PluginInfo | None:
         """Register one plugin object or module: call its hooks, validate and index its specs."""
-        pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-        pm.add_hookspecs(hookspecs.PixelsmithSpec)
+        key = name
+        for i in range(2, 1000):  # two entry points of one name, or one object added twice
+            if self.pm.get_plugin(key) is None and not self.pm.is_registered(plugin):
+                break
+            if self.pm.is_registered(plugin):
+                self._fail(PluginFailure(name, distribution, version, "register",
+                                         "this plugin object is already registered"))
+                return None
+            key = f"{name}#{i}"
         try:
-            pm.register(plugin, name=name)
+            self.pm.register(plugin, name=key)
         except Exception as exc:  # noqa: BLE001 - e.g. a hookimpl with an unknown argument
             self._fail(PluginFailure(name, distribution, version, "register", _describe(exc)))
             return None
+        others = [p for p in self.pm.get_plugins() if p is not plugin]
         found: list[tuple[str, ComponentSpec]] = []
         for kind, (hook_name, spec_cls) in KINDS.items():
-            caller = getattr(pm.hook, hook_name)
+            # this plugin's hooks alone, so that a failure is its own and its specs are attributed to it
+            caller = self.pm.subset_hook_caller(hook_name, remove_plugins=others)
             if not caller.get_hookimpls():
                 continue
             try:
@@ -219,6 +254,137 @@ class Registry:
 
     def spec(self, kind: str, name: str) -> ComponentSpec:
         return self.get(kind, name).spec
+
+    def find(self, kind: str, name: str) -> Component | None:
+        """The component ``name`` of ``kind``, or None (no error, no suggestions)."""
+        return self.components.get(kind, {}).get(normalize_name(name))
+
+    def items(self, kind: str) -> list[tuple[str, Component]]:
+        """``(name, component)`` of every component of ``kind``, sorted by name."""
+        return sorted(self.components[kind].items())
+
+    def build(self, kind: str, name: str, /, **options: Any) -> Any:
+        """Build the component ``name`` of ``kind`` from its spec: the one build path.
+
+        Option names are checked against the factory's signature (near matches, required ones;
+        ``device=None`` means the default), a user's ``weights=`` file is checked before the plugin
+        reads it, whatever the factory raises becomes a :class:`PixelsmithError`, and the built
+        object must be the kind's base class. Its spec is then bound to it and its facts checked
+        (a class that declares ``higher_is_better`` against its spec is refused), so ``name``,
+        ``higher_is_better``, channels and parameters come from the spec however it was built.
+        ``kind`` and ``name`` are positional-only: a component may take options of those names.
+        """
+        from .components import check_parameter_names
+
+        component = self.get(kind, name)
+        spec = component.spec
+        given = {k: v for k, v in options.items() if not (k in _BUILD_OPTIONS and v is None)}
+        declared = declared_options(spec)
+        if declared is not None:
+            check_parameter_names([k for k in given if k not in _BUILD_OPTIONS], declared[0],
+                                  what=f"{kind} {spec.name!r}", required=declared[1])
+        weights = options.get("weights")
+        if isinstance(weights, (str, bytes)) or hasattr(weights, "__fspath__"):
+            from .weights import check_weights_file
+
+            check_weights_file(weights)  # a user's file: readable, its metadata well-formed, before the plugin
+        try:
+            obj = spec.factory(**options)
+        except PixelsmithError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever a factory raises, the caller gets our hierarchy
+            raise _build_error(kind, spec, given, weights, exc) from exc
+        base = _base_class(kind)
+        if not isinstance(obj, base):
+            raise PluginError(f"{kind} {spec.name!r} from {component.plugin.distribution}: factory returned "
+                              f"{type(obj).__name__}, expected a pixelsmith.{base.__name__}")
+        bind_spec(obj, spec)
+        return obj
+
+    @contextlib.contextmanager
+    def activate(self) -> Iterator["Registry"]:
+        """Make this registry the process registry (what :func:`get_registry` returns) inside the
+        ``with`` block; the previous one is restored on exit, so tests do not leak into each other."""
+        global _registry
+        with _lock:
+            previous = _registry
+            _registry = self
+        try:
+            yield self
+        finally:
+            with _lock:
+                _registry = previous
+
+
+#: options the build path passes to every restorer and generator factory itself
+_BUILD_OPTIONS = ("device",)
+
+
+def _base_class(kind: str) -> type:
+    from .components import Degradation, Generator, Metric, Restorer
+
+    return {"metric": Metric, "restorer": Restorer, "generator": Generator, "degradation": Degradation}[kind]
+
+
+def declared_options(spec: ComponentSpec) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """``(names, required)`` of the options ``spec``'s factory takes (``device`` left out), or None
+    when they cannot be known (a factory taking ``**kwargs``, or no signature)."""
+    try:
+        signature = inspect.signature(spec.factory)
+    except (TypeError, ValueError):
+        return None
+    names: list[str] = []
+    required: list[str] = []
+    for p in signature.parameters.values():
+        if p.kind is p.VAR_KEYWORD:
+            if isinstance(spec, DegradationSpec) and spec.params:  # the spec lists them instead
+                return tuple(spec.params), ()
+            return None
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in _BUILD_OPTIONS:
+            names.append(p.name)
+            if p.default is p.empty:
+                required.append(p.name)
+    return tuple(names), tuple(required)
+
+
+def _shown(options: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r:.40}" for k, v in options.items()) or "no options"
+
+
+def _build_error(kind: str, spec: ComponentSpec, given: Mapping[str, Any], weights: Any,
+                 exc: Exception) -> PixelsmithError:
+    what = f"{kind} {spec.name!r} with {_shown(given)}"
+    if is_out_of_memory(exc):
+        return ResourceError(f"building {what} ran out of memory ({type(exc).__name__}: {exc})")
+    if weights is not None and isinstance(exc, (KeyError, json.JSONDecodeError)):
+        return WeightsError(f"{kind} {spec.name!r}: weights file {weights} lacks or garbles the metadata "
+                            f"the plugin needs ({type(exc).__name__}: {exc}); use a file its trainer wrote")
+    if isinstance(exc, TypeError) or not given:
+        return PluginError(f"{kind} {spec.name!r} could not be built with {sorted(given) or 'no options'}: "
+                           f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, ValueError):
+        return InvalidInputError(f"{what}: {exc}")
+    return PluginError(f"{kind} {spec.name!r} could not be built with {sorted(given)}: "
+                       f"{type(exc).__name__}: {exc}")
+
+
+def bind_spec(obj: Any, spec: ComponentSpec) -> None:
+    """Attach ``spec`` to a component built from it, and check what its class declares against it:
+    a metric class whose own ``higher_is_better`` contradicts the spec is refused
+    (:class:`PluginError`), since every result would carry the wrong direction."""
+    from .components import Metric, declared_fact
+
+    if isinstance(obj, Metric) and isinstance(spec, MetricSpec):
+        declared = declared_fact(type(obj), "higher_is_better")
+        if declared is not None and bool(declared) != spec.higher_is_better:
+            raise PluginError(f"metric {spec.name!r}: its class {type(obj).__name__} declares higher_is_better = "
+                              f"{declared} but its spec says {spec.higher_is_better}; drop the class attribute "
+                              "(the spec is the one source)")
+    if getattr(obj, "spec", None) is not spec:
+        try:
+            obj.spec = spec
+        except AttributeError:  # a component that does not let its spec be set keeps its own
+            pass
 
 
 def _describe(exc: BaseException) -> str:

@@ -20,8 +20,8 @@ from typing import Any, Callable, Iterable
 
 import torch
 
-from ..components import Degradation, Generator, Metric, Restorer, make_generator
-from ..errors import PixelsmithError, PluginError
+from ..components import Degradation, Metric, Restorer, make_generator
+from ..errors import PixelsmithError
 from ..registry import Registry, get_registry
 from ..specs import RestorerSpec, normalize_name
 from ..tensors import default_device
@@ -200,20 +200,6 @@ def collect_provenance(registry: Registry, device: torch.device, options: BenchO
 
 
 # -- building components -------------------------------------------------------------------------------
-def _build(registry: Registry, kind: str, name: str, expected: type, **kwargs: Any) -> Any:
-    component = registry.get(kind, name)
-    obj = component.spec.factory(**kwargs)
-    if not isinstance(obj, expected):
-        raise PluginError(f"{kind} {name!r} from {component.plugin.distribution}: factory returned "
-                          f"{type(obj).__name__}, expected a pixelsmith.{expected.__name__}")
-    if getattr(obj, "spec", None) is None:
-        try:
-            obj.spec = component.spec
-        except AttributeError:
-            pass
-    return obj
-
-
 def _selected(names: Iterable[str], only: tuple[str, ...] | None) -> list[str]:
     if not only:
         return sorted(names)
@@ -263,11 +249,11 @@ def run_bench(options: BenchOptions, *, registry: Registry | None = None, plan: 
 
     metrics: dict[str, Metric] = {}
     for name in options.metrics:
-        if name not in registry.components["metric"]:
+        if registry.find("metric", name) is None:
             result.notes.append(f"metric {name!r} is not registered: its column is missing")
             continue
         try:
-            m = _build(registry, "metric", name, Metric)
+            m = registry.build("metric", name)
             settings = dict(m.settings)
         except Exception as exc:  # noqa: BLE001 - a third-party metric that cannot be built costs its column
             result.notes.append(f"metric {name!r} could not be built: {_error_text(exc)}; its column is missing")
@@ -301,8 +287,8 @@ def run_bench(options: BenchOptions, *, registry: Registry | None = None, plan: 
 
 def _base_record(task: Task, component: str, kind: str, registry: Registry, image: str | None) -> dict[str, Any]:
     plugin = version = None
-    if component in registry.components.get(kind, {}):
-        c = registry.components[kind][component]
+    c = registry.find(kind, component)
+    if c is not None:
         plugin, version = c.plugin.distribution, c.plugin.version
     return {
         "suite": task.suite, "task": task.name, "task_kind": task.task, "degradation": task.degradation,
@@ -343,7 +329,7 @@ def _run_restoration(result: BenchResult, registry: Registry, plan: BenchPlan, d
                              load_images(missing, channels=task.channels, size=plan.size, data=plan.data).items()})
         fitting = [r for r in restorer_names if _restorer_fits(registry.spec("restorer", r), task)]
         try:
-            degradation = _build(registry, "degradation", task.degradation, Degradation, **task.params)
+            degradation = registry.build("degradation", task.degradation, **task.params)
         except Exception as exc:  # noqa: BLE001
             result.notes.append(f"task {task.name} skipped: degradation {task.degradation!r} unavailable "
                                 f"({_error_text(exc)})")
@@ -374,7 +360,7 @@ def _run_restoration(result: BenchResult, registry: Registry, plan: BenchPlan, d
                     continue
                 if name not in restorers:
                     try:
-                        restorers[name] = _build(registry, "restorer", name, Restorer, device=device)
+                        restorers[name] = registry.build("restorer", name, device=device)
                     except Exception as exc:  # noqa: BLE001
                         restorers[name] = exc
                 built = restorers[name]
@@ -486,8 +472,7 @@ def _run_generation(result: BenchResult, registry: Registry, plan: BenchPlan, de
     reference, held_out = real[perm[:n]], real[perm[n:2 * n]]
     # distributional metrics compare the sample set with real digits; no-reference ones
     # (classifier confidence, class coverage) score the samples alone
-    dist = sorted(name for name, c in registry.components["metric"].items()
-                  if c.spec.reference in ("distributional", "no-reference"))
+    dist = [name for name, c in registry.items("metric") if c.spec.reference in ("distributional", "no-reference")]
     no_reference = {name for name in dist if registry.spec("metric", name).reference == "no-reference"}
     if not dist:
         result.notes.append("no distributional metrics are registered (install pixelsmith-genmetrics): "
@@ -495,7 +480,7 @@ def _run_generation(result: BenchResult, registry: Registry, plan: BenchPlan, de
     built_metrics: dict[str, Any] = {}
     for name in dist:
         try:
-            built_metrics[name] = _build(registry, "metric", name, object)
+            built_metrics[name] = registry.build("metric", name)
             m = built_metrics[name]
             result.metric_settings[name] = {**getattr(m, "settings", {}),
                                             "higher_is_better": bool(registry.spec("metric", name).higher_is_better),
@@ -513,7 +498,7 @@ def _run_generation(result: BenchResult, registry: Registry, plan: BenchPlan, de
             # not a model of the digits (e.g. the procedural dead-leaves generator): nothing to compare
             # with, so show what it makes and say why it has no row
             try:
-                gen = _build(registry, "generator", name, Generator, device=device)
+                gen = registry.build("generator", name, device=device)
                 result.grids[name] = gen.sample(min(16, plan.grid_samples), seed=GENERATION_SEED).cpu()
                 result.notes.append(f"generator {name} makes {'×'.join(map(str, shape))} images, not "
                                     f"{'×'.join(map(str, reference.shape[1:]))} digits: sample grid only, no scores")
@@ -521,7 +506,7 @@ def _run_generation(result: BenchResult, registry: Registry, plan: BenchPlan, de
                 result.notes.append(f"generator {name} (sample grid only) failed: {_error_text(exc)}")
             continue
         try:
-            gen = _build(registry, "generator", name, Generator, device=device)
+            gen = registry.build("generator", name, device=device)
             entries.append((name, lambda g=gen: g.sample(n, seed=GENERATION_SEED), None))
         except Exception as exc:  # noqa: BLE001
             entries.append((name, None, exc))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import InvalidInputError, PixelsmithError, UnknownComponentError
 from ..registry import get_registry
-from ..specs import ComponentSpec, normalize_name
+from ..specs import ComponentSpec
 from ..training.config import TrainConfig
 from ..training.options import check_options, trainer_options
 from ..training.sources import SOURCE_KEYWORDS, is_keyword_source
@@ -47,10 +47,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def find_trainable(name: str) -> ComponentSpec:
     """The generator or restorer spec called ``name``; errors say what exists and what can train."""
     registry = get_registry()
-    found = [registry.components[kind].get(normalize_name(name)) for kind in ("generator", "restorer")]
+    found = [registry.find(kind, name) for kind in ("generator", "restorer")]
     found = [c for c in found if c is not None]
     trainable = sorted(f"{kind} {n}" for kind in ("generator", "restorer")
-                       for n, c in registry.components[kind].items() if c.spec.train is not None)
+                       for n, c in registry.items(kind) if c.spec.train is not None)
     if not found:
         try:
             registry.get("restorer", name)

@@ -162,3 +162,10 @@ def test_one_plugin_manager_and_the_public_lookups():
     with registry.activate():
         assert "shift" in pixelsmith.list_components("degradation")
     assert pixelsmith.list_components("degradation") == before
+
+
+def test_a_class_carrying_the_wrong_kind_of_spec_is_refused_when_defined():
+    wrong = pixelsmith.MetricSpec(name="m", factory=object, summary="m", higher_is_better=True)
+    for base in (pixelsmith.Restorer, pixelsmith.Generator, pixelsmith.Degradation):
+        with pytest.raises(pixelsmith.PluginError, match=r"\.spec must be a pixelsmith\."):
+            type("Wrong", (base,), {"spec": wrong})

@@ -228,10 +228,21 @@ class Metric(ABC):
         -> float32 ``Tensor[B]``, one value per image. See the plugin guide's four contracts."""
 
 
+def _check_class_spec(cls: type, spec_cls: type) -> None:
+    """A class that carries its spec (``spec = ...`` in its body) is checked when it is defined."""
+    spec = cls.__dict__.get("spec")
+    if spec is not None and not isinstance(spec, (spec_cls, property)):
+        raise PluginError(f"{cls.__name__}.spec must be a pixelsmith.{spec_cls.__name__}, got {type(spec).__name__}")
+
+
 class Restorer(ABC):
     """Restores degraded images: ``restorer.restore(x, **params)`` returns a tensor shaped like ``x``."""
 
     spec: ClassVar[RestorerSpec | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _check_class_spec(cls, RestorerSpec)
 
     def __init__(self, device: str | torch.device | None = None) -> None:
         self.device = default_device(device)
@@ -320,6 +331,10 @@ class Generator(ABC):
     spec: ClassVar[GeneratorSpec | None] = None
     latent_dim: int = 100
     output_shape: tuple[int, int, int] = (1, 28, 28)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _check_class_spec(cls, GeneratorSpec)
 
     def __init__(self, device: str | torch.device | None = None) -> None:
         self.device = default_device(device)
@@ -459,6 +474,7 @@ class Degradation(ABC):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         _spec_facts_from_spec(cls, ("name",))
+        _check_class_spec(cls, DegradationSpec)
 
     @property
     def params(self) -> dict[str, Any]:

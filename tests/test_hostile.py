@@ -552,6 +552,21 @@ for attempt in attempts:
     assert not marker.exists(), "a pickle payload ran"
 
 
+
+def test_every_package_requires_a_torch_whose_load_defaults_to_weights_only():
+    """torch >= 2.6: torch.load defaults to weights_only=True, so a third-party loader handed a user's
+    file cannot run a pickle (issue 12)."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    for pyproject in [root / "pyproject.toml", *sorted(root.glob("plugins/*/pyproject.toml"))]:
+        text = pyproject.read_text()
+        pins = re.findall(r'"torch\s*([<>=!~][^"]*)"', text)
+        if pyproject.parent == root:
+            assert pins, "pixelsmith must name torch"  # plugins that do not name it get the core's pin
+        assert all(pin.startswith(">=2.6") or pin.startswith(">=2.7") or pin.startswith(">=3") for pin in pins), \
+            (pyproject, pins)
+
 # -- the Python API raises PixelsmithErrors only ---------------------------------------------------------
 
 def test_api_errors_are_pixelsmith_errors_that_say_what_was_expected():

@@ -17,8 +17,14 @@ from pixelsmith.plugin import (
     sha256_of,
     test_photos,
 )
-from pixelsmith.testing import check_resume
+from pixelsmith.testing import check_resume, requires_component
 from pixelsmith_deblur import Deblurrer, wiener_deconvolve
+
+#: The default (plug-and-play) method builds another plugin's denoiser through the registry: tests of
+#: it skip, saying so, when pixelsmith-unet is not installed (CI tests each plugin alone too).
+needs_denoiser = requires_component("restorer", "unet-denoise")
+#: deblur's methods: plug-and-play (needs the denoiser) and its own network (needs nothing else).
+METHODS = [pytest.param("pnp", marks=needs_denoiser), "network"]
 
 TINY = {"widths": "8,16", "patch": "32", "schedule_steps": "6"}
 
@@ -36,7 +42,7 @@ def test_trains_a_few_steps_and_resumes_exactly(tmp_path, pixelsmith_tiny_photos
     spec = pixelsmith.spec("restorer", "deblur")
     path = check_resume(spec.train, _config(tmp_path, pixelsmith_tiny_photos, 6)) / "restorer.safetensors"
     assert read_metadata(path)["task"] == "deblur"
-    r = pixelsmith.restorer("deblur", device="cpu", weights=path)
+    r = pixelsmith.restorer("deblur", device="cpu", weights=path, method="network")  # the trained network
     assert r.restore(torch.rand(1, 3, 9, 11), kernel=gaussian_kernel(1.0)).shape == (1, 3, 9, 11)
 
 
@@ -52,12 +58,18 @@ def deblurrer():
     return pixelsmith.restorer("deblur", device="cpu")
 
 
+@pytest.fixture(scope="module", params=METHODS)
+def any_method(request):
+    return pixelsmith.restorer("deblur", device="cpu", method=request.param)
+
+
 def test_shipped_weights_match_spec_sha256():
     spec = pixelsmith.spec("restorer", "deblur")
     assert sha256_of(spec.weights.path) == spec.weights.sha256
     assert spec.weights.path.stat().st_size < 10 * 2**20
 
 
+@needs_denoiser
 @pytest.mark.parametrize("blur,params,gain", [("gaussian-blur", {"sigma": 2.0}, 1.0),
                                               ("motion-blur", {"length": 9, "angle": 30.0}, 0.5)])
 def test_deblurs_a_test_photo_blind_and_better_with_kernel(deblurrer, blur, params, gain):
@@ -72,6 +84,7 @@ def test_deblurs_a_test_photo_blind_and_better_with_kernel(deblurrer, blur, para
     assert blind > alone + 0.5 and blind > told - 0.5  # ...and the estimator recovers most of it
 
 
+@needs_denoiser
 def test_tiled_equals_untiled(deblurrer):
     clean = test_photos(size=512)["camera"]  # 2×2 tiles of 384 below
     d = pixelsmith.degradation("gaussian-blur", sigma=1.5, noise=0.01).apply(clean, seed=1)
@@ -82,13 +95,14 @@ def test_tiled_equals_untiled(deblurrer):
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 1, 1), (1, 3, 2, 3), (2, 1, 5, 7), (1, 3, 37, 53)])
-def test_any_size_gray_and_rgb_with_and_without_kernel(deblurrer, shape):
+def test_any_size_gray_and_rgb_with_and_without_kernel(any_method, shape):
     x = torch.rand(shape, generator=torch.Generator().manual_seed(0))
     for kw in ({}, {"kernel": motion_kernel(5, 45.0)}):
-        out = deblurrer.restore(x, **kw)
+        out = any_method.restore(x, **kw)
         assert out.shape == shape and float(out.min()) >= 0 and float(out.max()) <= 1
 
 
+@needs_denoiser
 def test_kernel_per_image_and_bad_kernels(deblurrer):
     x = torch.rand(2, 1, 24, 24)
     k1, k2 = gaussian_kernel(1.0), motion_kernel(7, 10.0)
@@ -101,7 +115,12 @@ def test_kernel_per_image_and_bad_kernels(deblurrer):
 
 
 @pytest.mark.parametrize("params", [{}, {"kernel": gaussian_kernel(1.5)}])
-def test_conformance_kit(params):
+@pytest.mark.parametrize("method", METHODS)
+def test_conformance_kit(params, method):
     from pixelsmith.testing import check_restorer
 
-    check_restorer("deblur", params=params)
+    if method == "pnp":
+        check_restorer("deblur", params=params)        # the default, built by name
+    else:
+        restorer = pixelsmith.restorer("deblur", device="cpu", method=method)
+        check_restorer(restorer, params=params)

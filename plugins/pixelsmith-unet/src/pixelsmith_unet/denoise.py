@@ -17,7 +17,7 @@ from pixelsmith.plugin import (InvalidInputError, ResidualUNetRestorer, WeightsF
 
 __all__ = ["prepare_level_input", "prepare_impulse_input", "UNetDenoiser", "UNetImpulse", "DENOISE_SHA256", "DENOISE_RGB_SHA256", "IMPULSE_SHA256"]
 
-DENOISE_SHA256 = "b9a72ef43ad93b84f303d3489f596912a39d90f43786bd553e73f7be8027fa36"
+DENOISE_SHA256 = "d8adbc329501125e63c48708b8ecad1bcd45e56e7087080f1d67fb9531f8e197"
 DENOISE_RGB_SHA256 = "5aaf1e224c1061f0b2060982bcda1b7e346cfaa3d1f75957b850b9155625d40d"
 IMPULSE_SHA256 = "b84e471742011455e403d9bde999888504c9005007e092e0184e493d10fd3663"
 

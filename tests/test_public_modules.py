@@ -18,6 +18,7 @@ import pytest
 import pixelsmith
 import pixelsmith.nn
 import pixelsmith.plugin
+from pixelsmith.testing import requires_component
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -115,10 +116,16 @@ def test_public_modules_import_on_their_own(module):
     importlib.import_module(module)
 
 
-def test_requires_component_skips_with_the_reason():
-    from pixelsmith.testing import requires_component
+def test_requires_component_marks_and_says_what_is_missing():
+    from pixelsmith.testing._skips import missing_component
 
-    present = requires_component("metric", "psnr")        # built in: always there
-    absent = requires_component("restorer", "no-such-restorer")
-    assert present.args == (False,)
-    assert absent.args == (True,) and "needs the restorer 'no-such-restorer'" in absent.kwargs["reason"]
+    mark = requires_component("restorer", "no-such-restorer").mark
+    assert (mark.name, mark.args) == ("pixelsmith_requires", ("restorer", "no-such-restorer"))
+    assert missing_component("metric", "psnr") is None     # built in: always there
+    assert missing_component("restorer", "no-such-restorer") == \
+        "needs the restorer 'no-such-restorer', whose plugin is not installed"
+
+
+@requires_component("restorer", "no-such-restorer")
+def test_a_marked_test_is_skipped_when_the_component_is_missing():
+    raise AssertionError("pixelsmith's pytest plugin should have skipped this test")

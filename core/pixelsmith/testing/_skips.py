@@ -1,4 +1,4 @@
-"""Skipping tests that need another plugin's component when that plugin is not installed."""
+"""Tests that need another plugin's component: marked, and skipped when that plugin is not installed."""
 
 from __future__ import annotations
 
@@ -7,16 +7,28 @@ from typing import Any
 from ..api import spec
 from ..errors import UnknownComponentError
 
-__all__ = ["requires_component"]
+__all__ = ["requires_component", "missing_component"]
+
+#: The pytest marker :func:`requires_component` puts on a test (registered by pixelsmith's pytest plugin).
+MARKER = "pixelsmith_requires"
+
+
+def missing_component(kind: str, name: str) -> str | None:
+    """Why a test that needs component ``name`` of ``kind`` cannot run, or None when it is registered."""
+    try:
+        spec(kind, name)
+    except UnknownComponentError:
+        return f"needs the {kind} {name!r}, whose plugin is not installed"
+    return None
 
 
 def requires_component(kind: str, name: str) -> Any:
-    """A pytest mark that skips a test, with the reason, unless component ``name`` of ``kind`` is
-    registered (its plugin installed and loaded).
+    """A pytest mark for a test that uses another plugin's component (through the registry): the test
+    is skipped, with the reason, unless component ``name`` of ``kind`` is registered.
 
-    For a test of one plugin that uses another plugin's component through the registry: the plugin
-    itself must never import the other, and its tests must pass, or skip saying why, when it is
-    installed alone (pixelsmith's CI installs and tests each plugin on its own).
+    A plugin must never import another plugin, and its tests must pass, or skip saying why, when it
+    is installed alone (pixelsmith's CI tests each plugin on its own, and reruns the tests carrying
+    this mark, ``pixelsmith_requires``, with every plugin installed).
 
     >>> from pixelsmith.testing import requires_component
     >>> @requires_component("restorer", "unet-denoise")       # doctest: +SKIP
@@ -24,9 +36,4 @@ def requires_component(kind: str, name: str) -> Any:
     """
     import pytest
 
-    try:
-        spec(kind, name)
-        present = True
-    except UnknownComponentError:
-        present = False
-    return pytest.mark.skipif(not present, reason=f"needs the {kind} {name!r}, whose plugin is not installed")
+    return getattr(pytest.mark, MARKER)(kind, name)

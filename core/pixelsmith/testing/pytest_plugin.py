@@ -13,6 +13,9 @@ Fixtures:
   training a generator a few steps (``--data`` of ``pixelsmith train``).
 - ``pixelsmith_tiny_photos``: a folder with two small gray crops of real photographs as PNG files, for
   training a restorer a few steps.
+
+Marker: ``pixelsmith_requires(kind, name)`` (put by :func:`pixelsmith.testing.requires_component`) skips
+a test, with the reason, when that component is not registered.
 """
 
 from __future__ import annotations
@@ -75,3 +78,19 @@ def pixelsmith_tiny_photos(tmp_path: Path) -> Path:
     iio.imwrite(folder / "a.png", a)
     iio.imwrite(folder / "b.png", b)
     return folder
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "pixelsmith_requires(kind, name): uses another plugin's component; skipped, "
+                                       "saying so, when it is not registered (pixelsmith.testing.requires_component)")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    marks = list(item.iter_markers("pixelsmith_requires"))
+    if marks:
+        from pixelsmith.testing._skips import missing_component
+
+        for mark in marks:
+            reason = missing_component(*mark.args)
+            if reason:
+                pytest.skip(reason)

@@ -7,19 +7,25 @@ import pytest
 import torch
 
 import pixelsmith
-from pixelsmith.data.photos import test_photos
-from pixelsmith.deconvolution import BlurCanvas, as_kernel_batch
-from pixelsmith.degradations.blur import blur_with_kernel
-from pixelsmith.degradations.kernels import gaussian_kernel, line_kernel, shake_kernel
-from pixelsmith.errors import InvalidInputError
+from pixelsmith.plugin import (
+    BlurCanvas,
+    InvalidInputError,
+    as_kernel_batch,
+    blur_with_kernel,
+    gaussian_kernel,
+    line_kernel,
+    shake_kernel,
+    test_photos,
+)
+from pixelsmith.testing import requires_component
 from pixelsmith_deblur import wiener_deconvolve
 from pixelsmith_deblur.kernel_refine import fit_kernel, support_for
 from pixelsmith_deblur.pnp import _data_step, noise_schedule, pnp_deconvolve
 
 
-#: the plug-and-play prior is another plugin's component, found through the registry
-needs_denoiser = pytest.mark.skipif("unet-denoise" not in pixelsmith.list_components("restorer"),
-                                    reason="the pnp method's denoiser unet-denoise (pixelsmith-unet) is not installed")
+#: the plug-and-play prior is another plugin's component, found through the registry (the mark also
+#: makes CI rerun these tests with every plugin installed)
+needs_denoiser = requires_component("restorer", "unet-denoise")
 
 
 def _psnr(a, b):

@@ -150,7 +150,7 @@ def test_one_plugin_manager_and_the_public_lookups():
     registry = Registry.discover(entry_points=[])
     plugin = _Plugin()
     info = registry.add_plugin(plugin, name="contract", distribution="contract", version="1")
-    assert registry.pm.is_registered(plugin) and len(registry.pm.get_plugins()) == 2  # built-in + this one
+    assert registry.pm.is_registered(plugin) and len(registry.pm.list_name_plugin()) == 2  # built-in + this one
     assert ("degradation", "shift") in info.components and ("metric", "says-higher") in info.components
     # the same object twice: reported, not registered twice
     assert registry.add_plugin(plugin, name="again") is None and registry.failures[-1].stage == "register"
@@ -169,3 +169,15 @@ def test_a_class_carrying_the_wrong_kind_of_spec_is_refused_when_defined():
     for base in (pixelsmith.Restorer, pixelsmith.Generator, pixelsmith.Degradation):
         with pytest.raises(pixelsmith.PluginError, match=r"\.spec must be a pixelsmith\."):
             type("Wrong", (base,), {"spec": wrong})
+
+
+def test_plugin_objects_need_not_be_hashable():
+    import types
+
+    from pixelsmith.registry import Registry
+
+    registry = Registry.discover(entry_points=[])
+    plugin = types.SimpleNamespace(pixelsmith_register_degradations=pixelsmith.hookimpl(lambda: [
+        pixelsmith.DegradationSpec(name="shift", factory=_Shift, summary="adds", task="generic")]))
+    registry.add_plugin(plugin, name="ns", distribution="ns", version="1")
+    assert registry.find("degradation", "shift").plugin.name == "ns" and not registry.failures

@@ -172,15 +172,15 @@ class Registry:
         except Exception as exc:  # noqa: BLE001 - e.g. a hookimpl with an unknown argument
             self._fail(PluginFailure(name, distribution, version, "register", _describe(exc)))
             return None
-        others = [p for p in self.pm.get_plugins() if p is not plugin]
         found: list[tuple[str, ComponentSpec]] = []
         for kind, (hook_name, spec_cls) in KINDS.items():
-            # this plugin's hooks alone, so that a failure is its own and its specs are attributed to it
-            caller = self.pm.subset_hook_caller(hook_name, remove_plugins=others)
-            if not caller.get_hookimpls():
+            # this plugin's hook implementations alone (the hooks take no arguments), so that a
+            # failure is its own and its specs are attributed to it; plugins need not be hashable
+            impls = [impl for impl in getattr(self.pm.hook, hook_name).get_hookimpls() if impl.plugin is plugin]
+            if not impls:
                 continue
             try:
-                results = caller()
+                results = [impl.function() for impl in impls]
             except Exception as exc:  # noqa: BLE001
                 self._fail(PluginFailure(name, distribution, version, f"hook {hook_name}", _describe(exc)))
                 continue

@@ -16,7 +16,7 @@ from ..export import (FORMATS, ChannelsRequired, ExportGraph, export, export_gra
                       load_torchscript, read_export_metadata, suffix_for)
 from ..specs import ComponentSpec, RestorerSpec
 from ._checks import ConformanceError
-from ._inputs import degraded_photo, params_from_info
+from ._inputs import degraded_photo, params_from_truth
 
 __all__ = ["ExportCheck", "check_export", "export_feeds", "run_onnx"]
 
@@ -79,7 +79,7 @@ def export_feeds(spec: ComponentSpec, graph: ExportGraph, component: Any) -> lis
         _, first, _ = degraded_photo(spec, c, h, w, seed=0)
         _, second, _ = degraded_photo(spec, c, h, w, seed=1, shift=40)
         feeds = [torch.cat([first.image, second.image])]
-        given = params_from_info(spec, first.info)
+        given = params_from_truth(spec, first.truth)
         for name in names[1:]:
             if name == "sigma":
                 feeds.append(torch.tensor([float(given["sigma"]), math.nan]))

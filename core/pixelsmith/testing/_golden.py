@@ -33,7 +33,7 @@ from ..errors import PixelsmithError
 from ..specs import ComponentSpec, WeightsFile
 from ..weights import atomic_write_bytes, sha256_of
 from ._checks import ConformanceError
-from ._inputs import degraded_photo, params_from_info
+from ._inputs import degraded_photo, params_from_truth
 
 __all__ = ["GOLDEN_FORMAT", "UPDATE_COMMAND", "DEFAULT_ATOL", "golden_path", "golden_components",
            "golden_weights_files", "check_golden", "write_golden", "make_golden", "pinned_weights"]
@@ -183,7 +183,7 @@ def _restorer_cases(spec: Any) -> list[_Case]:
     for c in spec.channels:
         clean, degraded, source = degraded_photo(spec, c, h, w, seed=0)
         colour = "gray" if c == 1 else "rgb"
-        given = params_from_info(spec, degraded.info)
+        given = params_from_truth(spec, degraded.truth)
         if not spec.requires:
             cases.append(_Case(spec.name, "restorer", f"{colour}-blind", "restore(x)", {"x": degraded.image},
                                source, clean))

@@ -11,14 +11,10 @@ from .. import api
 from ..components import Degraded
 from ..specs import RestorerSpec
 
-__all__ = ["photo_crop", "task_degradation", "degraded_photo", "params_from_info", "INFO_KEYS"]
+__all__ = ["photo_crop", "task_degradation", "degraded_photo", "params_from_truth"]
 
 #: Test-split photographs (never trained on) and the crop corner used for each channel count.
 _PHOTOS = {1: ("camera", (160, 200)), 3: ("chelsea", (90, 150))}
-
-#: ``restore()`` parameter -> the :class:`Degraded` info key that holds its true value.
-INFO_KEYS = {"sigma": "noise_sigma", "kernel": "kernel"}
-
 
 def photo_crop(channels: int, height: int, width: int, *, shift: int = 0) -> torch.Tensor:
     """A ``1×C×H×W`` crop of a bundled test photograph (camera for gray, chelsea for RGB)."""
@@ -59,11 +55,7 @@ def degraded_photo(spec: RestorerSpec, channels: int, height: int, width: int, *
     return clean, degraded, f"{_PHOTOS[channels][0]} crop {height}×{width}, {name} (defaults), seed {seed}"
 
 
-def params_from_info(spec: RestorerSpec, info: Mapping[str, Any]) -> dict[str, Any]:
-    """The true values of the restorer's parameters (``sigma``, ``kernel``) that the degradation recorded."""
-    out = {}
-    for param in (*spec.requires, *spec.accepts):
-        key = INFO_KEYS.get(param)
-        if key is not None and info.get(key) is not None:
-            out[param] = info[key]
-    return out
+def params_from_truth(spec: RestorerSpec, truth: Mapping[str, Any]) -> dict[str, Any]:
+    """The true values of the restorer's parameters that the degradation recorded: those its spec
+    declares, from :attr:`Degraded.truth` (the restorers' vocabulary: noise ``sigma``, ``kernel``...)."""
+    return {p: truth[p] for p in (*spec.requires, *spec.accepts) if truth.get(p) is not None}

@@ -76,3 +76,18 @@ def test_sampled_patches_are_gathered_not_unfolded():
     expected = torch.linalg.eigvalsh(cols @ cols.T / (cols.shape[1] - 1)).clamp_min(0)
     got = _patch_covariance_eigenvalues(img, 7, 500, torch.Generator().manual_seed(0))
     assert torch.equal(got, expected)
+
+
+def test_huge_images_draw_patch_positions_without_a_permutation(monkeypatch):
+    """Above 2**24 patch positions no permutation of all of them is made (8 bytes each); the
+    estimate is as good."""
+    import pixelsmith.noise_level as noise_level
+
+    def no_permutation(*args, **kwargs):
+        raise AssertionError("randperm over every patch position")
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.full((1, 1, 300, 300), 0.5) + 0.05 * torch.randn(1, 1, 300, 300, generator=g)
+    monkeypatch.setattr(noise_level, "_PERMUTE_LIMIT", 10_000)
+    monkeypatch.setattr(noise_level.torch, "randperm", no_permutation)
+    assert abs(float(noise_level.estimate_noise_sigma(x, max_patches=5000)[0]) - 0.05) < 0.005

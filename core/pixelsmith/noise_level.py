@@ -19,6 +19,11 @@ from .errors import InvalidInputError
 
 __all__ = ["estimate_noise_sigma"]
 
+#: Above this many patch positions the sampled ones are drawn with replacement instead of taken from
+#: a permutation of all of them (which would cost 8 bytes per position); below it, estimates are
+#: exactly what they always were.
+_PERMUTE_LIMIT = 1 << 24
+
 
 def _patch_covariance_eigenvalues(img: torch.Tensor, patch: int, max_patches: int,
                                   generator: torch.Generator) -> torch.Tensor:
@@ -32,7 +37,13 @@ def _patch_covariance_eigenvalues(img: torch.Tensor, patch: int, max_patches: in
     nh, nw = h - patch + 1, w - patch + 1
     n = nh * nw
     if n > max_patches:
-        pick = torch.randperm(n, generator=generator)[:max_patches]
+        if n > _PERMUTE_LIMIT:
+            # a huge image (over 16.7 M patch positions, ~4096²): positions drawn with replacement, so
+            # memory follows max_patches, not the image (a permutation of every position takes 8 bytes
+            # each: 290 MB at 36 Mpx); repeats among 60,000 of millions are negligible
+            pick = torch.randint(0, n, (max_patches,), generator=generator)
+        else:
+            pick = torch.randperm(n, generator=generator)[:max_patches]
         offsets = torch.arange(patch)
         rows = pick.div(nw, rounding_mode="floor")[None, :] + offsets.repeat_interleave(patch)[:, None]
         cols = pick.remainder(nw)[None, :] + offsets.repeat(patch)[:, None]

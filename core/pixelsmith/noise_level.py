@@ -47,7 +47,7 @@ def _patch_covariance_eigenvalues(img: torch.Tensor, patch: int, max_patches: in
         offsets = torch.arange(patch)
         rows = pick.div(nw, rounding_mode="floor")[None, :] + offsets.repeat_interleave(patch)[:, None]
         cols = pick.remainder(nw)[None, :] + offsets.repeat(patch)[:, None]
-        cols = img.double()[rows, cols]  # patch² × max_patches, row ky·patch + kx as F.unfold orders them
+        cols = img[rows, cols].double()  # patch² × max_patches, row ky·patch + kx as F.unfold orders them
     else:
         cols = F.unfold(img[None, None].double(), patch)[0]  # patch² × n
     cols = cols - cols.mean(dim=1, keepdim=True)
@@ -87,9 +87,8 @@ def estimate_noise_sigma(x: torch.Tensor, *, patch: int = 7, max_patches: int = 
     if h < patch or w < patch:
         return out
     g = torch.Generator().manual_seed(0)
-    for i in range(b):  # one channel at a time in float64: no float64 copy of the whole batch
-        variances = [_noise_variance(_patch_covariance_eigenvalues(x[i, ch].detach().to("cpu", torch.float64),
-                                                                   patch, max_patches, g))
+    for i in range(b):  # one channel at a time, in float64 once its patches are taken: no float64 image
+        variances = [_noise_variance(_patch_covariance_eigenvalues(x[i, ch].detach().cpu(), patch, max_patches, g))
                      for ch in range(c)]
         out[i] = float(torch.tensor(variances).mean().sqrt())
     return out

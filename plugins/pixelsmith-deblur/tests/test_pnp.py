@@ -120,3 +120,14 @@ def test_deblur_methods_and_their_errors():
         deb.restore(y, kernel=k, sigma=-1)
     with pytest.raises(InvalidInputError, match="not installed"):
         pixelsmith.restorer("deblur", device="cpu", denoiser="no-such-denoiser").restore(y, kernel=k)
+
+
+def test_the_pnp_prior_weights_are_pinned_in_this_plugin():
+    from pixelsmith.plugin import sha256_of
+    from pixelsmith_deblur.deblur import PNP_PRIOR_SHA256, Deblurrer
+
+    assert sha256_of(Deblurrer.prior_file.path) == PNP_PRIOR_SHA256 == Deblurrer.prior_file.sha256
+    deb = Deblurrer(device="cpu")
+    assert deb._denoiser_weights == Deblurrer.prior_file  # unet-denoise gets the pinned file, not its own
+    assert Deblurrer(device="cpu", denoiser="other")._denoiser_weights is None
+    assert Deblurrer(device="cpu", denoiser_weights="x.safetensors")._denoiser_weights == "x.safetensors"

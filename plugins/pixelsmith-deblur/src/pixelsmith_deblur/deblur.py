@@ -48,6 +48,7 @@ __all__ = ["prepare_deblur_input", "Deblurrer", "DeblurGraph", "wiener_graph", "
 
 
 DEBLUR_SHA256 = "3dd783a4182ac7684a99aea0d7cb32a963dcfb372693f18caac615fd9c3c1c40"
+PNP_PRIOR_SHA256 = "b9a72ef43ad93b84f303d3489f596912a39d90f43786bd553e73f7be8027fa36"
 #: Blind pnp restores: rounds of kernel refinement after the estimator. 0: on the training photographs
 #: and dead leaves (seed 1) refinement cost 1.5–4 dB on average over Gaussian, line and anisotropic
 #: kernels (see the model card); kept as an option for kernels the estimator cannot name.
@@ -86,7 +87,8 @@ class Deblurrer(ResidualUNetRestorer):
     if known (else estimated per image by patch PCA; only the plug-and-play method uses it).
 
     ``method``: ``"pnp"`` (default) plug-and-play deconvolution with the ``denoiser`` component
-    (default ``unet-denoise``, built through the registry; ``pnp_iterations`` denoiser calls,
+    (default ``unet-denoise`` with the gray weights pinned in this plugin, ``denoiser_weights`` to
+    change them; built through the registry; ``pnp_iterations`` denoiser calls,
     ``pnp_regularisation`` its λ; blind restores then refine the estimated kernel ``refine_rounds``
     times, fitting it to the deconvolved image, :mod:`.kernel_refine`); ``"network"`` the deblurring U-Net with a Wiener estimate as
     input (one network call; faster, weaker on kernels outside its training draw).
@@ -95,9 +97,14 @@ class Deblurrer(ResidualUNetRestorer):
 
     weights_file = packaged_weights("pixelsmith_deblur", "deblur.safetensors", DEBLUR_SHA256)
     estimator_file = packaged_weights("pixelsmith_deblur", "kernel-estimator.safetensors", KERNEL_ESTIMATOR_SHA256)
+    #: The gray denoiser weights the pnp method gives ``unet-denoise``: pinned here, so deblurring results do
+    #: not move when unet-denoise's own weights are retrained (its 28,000-step file is the better denoiser
+    #: but the worse prior; see the model card).
+    prior_file = packaged_weights("pixelsmith_deblur", "pnp-prior-gray.safetensors", PNP_PRIOR_SHA256)
 
     def __init__(self, device: str | None = None, *, estimator_weights: str | Path | None = None,
-                 method: str = "pnp", denoiser: str = "unet-denoise", pnp_iterations: int = DEFAULT_ITERATIONS,
+                 method: str = "pnp", denoiser: str = "unet-denoise", denoiser_weights: str | Path | None = None,
+                 pnp_iterations: int = DEFAULT_ITERATIONS,
                  pnp_regularisation: float = DEFAULT_REGULARISATION, refine_rounds: int = REFINE_ROUNDS,
                  **options: Any) -> None:
         if method not in ("pnp", "network"):
@@ -113,13 +120,17 @@ class Deblurrer(ResidualUNetRestorer):
         self.refine_rounds = refine_rounds
         self._estimator_source = estimator_weights if estimator_weights is not None else self.estimator_file
         self.method, self.denoiser_name = method, denoiser
+        # unet-denoise gets the pinned prior file unless told otherwise; another denoiser its own weights
+        self._denoiser_weights = denoiser_weights if denoiser_weights is not None else \
+            (self.prior_file if denoiser == "unet-denoise" else None)
         self.pnp_iterations, self.pnp_regularisation = pnp_iterations, float(pnp_regularisation)
 
     @cached_property
     def prior(self) -> Any:
         """The denoiser of the plug-and-play method, built on first use through the registry."""
         try:
-            return pixelsmith.restorer(self.denoiser_name, device=self.device)
+            weights = {} if self._denoiser_weights is None else {"weights": self._denoiser_weights}
+            return pixelsmith.restorer(self.denoiser_name, device=self.device, **weights)
         except UnknownComponentError as exc:
             raise InvalidInputError(
                 f"deblur method='pnp' needs the denoiser {self.denoiser_name!r}, which is not installed "

@@ -68,7 +68,7 @@ def test_restorer_cases_cover_gray_rgb_blind_and_given_parameters():
     record = json.loads(golden_path(pixelsmith.spec("restorer", "deblur").weights).read_text(encoding="utf-8"))
     cases = {c["case"]: c for c in record["cases"]}
     assert set(cases) == {"gray-blind", "gray-given", "rgb-blind", "rgb-given"}
-    assert cases["gray-given"]["call"] == "restore(x, kernel=...)"
+    assert cases["gray-given"]["call"] == "restore(x, kernel=..., sigma=...)"  # every parameter deblur accepts
     assert cases["gray-blind"]["inputs"]["x"]["input"] in record["inputs"]
     assert all(c["psnr_vs_clean_db"] > 20 for c in cases.values())  # real photographs, really restored
 

@@ -173,5 +173,6 @@ def test_restore_under_torchrun_refuses_in_one_line(tmp_path):
         assert len(errors) == 1 and message in errors[0], proc.stderr[-3000:]
         assert "exitcode  : 2" in proc.stderr and "local_rank: 0" in proc.stderr  # rank 0's usage error
         assert "pixelsmith/cli" not in proc.stderr and "terminate called" not in proc.stderr, proc.stderr[-3000:]
-        assert "(SIGTERM)" not in proc.stderr  # rank 1 exited cleanly, not stopped by torchrun
+        # rank 1 exits 0 right after the agreed refusal, but torchrun may still SIGTERM it if rank 0's
+        # exit is noticed first (seen on the 2-core CI machine): a race in the launcher, not an error
         assert not (tmp_path / "out").exists()

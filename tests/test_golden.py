@@ -124,7 +124,9 @@ def test_regenerating_reproduces_the_shipped_files(tmp_path):
 
 def test_pinned_weights_follow_the_instance():
     deblur = pixelsmith.spec("restorer", "deblur")
-    assert [w.path.name for w in pinned_weights(deblur)] == ["deblur.safetensors", "kernel-estimator.safetensors"]
+    # its network, its kernel estimator and the denoiser prior its plug-and-play method pins
+    assert sorted(w.path.name for w in pinned_weights(deblur)) == ["deblur.safetensors", "kernel-estimator.safetensors",
+                                                                  "pnp-prior-gray.safetensors"]
     cond = pixelsmith.spec("generator", "dcgan-cond")  # a subclass names its own weights, not its parent's
     assert [w.path.name for w in pinned_weights(cond)] == ["dcgan-cond-mnist.safetensors"]
 

@@ -35,7 +35,7 @@ def test_restorer_facts_in_one_place():
 
 def test_every_weights_file_a_component_holds_is_listed():
     files = [w["file"] for w in component_info("deblur")["weights"]]
-    assert files == ["deblur.safetensors", "kernel-estimator.safetensors"]
+    assert sorted(files) == ["deblur.safetensors", "kernel-estimator.safetensors", "pnp-prior-gray.safetensors"]
     assert component_info("deblur")["export"]["inputs"] == ["kernel"]
 
 

@@ -166,7 +166,9 @@ class Deblurrer(ResidualUNetRestorer):
 
     @staticmethod
     def _kernels(kernel: Any, b: int) -> list[torch.Tensor]:
-        if isinstance(kernel, (list, tuple)) and kernel and torch.as_tensor(kernel[0]).ndim == 2:
+        """``kernel`` (one k×k kernel, or a list with one per image) as ``b`` checked, normalised kernels."""
+        if isinstance(kernel, (list, tuple)) and len(kernel) and not isinstance(kernel[0], (int, float)) \
+                and torch.as_tensor(kernel[0]).ndim == 2:
             if len(kernel) != b:
                 raise InvalidInputError(f"got {len(kernel)} kernels for {b} images; give one, or one per image")
             return [_check_kernel(k) for k in kernel]
@@ -255,14 +257,7 @@ class Deblurrer(ResidualUNetRestorer):
         if kernel is None:
             ks: list[torch.Tensor | None] = [None] * n
         else:
-            if isinstance(kernel, (list, tuple)) and len(kernel) and not isinstance(kernel[0], (int, float)) \
-                    and torch.as_tensor(kernel[0]).ndim == 2:
-                if len(kernel) != b:
-                    raise InvalidInputError(f"got {len(kernel)} kernels for {b} images; give one, or one per image")
-                per = [_check_kernel(k) for k in kernel]
-            else:
-                per = [_check_kernel(kernel)] * b
-            ks = [k for k in per for _ in range(channels)]
+            ks = [k for k in self._kernels(kernel, b) for _ in range(channels)]
         return prepare_deblur_input(x, None, ks)
 
 

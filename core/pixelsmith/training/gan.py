@@ -33,6 +33,7 @@ from ..weights import save_weights
 from .checkpoint import Checkpoint
 from .config import TrainConfig
 from .ema import EMA
+from .self_condition import SelfConditionedGenerator, cluster_images
 from .session import TrainingSession
 from .trainer import CheckpointParts, RunResult, run_trainer
 
@@ -57,6 +58,10 @@ GAN_DEFAULTS: dict[str, Any] = {
     # (Zhao et al. 2020), not measured here. A resumed run keeps the policy its folder recorded unless
     # this option or --no-augment is given.
     "augment_policy": "auto",
+    # Self-conditioning (Liu et al. 2020; pixelsmith.training.self_condition): k > 0 clusters the training
+    # images into k groups before training and trains an unconditional model as a conditional one on
+    # the cluster ids, so the discriminator holds the generator to every mode. 0: off.
+    "self_condition": 0,
     "log_every": 50,                          # steps between loss read-outs (host syncs)
     "num_classes": 10,
 }
@@ -231,6 +236,12 @@ class GANTrainer:
         self.num_classes = int(self.opts["num_classes"]) if conditional else 0
         if conditional:  # unconditional configs stay as before, so runs written by earlier versions resume
             model_config["num_classes"] = self.num_classes
+        self.self_condition = int(self.opts["self_condition"])
+        if self.self_condition and conditional:
+            raise TrainingError(f"self_condition is for unconditional models; {component} is class-conditional "
+                                "and trains on the data's own labels")
+        if self.self_condition:
+            model_config["self_condition"] = self.self_condition
         self.model_config = model_config
         self.log_every = max(1, int(self.opts["log_every"]))  # steps between loss read-outs (host syncs)
 
@@ -241,11 +252,24 @@ class GANTrainer:
             torch.backends.cudnn.benchmark = True
         images, labels = _load_data(config, self.image_size, self.channels, self.conditional)
         self.n = images.shape[0]
+        k = self.self_condition
+        cluster_sizes: torch.Tensor | None = None
+        if k:
+            if k > self.n:
+                raise TrainingError(f"self_condition={k} asks for more clusters than there are images ({self.n})")
+            labels, cluster_sizes = cluster_images(images, k, seed=config.seed)
+            session.say(f"self-conditioning: {self.n} images in {k} clusters of {int(cluster_sizes.min())}–"
+                        f"{int(cluster_sizes.max())} images (k-means on principal components, seed {config.seed})")
         self.images = images.to(device)
         self.labels = labels.to(device) if labels is not None else None
 
         torch.manual_seed(session.derive_seed("init"))  # same initial weights on every rank
         g_raw, d_raw = self.build_generator(), self.build_discriminator()
+        if k:
+            if not isinstance(g_raw, SelfConditionedGenerator) or g_raw.clusters != k:
+                raise TrainingError(f"self_condition={k} needs a SelfConditionedGenerator over {k} clusters from "
+                                    f"build_generator(), got {type(g_raw).__name__}")
+            g_raw.set_cluster_sizes(cluster_sizes)
         self.G, self.D = session.wrap(g_raw), session.wrap(d_raw)
         self.g_raw, self.d_raw = g_raw, d_raw = session.unwrap(self.G), session.unwrap(self.D)
         self.betas = betas = (float(opts["beta1"]), float(opts["beta2"]))
@@ -261,7 +285,11 @@ class GANTrainer:
             if stored is not None and stored != self.model_config:
                 raise TrainingError(f"{checkpoint.path} holds a model {stored}, this run asks for {self.model_config}; "
                                     "use the same extra options or another --out")
+            bounds = g_raw.cluster_bounds.clone() if k else None
             checkpoint.load_module("G", g_raw)
+            if bounds is not None and not torch.equal(bounds, g_raw.cluster_bounds):
+                raise TrainingError(f"{checkpoint.path}: its clusters differ from those of this run's data "
+                                    f"(self_condition={k}, seed {config.seed}); resume with the same --data and --seed")
             checkpoint.load_module("D", d_raw)
             checkpoint.load_module("G_ema", self.ema.shadow)
             checkpoint.load_optimizer("G", self.opt_g)
@@ -284,13 +312,16 @@ class GANTrainer:
         self.info_meta = {"model_config": self.model_config, "trainer": "pixelsmith.training.gan",
                           "augment": self.augment is not None,
                           "augment_policy": opts["augment_policy"] if self.augment else "",
-                          "r1": self.r1, "lr": opts["lr"], "betas": list(betas), "ema_decay": opts["ema_decay"],
+                          "r1": self.r1, "self_condition": k,
+                          **({"cluster_sizes": [int(c) for c in cluster_sizes]} if k else {}),
+                          "lr": opts["lr"], "betas": list(betas), "ema_decay": opts["ema_decay"],
                           "batch_size": config.batch_size, "effective_batch_size": session.effective_batch_size}
         # a signal is checked every step on one process, every 10 under torchrun (a collective each time)
         self.stop_check_every = 1 if not session.distributed else 10
         session.say(f"training {self.component}: {self.n} images {tuple(images.shape[1:])}, batch {config.batch_size} "
                     f"(effective {session.effective_batch_size}), steps {start}→{config.steps}, device {device}, "
-                    f"augment {'on (' + policy + ')' if self.augment else 'off'} ({policy_reason}), r1 {self.r1}")
+                    f"augment {'on (' + policy + ')' if self.augment else 'off'} ({policy_reason}), r1 {self.r1}"
+                    + (f", self-conditioned on {k} clusters" if k else ""))
         self.G.train()
         self.D.train()
 
@@ -303,9 +334,13 @@ class GANTrainer:
         gen = session.step_generator(step, "latent")
         z = torch.randn(b, self.latent_dim, generator=gen).to(device)
         y_real = y_fake = None
+        d_conditional = conditional or self.self_condition > 0  # D judges (image, class or cluster)
         if conditional:
             y_real = self.labels.index_select(0, idx)
             y_fake = torch.randint(0, self.num_classes, (b,), generator=gen).to(device)
+        elif d_conditional:  # the cluster each latent draws, as G itself picks it
+            y_real = self.labels.index_select(0, idx)
+            y_fake = self.g_raw.cluster_of(z)
         aug_gen = session.step_generator(step, "augment")
 
         # -- discriminator: real vs detached fake, one forward over both halves ------------------
@@ -315,8 +350,8 @@ class GANTrainer:
             x = augment(x, aug_gen)
         if r1 > 0:
             x = x.detach().requires_grad_(True)
-        y_cat = torch.cat([y_real, y_fake]) if conditional else None
-        logits = (D(x, y_cat) if conditional else D(x)).reshape(-1)
+        y_cat = torch.cat([y_real, y_fake]) if d_conditional else None
+        logits = (D(x, y_cat) if d_conditional else D(x)).reshape(-1)
         loss_d = F.softplus(-logits[:b]).mean() + F.softplus(logits[b:]).mean()
         if r1 > 0:
             (grad,) = torch.autograd.grad(logits[:b].sum(), x, create_graph=True)
@@ -330,7 +365,7 @@ class GANTrainer:
         for p in self.d_params:
             p.requires_grad_(False)
         x_fake = augment(fake, session.step_generator(step, "augment-g")) if augment is not None else fake
-        logits_g = (d_raw(x_fake, y_fake) if conditional else d_raw(x_fake)).reshape(-1)
+        logits_g = (d_raw(x_fake, y_fake) if d_conditional else d_raw(x_fake)).reshape(-1)
         loss_g = F.softplus(-logits_g).mean()
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()

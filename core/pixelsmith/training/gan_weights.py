@@ -33,7 +33,7 @@ from ..weights import Field, build_checked, load_into, load_weights, read_metada
 from .config import TrainConfig
 
 __all__ = ["LoadedGenerator", "load_generator_network", "TrainedGANGenerator", "architecture_options",
-           "split_architecture_options", "check_labels", "latent_input", "call_with_options"]
+           "split_architecture_options", "check_labels", "latent_input", "call_with_options", "build_from_config"]
 
 #: The ``format`` metadata of a training checkpoint (see :mod:`pixelsmith.training.checkpoint`).
 _CHECKPOINT_FORMAT = "pixelsmith-checkpoint-1"
@@ -82,7 +82,9 @@ def load_generator_network(weights: str | Path | None, *, sha256: str | None, sh
                            f"`pixelsmith train {component}`")
     keys = tuple(arch_keys)
     # integers in a sane range for every architecture option, checked before anything is built
-    schema = {"model_config": Field(dict, fields={k: Field(int, required=False, low=0, high=1 << 20) for k in keys})}
+    schema = {"model_config": Field(dict, fields={
+        **{k: Field(int, required=False, low=0, high=1 << 20) for k in keys},
+        "self_condition": Field(int, required=False, low=0, high=4096)})}
     cfg = validate_metadata(path, meta, schema)["model_config"]
     if bool(cfg.get("conditional")) != conditional:
         kind = "a class-conditional" if cfg.get("conditional") else "an unconditional"
@@ -95,7 +97,7 @@ def load_generator_network(weights: str | Path | None, *, sha256: str | None, sh
         state = {k[len(_EMA_PREFIX):]: v for k, v in state.items() if k.startswith(_EMA_PREFIX)}
     try:
         # built on the meta device first: the model must match the file's tensors before it gets memory
-        net = build_checked(lambda: build(**arch), path=path, state=state)
+        net = build_checked(lambda: build_from_config(build, arch, cfg), path=path, state=state)
     except WeightsError as exc:
         if "does not describe" not in str(exc):
             raise
@@ -108,6 +110,18 @@ def load_generator_network(weights: str | Path | None, *, sha256: str | None, sh
         recalibrate_batchnorm(net, net.latent_dim, num_classes=int(getattr(net, "num_classes", 0)))
     size = arch.get("image_size", 28)
     return LoadedGenerator(net, cfg, path, (arch.get("channels", 1), size, size))
+
+
+def build_from_config(build: Callable[..., nn.Module], arch: Mapping[str, int], model_config: Mapping[str, Any]
+                      ) -> nn.Module:
+    """``build(**arch)``, or for a self-conditioned run (``self_condition`` k in ``model_config``) the
+    class-conditional network over k clusters inside a :class:`~.self_condition.SelfConditionedGenerator`."""
+    k = int(model_config.get("self_condition", 0) or 0)
+    if not k:
+        return build(**arch)
+    from .self_condition import SelfConditionedGenerator
+
+    return SelfConditionedGenerator(build(**{**arch, "num_classes": k}))
 
 
 def call_with_options(build: Callable[..., nn.Module], options: Mapping[str, Any]) -> nn.Module:
@@ -191,16 +205,33 @@ class TrainedGANGenerator(Generator):
 
         config, arch = split_architecture_options(config, cls.architecture_defaults())
         num_classes = arch.get("num_classes", 0)
-        options = {**arch, "num_classes": num_classes}
+        try:
+            clusters = int(config.extra.get("self_condition", 0))
+        except (TypeError, ValueError) as exc:
+            raise TrainingError(f"self_condition={config.extra['self_condition']!r}: expected an integer") from exc
+        # a self-conditioned run builds the class-conditional networks over its clusters (the trainer
+        # refuses self_condition for a class-conditional component)
+        options = {**arch, "num_classes": clusters if clusters and not cls.class_conditional else num_classes}
         try:  # say what is wrong with the options before any data is loaded
             if cls.class_conditional and num_classes < 2:
                 raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+            if clusters == 1 or clusters < 0:
+                raise ValueError(f"self_condition must be 0 (off) or at least 2 clusters, got {clusters}")
             call_with_options(cls.network, options)
         except ValueError as exc:
             raise TrainingError(str(exc)) from exc
+
+        def build_generator() -> nn.Module:
+            net = call_with_options(cls.network, options)
+            if clusters and not cls.class_conditional:
+                from .self_condition import SelfConditionedGenerator
+
+                return SelfConditionedGenerator(net)
+            return net
+
         return train_gan(
             config, component=cls.component,
-            build_generator=lambda: call_with_options(cls.network, options),
+            build_generator=build_generator,
             build_discriminator=lambda: call_with_options(cls.discriminator, options),
             latent_dim=arch["latent_dim"], image_size=arch["image_size"], channels=arch["channels"],
             conditional=cls.class_conditional, model_config=arch,
@@ -233,8 +264,9 @@ class TrainedGANGenerator(Generator):
         with ``half``); returns its sha256."""
         from .gan import export_generator
 
-        return export_generator(checkpoint, out, lambda cfg: cls.network(**architecture_options(cfg, cls.arch_keys())),
-                                half=half)
+        return export_generator(
+            checkpoint, out, lambda cfg: build_from_config(cls.network, architecture_options(cfg, cls.arch_keys()), cfg),
+            half=half)
 
     @classmethod
     def generator_spec(cls) -> GeneratorSpec:

@@ -177,7 +177,10 @@ def gan_options(model_defaults: Mapping[str, int]) -> dict[str, Option]:
 
     options: dict[str, Option] = {}
     for key, default in {**GAN_DEFAULTS, **model_defaults}.items():
-        if isinstance(default, bool):
+        if key == "self_condition":
+            options[key] = Option("int", "clusters the images are split into for self-conditioning "
+                                  "(Liu et al. 2020); 0: off", low=0, high=4096)
+        elif isinstance(default, bool):
             options[key] = Option("bool")
         elif isinstance(default, int):
             options[key] = Option("int", low=0 if key in ("log_every",) else 1, high=1 << 20)

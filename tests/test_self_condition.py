@@ -1,0 +1,124 @@
+"""Self-conditioning (``self_condition=k`` of the GAN trainer): the clustering finds groups that are
+there, the generator draws clusters in proportion to their sizes (checked against scipy's normal
+CDF), and a self-conditioned run trains, resumes bitwise, exports and loads as an unconditional
+generator."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import norm
+
+from pixelsmith.errors import TrainingError
+from pixelsmith.training import load_checkpoint
+from pixelsmith.training.gan import GENERATOR_FILE
+from pixelsmith.training.self_condition import SelfConditionedGenerator, cluster_images
+
+from test_gan_trainer import ConditionalTinyGAN, TinyG, TinyGAN, _config
+
+
+def _three_groups(seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
+    """60 noisy 8×8 images from three well-separated patterns (30, 20 and 10 of them), shuffled."""
+    rng = np.random.default_rng(seed)
+    patterns = np.zeros((3, 8, 8))
+    patterns[0, :4], patterns[1, :, :4], patterns[2, 2:6, 2:6] = 1.0, 1.0, 1.0
+    truth = np.repeat([0, 1, 2], [30, 20, 10])
+    rng.shuffle(truth)
+    images = patterns[truth] + 0.05 * rng.standard_normal((60, 8, 8))
+    return torch.from_numpy(images).float().unsqueeze(1), truth
+
+
+def test_clustering_recovers_groups_that_are_there_numbered_by_size():
+    images, truth = _three_groups()
+    labels, sizes = cluster_images(images, 3, seed=0)
+    assert sizes.tolist() == [30, 20, 10]                       # cluster 0 is the largest
+    # the partition is the true one: each true group maps to exactly one cluster, and vice versa
+    pairs = set(zip(truth.tolist(), labels.tolist()))
+    assert pairs == {(0, 0), (1, 1), (2, 2)}
+    again, _ = cluster_images(images, 3, seed=0)
+    assert torch.equal(labels, again)                            # seeded: the same clusters every time
+
+
+@pytest.mark.parametrize("k", [1, 61])
+def test_clustering_refuses_a_number_of_clusters_it_cannot_make(k):
+    images, _ = _three_groups()
+    with pytest.raises(ValueError, match="2 <= k"):
+        cluster_images(images, k)
+
+
+def test_the_cluster_of_a_latent_follows_the_cluster_sizes():
+    g = SelfConditionedGenerator(TinyG(latent_dim=4, num_classes=3), torch.tensor([6.0, 3.0, 1.0]))
+    z = torch.randn(200_000, 4, generator=torch.Generator().manual_seed(0))
+    clusters = g.cluster_of(z)
+    # independent: scipy's normal CDF of the first coordinate, placed among the cumulative shares
+    expected = np.searchsorted(np.array([0.6, 0.9]), norm.cdf(z[:, 0].double().numpy()), side="left")
+    agree = (clusters.numpy() == expected).mean()
+    assert agree > 0.9999                                        # float32 erf vs float64 CDF at the bounds
+    share = torch.bincount(clusters, minlength=3).double() / len(z)
+    assert torch.allclose(share, torch.tensor([0.6, 0.3, 0.1], dtype=torch.float64), atol=0.005)
+
+
+def test_a_self_conditioned_generator_takes_no_labels_and_needs_a_conditional_network():
+    g = SelfConditionedGenerator(TinyG(latent_dim=4, num_classes=3))
+    assert g(torch.randn(5, 4)).shape == (5, 1, 28, 28)
+    assert g.num_classes == 0 and g.clusters == 3
+    with pytest.raises(ValueError, match="unconditional"):
+        g(torch.randn(5, 4), torch.zeros(5, dtype=torch.long))
+    with pytest.raises(ValueError, match="num_classes >= 2"):
+        SelfConditionedGenerator(TinyG(latent_dim=4))
+    with pytest.raises(ValueError, match="3 non-negative"):
+        g.set_cluster_sizes(torch.tensor([1.0, 2.0]))
+
+
+def test_a_self_conditioned_run_resumes_bitwise_and_loads_as_unconditional(tmp_path, pixelsmith_tiny_digits):
+    train = TinyGAN.train_function()
+    extra = {"self_condition": "4", "width": "8"}
+    straight = train(_config(tmp_path / "a", pixelsmith_tiny_digits, 6, extra=dict(extra)))
+    train(_config(tmp_path / "b", pixelsmith_tiny_digits, 3, extra=dict(extra)))
+    resumed = train(_config(tmp_path / "b", pixelsmith_tiny_digits, 6, resume=True, extra=dict(extra)))
+    a, b = load_checkpoint(straight), load_checkpoint(resumed)
+    assert a.tensors.keys() == b.tensors.keys()
+    assert all(torch.equal(a.tensors[k], b.tensors[k]) for k in a.tensors)
+    meta = a.metadata
+    sizes = json.loads(meta["cluster_sizes"])
+    n_images = 64  # pixelsmith_tiny_digits
+    assert len(sizes) == 4 and sum(sizes) == n_images and sizes == sorted(sizes, reverse=True)
+    assert json.loads(meta["model_config"])["self_condition"] == 4
+    # D judged clusters: its label embedding has one row per cluster
+    assert a.tensors["D.embed.weight"].shape[0] == 4
+
+    gen = TinyGAN(weights=tmp_path / "a" / GENERATOR_FILE)
+    assert isinstance(gen.net, SelfConditionedGenerator) and gen.num_classes == 0
+    assert torch.equal(gen.sample(6, seed=3), gen.sample(6, seed=3))
+    # the generator's cluster shares are the data's
+    bounds = torch.cumsum(torch.tensor(sizes, dtype=torch.float64) / n_images, 0)[:-1].float()
+    assert torch.allclose(gen.net.cluster_bounds, bounds)
+    from_checkpoint = TinyGAN(weights=straight)                  # a checkpoint's EMA generator loads too
+    assert isinstance(from_checkpoint.net, SelfConditionedGenerator)
+
+    exported = tmp_path / "exported.safetensors"
+    TinyGAN.export_checkpoint(straight, exported)
+    assert torch.equal(TinyGAN(weights=exported).sample(4, seed=0), gen.sample(4, seed=0))
+
+
+def test_self_conditioning_is_refused_where_it_does_not_apply(tmp_path, pixelsmith_tiny_digits):
+    with pytest.raises(TrainingError, match="class-conditional"):
+        ConditionalTinyGAN.train_function()(_config(tmp_path / "c", pixelsmith_tiny_digits, 2,
+                                                    extra={"self_condition": "4"}))
+    with pytest.raises(TrainingError, match="at least 2 clusters"):
+        TinyGAN.train_function()(_config(tmp_path / "one", pixelsmith_tiny_digits, 2, extra={"self_condition": "1"}))
+    with pytest.raises(TrainingError, match="more clusters than there are images"):
+        TinyGAN.train_function()(_config(tmp_path / "many", pixelsmith_tiny_digits, 2,
+                                         extra={"self_condition": "65"}))
+
+
+def test_resuming_with_other_clusters_is_refused(tmp_path, pixelsmith_tiny_digits):
+    train = TinyGAN.train_function()
+    train(_config(tmp_path / "r", pixelsmith_tiny_digits, 3, extra={"self_condition": "4"}))
+    other_seed = _config(tmp_path / "r", pixelsmith_tiny_digits, 6, resume=True, extra={"self_condition": "4"})
+    other_seed = type(other_seed)(**{**other_seed.__dict__, "seed": 8})
+    with pytest.raises(TrainingError, match="clusters differ"):
+        train(other_seed)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import pixelsmith
-from pixelsmith.components import combine_truth, degradation_truth
+from pixelsmith.plugin import TRUTH_KEYS, combine_truth, degradation_truth, noise_levels
 
 X = torch.rand(1, 1, 24, 24, generator=torch.Generator().manual_seed(0))
 
@@ -40,6 +40,60 @@ def test_truth_rules():
     k1, k2 = torch.ones(3, 3) / 9, torch.ones(5, 5) / 25
     both = combine_truth({"sigma": 0.03, "kernel": k1}, {"sigma": 0.04, "kernel": k2})
     assert both["sigma"] == pytest.approx(0.05) and both["kernel"] is k2
+
+
+def test_truth_keys_are_what_restorers_may_be_told():
+    truth = pixelsmith.degradation("gaussian-blur", sigma=1.0, noise=0.02).apply(X, seed=0).truth
+    assert set(truth) <= set(TRUTH_KEYS) == {"sigma", "kernel", "mask", "amount"}
+
+
+# -- noise_levels: the per-image sigma a restorer is given, checked once for every plugin -----------------
+
+@pytest.mark.parametrize("sigma, expected", [
+    (0.1, [0.1, 0.1, 0.1]),
+    (0, [0.0, 0.0, 0.0]),
+    (torch.tensor(0.2), [0.2, 0.2, 0.2]),
+    (torch.tensor([0.05]), [0.05, 0.05, 0.05]),
+    (torch.tensor([0.0, 0.1, 0.3]), [0.0, 0.1, 0.3]),
+    ([0.0, 0.1, 0.3], [0.0, 0.1, 0.3]),
+    ((1, 0.5, 0.25), [1.0, 0.5, 0.25]),
+])
+def test_noise_levels_gives_one_checked_level_per_image(sigma, expected):
+    levels = noise_levels(sigma, 3)
+    assert levels.shape == (3,) and levels.dtype == torch.float32 and levels.device.type == "cpu"
+    assert levels.tolist() == pytest.approx(expected)
+
+
+def test_noise_levels_keeps_the_precision_asked_for():
+    levels = noise_levels(0.1, 2, dtype=torch.float64)
+    assert levels.dtype == torch.float64 and levels.tolist() == [0.1, 0.1]   # exactly the float given
+    assert noise_levels(torch.tensor([0.1, 0.2]), 2, dtype=torch.float64).tolist() == \
+        torch.tensor([0.1, 0.2]).double().tolist()
+
+
+@pytest.mark.parametrize("sigma, message", [
+    (torch.tensor([0.1, 0.2]), r"one noise level or one per image \(3\), got 2 values"),
+    ([0.1] * 4, r"one per image \(3\), got 4 values"),
+    (-0.1, r"finite and >= 0"),
+    (float("nan"), r"finite and >= 0"),
+    (torch.tensor([0.1, float("inf"), 0.1]), r"finite and >= 0"),
+    (25, r"sigma=25 looks like an 8-bit noise level.*\(25/255\)"),
+    ("0.1", r"must be a number"),
+    (True, r"must be a number"),
+    ([0.1, "a", 0.1], r"must be a number"),
+    (torch.tensor([True, False, True]), r"real tensor"),
+    (torch.tensor([]), r"got 0 values"),
+])
+def test_noise_levels_refuses_what_cannot_be_a_noise_level(sigma, message):
+    with pytest.raises(pixelsmith.InvalidInputError, match=message):
+        noise_levels(sigma, 3)
+
+
+def test_noise_levels_names_the_parameter_and_checks_the_batch():
+    with pytest.raises(pixelsmith.InvalidInputError, match="noise_sigma must be finite"):
+        noise_levels(-1.0, 2, name="noise_sigma")
+    with pytest.raises(pixelsmith.InvalidInputError, match="batch must be a positive int"):
+        noise_levels(0.1, 0)
 
 
 class _Spy(pixelsmith.Restorer):

@@ -37,6 +37,7 @@ __all__ = [
     "degradation_truth",
     "combine_truth",
     "TRUTH_KEYS",
+    "noise_levels",
     "make_generator",
     "check_parameter_names",
 ]
@@ -323,6 +324,54 @@ def _check_noise_level(sigma: Any, name: str) -> None:
     if not ok:
         raise InvalidInputError(f"{name}: sigma is the noise standard deviation on the [0, 1] scale, a finite "
                                 f"number >= 0 such as 0.1 (25/255 for the usual σ=25), got {sigma!r:.60}")
+
+
+def noise_levels(sigma: Any, batch: int, *, name: str = "sigma", dtype: torch.dtype = torch.float32
+                 ) -> torch.Tensor:
+    """Each image's noise level: ``sigma`` as ``restore()`` passes it on, checked, as a CPU tensor of
+    ``batch`` values.
+
+    ``sigma`` is the noise standard deviation on the [0, 1] scale, one for the whole batch (a
+    ``float``, an ``int``, a 0-d or one-element tensor) or one per image (a ``Tensor[B]`` or a list
+    of numbers). Each value must be finite and in [0, 1]; a value above 1 is taken for an 8-bit
+    level and refused with the division to make. Raises :class:`InvalidInputError` naming ``name``.
+    For a restorer whose ``_restore`` handles one level per image (a loop, or a per-image weight):
+
+    >>> noise_levels(0.1, 3)
+    tensor([0.1000, 0.1000, 0.1000])
+    >>> noise_levels(torch.tensor([0.0, 0.2]), 2, dtype=torch.float64)
+    tensor([0.0000, 0.2000], dtype=torch.float64)
+    """
+    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
+        raise InvalidInputError(f"batch must be a positive int, got {batch!r}")
+    values: Any = sigma
+    if isinstance(sigma, torch.Tensor):
+        if sigma.is_meta or sigma.is_complex() or sigma.dtype == torch.bool:
+            raise InvalidInputError(f"{name} must be a number or a real tensor, got a {sigma.dtype} tensor")
+        values = sigma.detach().cpu()
+    elif isinstance(sigma, (list, tuple)):
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in sigma):
+            values = None
+    elif not isinstance(sigma, (int, float)) or isinstance(sigma, bool):
+        values = None
+    try:
+        levels = None if values is None else torch.as_tensor(values, dtype=dtype).flatten()
+    except (TypeError, ValueError, RuntimeError):
+        levels = None
+    if levels is None:
+        raise InvalidInputError(f"{name} must be a number (the noise standard deviation on the [0, 1] scale) "
+                                f"or one per image, got {sigma!r:.60}")
+    if levels.numel() not in (1, batch):
+        raise InvalidInputError(f"{name} must be one noise level or one per image ({batch}), "
+                                f"got {levels.numel()} values")
+    if not bool(torch.isfinite(levels).all()) or bool((levels < 0).any()):
+        raise InvalidInputError(f"{name} must be finite and >= 0 (the noise standard deviation on the [0, 1] "
+                                f"scale), got {levels.tolist()}")
+    if bool((levels > 1).any()):
+        high = float(levels.max())
+        raise InvalidInputError(f"{name}={high:g} looks like an 8-bit noise level; pass it on the [0, 1] scale "
+                                f"({high:g}/255)")
+    return levels.expand(batch)
 
 
 class Generator(ABC):

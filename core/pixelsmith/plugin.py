@@ -6,7 +6,9 @@ module of pixelsmith is internal and may change or move; CI enforces the rule wi
 (``.importlinter``). The names below are what the shipped plugins use, grouped as in the
 `plugin guide <plugin-guide.md#what-to-import>`_:
 
-- the contract: :func:`hookimpl`, the specs, the four base classes, the errors;
+- the contract: :func:`hookimpl`, the specs, the four base classes, the errors, the truth of a
+  degradation in the restorers' vocabulary (:func:`degradation_truth`, :data:`TRUTH_KEYS`) and the
+  per-image noise levels a restorer is given (:func:`noise_levels`);
 - tensors and weights: input conversion, safetensors loading/saving, metadata schemas, shipped files;
 - image helpers: tiling and padding, blur kernels, noise, noise-level estimation, deconvolution
   (:class:`BlurCanvas`: a blur with unknown boundaries, as ``tv-deconv`` and ``deblur`` solve it);
@@ -25,7 +27,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 # -- the contract -----------------------------------------------------------------------------------------
-from .components import Degradation, Degraded, Generator, Metric, MetricResult, Restorer, make_generator
+from .components import (
+    TRUTH_KEYS,
+    Degradation,
+    Degraded,
+    Generator,
+    Metric,
+    MetricResult,
+    Restorer,
+    combine_truth,
+    degradation_truth,
+    make_generator,
+    noise_levels,
+)
 # -- data ---------------------------------------------------------------------------------------------------
 from .data import load_image_folder, load_mnist, load_photo, test_photos, training_photos
 from .data.dead_leaves import dead_leaves
@@ -154,6 +168,11 @@ __all__ = [
     "Degradation",
     "Degraded",
     "make_generator",
+    # the contract's vocabulary: a degradation's truth, a restorer's per-image noise levels
+    "TRUTH_KEYS",
+    "degradation_truth",
+    "combine_truth",
+    "noise_levels",
     # errors
     "PixelsmithError",
     "InvalidInputError",

@@ -122,6 +122,19 @@ def test_deblur_methods_and_their_errors():
         pixelsmith.restorer("deblur", device="cpu", denoiser="no-such-denoiser").restore(y, kernel=k)
 
 
+@needs_denoiser
+@pytest.mark.parametrize("sigma, match", [
+    (torch.tensor([0.01, 0.02]), r"one noise level or one per image \(1\), got 2 values"),
+    (25, r"8-bit noise level.*25/255"),
+])
+def test_a_known_sigma_is_checked_by_the_core_helper(sigma, match):
+    # the plug-and-play path reads sigma with pixelsmith.plugin.noise_levels: tv-deconv's checks and messages
+    deb = pixelsmith.restorer("deblur", device="cpu")
+    y = blur_with_kernel(test_photos(size=24)["camera"], gaussian_kernel(1.0), "reflect")
+    with pytest.raises(InvalidInputError, match=match):
+        deb.restore(y, kernel=gaussian_kernel(1.0), sigma=sigma)
+
+
 def test_the_pnp_prior_weights_are_pinned_in_this_plugin():
     from pixelsmith.plugin import sha256_of
     from pixelsmith_deblur.deblur import PNP_PRIOR_SHA256, Deblurrer

@@ -25,12 +25,19 @@ test split) over σ from 0.005 to 0.08 and Gaussian, line and camera-shake kerne
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
 from pixelsmith import InvalidInputError, Restorer
-from pixelsmith.plugin import MAX_KERNEL_SIDE, BlurCanvas, as_kernel_batch, canvas_geometry, estimate_noise_sigma
+from pixelsmith.plugin import (
+    MAX_KERNEL_SIDE,
+    BlurCanvas,
+    as_kernel_batch,
+    canvas_geometry,
+    estimate_noise_sigma,
+    noise_levels,
+)
 
 __all__ = ["TVDeconvRestorer", "tv_deconvolve", "tv_objective", "canvas_geometry", "as_kernel_batch",
            "DEFAULT_ITERATIONS"]
@@ -132,21 +139,6 @@ def tv_deconvolve(y: torch.Tensor, kernel: Any, weight: float | torch.Tensor, *,
     return out.to(y.dtype)
 
 
-def _noise_levels(sigma: Any, batch: int) -> torch.Tensor:
-    from .restorers import as_sigma  # the same checks and messages as the other classical restorers
-
-    if isinstance(sigma, torch.Tensor) and sigma.numel() > 1:
-        values: Sequence[Any] = sigma.detach().cpu().flatten().tolist()
-    elif isinstance(sigma, (list, tuple)):
-        values = sigma
-    else:
-        values = [sigma]
-    if len(values) not in (1, batch):
-        raise InvalidInputError(f"sigma must be one noise level or one per image ({batch}), got {len(values)}")
-    levels = torch.tensor([as_sigma(v) for v in values], dtype=torch.float64)
-    return levels.expand(batch)
-
-
 class TVDeconvRestorer(Restorer):
     """TV deconvolution with the true kernel (ADMM, unknown boundaries, isotropic colour TV).
 
@@ -177,7 +169,7 @@ class TVDeconvRestorer(Restorer):
         if kernel is None:
             raise InvalidInputError("tv-deconv needs the blur kernel; pass restore(x, kernel=...)")
         b = x.shape[0]
-        levels = estimate_noise_sigma(x).double() if sigma is None else _noise_levels(sigma, b)
+        levels = estimate_noise_sigma(x).double() if sigma is None else noise_levels(sigma, b, dtype=torch.float64)
         weights = self.weight_for(levels)
         if isinstance(kernel, (list, tuple)) and len({tuple(torch.as_tensor(k).shape) for k in kernel}) > 1:
             # kernels of different sizes: each image on its own canvas, as if restored alone

@@ -34,6 +34,7 @@ from pixelsmith.plugin import (
     gaussian_kernel,
     image_input,
     network_for,
+    noise_levels,
     packaged_weights,
     residual_unet_graph,
 )
@@ -155,7 +156,7 @@ class Deblurrer(ResidualUNetRestorer):
             params["kernel"] = [e.kernel for e in self.estimator(x)]
         if self.method == "pnp" and params.get("kernel") is not None:
             kernels = self._kernels(params["kernel"], x.shape[0])
-            levels = self._levels(x, sigma)
+            levels = estimate_noise_sigma(x) if sigma is None else noise_levels(sigma, x.shape[0])
             for _ in range(self.refine_rounds if blind else 0):
                 # deconvolve with the current kernels, then fit each kernel to that sharp estimate
                 sharp = self._pnp(x, kernels, levels)
@@ -173,21 +174,6 @@ class Deblurrer(ResidualUNetRestorer):
                 raise InvalidInputError(f"got {len(kernel)} kernels for {b} images; give one, or one per image")
             return [_check_kernel(k) for k in kernel]
         return [_check_kernel(kernel)] * b
-
-    @staticmethod
-    def _levels(x: torch.Tensor, sigma: Any) -> torch.Tensor:
-        """Each image's noise level: ``sigma`` checked, or estimated by patch PCA."""
-        b = x.shape[0]
-        if sigma is None:
-            return estimate_noise_sigma(x)
-        try:
-            levels = torch.as_tensor(sigma, dtype=torch.float32).flatten()
-        except (TypeError, ValueError, RuntimeError):
-            levels = None
-        if levels is None or levels.numel() not in (1, b) or not bool(torch.isfinite(levels).all()) \
-                or bool((levels < 0).any()) or bool((levels > 1).any()):
-            raise InvalidInputError(f"sigma must be one noise level in [0, 1] or one per image ({b}), got {sigma!r}")
-        return levels.expand(b)
 
     def _pnp(self, x: torch.Tensor, kernels: list[torch.Tensor], levels: torch.Tensor) -> torch.Tensor:
         def denoise(v: torch.Tensor, level: torch.Tensor) -> torch.Tensor:

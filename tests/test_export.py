@@ -177,7 +177,7 @@ def test_cli_export_writes_checks_and_reports(tmp_path, capsys):
 def test_graphs_follow_model_config_and_a_separate_colour_network():
     # new weights (e.g. unshuffle=1) or a separate colour model need no export code: a restorer that
     # sends RGB to its own colour network is exported once per channel count
-    from pixelsmith_unet.model import UNet
+    from pixelsmith.plugin import UNet
 
     restorer = pixelsmith.restorer("unet-denoise", device="cpu")
     colour = types.SimpleNamespace(model=UNet(in_channels=5, out_channels=3, widths=(8, 16), unshuffle=1).eval())

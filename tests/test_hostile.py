@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pixelsmith.testing import requires_component
+
 from hostile_files import (
     bmp_rle_bomb,
     gif_frames_bomb,
@@ -350,17 +352,18 @@ def test_debug_shows_the_traceback(tmp_path):
 def _edited_dcgan_weights(path: Path, **changes) -> Path:
     import json
 
+    import pixelsmith
     from pixelsmith.weights import load_weights, read_metadata, save_weights
-    from pixelsmith_dcgan.plugin import DCGAN
 
-    meta = read_metadata(DCGAN.shipped_weights.path)
+    shipped = pixelsmith.spec("generator", "dcgan").weights.path
+    meta = read_metadata(shipped)
     config = {**json.loads(meta["model_config"]), **changes}
-    save_weights(path, load_weights(DCGAN.shipped_weights.path), {**meta, "model_config": config})
+    save_weights(path, load_weights(shipped), {**meta, "model_config": config})
     return path
 
 
+@requires_component("generator", "dcgan")
 def test_weights_metadata_cannot_ask_for_terabytes(tmp_path):
-    pytest.importorskip("pixelsmith_dcgan")
     huge = _edited_dcgan_weights(tmp_path / "huge.safetensors", ngf=1_000_000)
     result = _run("generate", "dcgan", "-n", "4", "-o", str(tmp_path / "g.png"), f"weights={huge}")
     line = _one_error(result, 1)
@@ -372,18 +375,20 @@ def test_weights_metadata_cannot_ask_for_terabytes(tmp_path):
 
 
 
+@requires_component("restorer", "unet-denoise")
+@requires_component("restorer", "deblur")
 def test_restorer_weights_metadata_cannot_ask_for_terabytes(tmp_path):
     """unet-denoise (gray and colour network), deblur and deblur's kernel estimator check a user's
     ``model_config`` before building anything: one WeightsError naming the file and the field."""
-    pytest.importorskip("pixelsmith_unet")
-    pytest.importorskip("pixelsmith_deblur")
     script = f"""
 import json, sys
 import torch, pixelsmith
 from pixelsmith.errors import WeightsError
 from pixelsmith.weights import load_weights, read_metadata, save_weights
-from pixelsmith_unet.denoise import UNetDenoiser
-from pixelsmith_deblur.deblur import Deblurrer
+
+# the shipped files, through the registry (no plugin's modules imported)
+unet = pixelsmith.restorer("unet-denoise", device="cpu")
+deblur = pixelsmith.restorer("deblur", device="cpu")
 
 def edited(source, name, **changes):
     meta = read_metadata(source.path)
@@ -395,25 +400,25 @@ def edited(source, name, **changes):
 x = torch.rand(1, 1, 32, 32)
 wide = [200000] * 4
 cases = [
-    (lambda: pixelsmith.restorer("unet-denoise", weights=edited(UNetDenoiser.weights_file, "u.safetensors",
+    (lambda: pixelsmith.restorer("unet-denoise", weights=edited(unet.weights_file, "u.safetensors",
                                                                 widths=wide), device="cpu"),
      "u.safetensors", "'model_config.widths' must lie in [1, 4096], got 200000"),
-    (lambda: pixelsmith.restorer("unet-denoise", colour_weights=edited(UNetDenoiser.colour_weights_file,
+    (lambda: pixelsmith.restorer("unet-denoise", colour_weights=edited(unet.colour_weights_file,
          "rgb.safetensors", widths=wide), device="cpu").restore(torch.rand(1, 3, 32, 32)),
      "rgb.safetensors", "'model_config.widths' must lie in"),
-    (lambda: pixelsmith.restorer("unet-denoise", weights=edited(UNetDenoiser.weights_file, "b.safetensors",
+    (lambda: pixelsmith.restorer("unet-denoise", weights=edited(unet.weights_file, "b.safetensors",
                                                                 widths=[4096] * 8), device="cpu"),
      "b.safetensors", "parameters, more than the limit"),
-    (lambda: pixelsmith.restorer("unet-denoise", weights=edited(UNetDenoiser.weights_file, "s.safetensors",
+    (lambda: pixelsmith.restorer("unet-denoise", weights=edited(unet.weights_file, "s.safetensors",
                                                                 widths=[32, 64, 128, 512]), device="cpu"),
      "s.safetensors", "does not match the file's tensors"),
-    (lambda: pixelsmith.restorer("deblur", weights=edited(Deblurrer.weights_file, "d.safetensors",
+    (lambda: pixelsmith.restorer("deblur", weights=edited(deblur.weights_file, "d.safetensors",
                                                           in_channels=10**6), device="cpu"),
      "d.safetensors", "'model_config.in_channels' must lie in [1, 64]"),
-    (lambda: pixelsmith.restorer("deblur", estimator_weights=edited(Deblurrer.estimator_file, "k.safetensors",
+    (lambda: pixelsmith.restorer("deblur", estimator_weights=edited(deblur.estimator_file, "k.safetensors",
                                                                     width=10**6), device="cpu").restore(x),
      "k.safetensors", "'model_config.width' must lie in [8, 1024]"),
-    (lambda: pixelsmith.restorer("deblur", estimator_weights=edited(Deblurrer.estimator_file, "w.safetensors",
+    (lambda: pixelsmith.restorer("deblur", estimator_weights=edited(deblur.estimator_file, "w.safetensors",
                                                                     width=1000), device="cpu").restore(x),
      "w.safetensors", "does not match the file's tensors"),
 ]
@@ -431,15 +436,16 @@ for build, name, message in cases:
     assert result.peak_mib < PEAK_MIB, result.peak_mib
 
 
+@requires_component("restorer", "unet-denoise")
+@requires_component("generator", "dcgan")
 def test_garbled_weights_metadata_is_a_weights_error_naming_file_and_field(tmp_path):
     """Bad JSON, a missing key, ``step="abc"``: WeightsErrors naming the file and the field, never
     a JSONDecodeError, KeyError or ValueError (issue 12)."""
     import pixelsmith
     from pixelsmith import WeightsError
     from pixelsmith.weights import load_weights, read_metadata, save_weights
-    from pixelsmith_unet.denoise import UNetDenoiser
 
-    source = UNetDenoiser.weights_file.path
+    source = pixelsmith.spec("restorer", "unet-denoise").weights.path
     state, meta = load_weights(source), read_metadata(source)
 
     def write(name: str, metadata: dict) -> Path:

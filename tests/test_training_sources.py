@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
+import pixelsmith
 from pixelsmith.cli import main
 from pixelsmith.errors import TrainingError
+from pixelsmith.testing import requires_component
 from pixelsmith.training import TrainConfig
 from pixelsmith.training.restoration import data_sources
 from pixelsmith.training.sources import (DeadLeavesPatches, MixedPatches, PhotoPatches, build_patch_source,
@@ -118,27 +120,29 @@ def test_train_cli_refuses_a_missing_folder_and_gans_refuse_restoration_sources(
     assert "restoration sources" in capsys.readouterr().err
 
 
+@requires_component("restorer", "unet-denoise")
 def test_colour_model_trains_on_rgb_patches(tmp_path, pixelsmith_tiny_photos):
-    from pixelsmith_unet import UNetDenoiser
-    from pixelsmith_unet.training import train_denoise
+    train_denoise = pixelsmith.spec("restorer", "unet-denoise").train
 
     config = TrainConfig(out=tmp_path / "rgb", sources=("dead-leaves",), steps=2, batch_size=2, checkpoint_every=2,
                          sample_every=2, device="cpu", quiet=True,
                          extra={"channels": 3, "widths": "8,16", "unshuffle": 1, "patch": 16})
     path = train_denoise(config)
-    colour = UNetDenoiser(device="cpu", weights=path)
+    colour = pixelsmith.restorer("unet-denoise", device="cpu", weights=path)
     assert colour.model_channels == 3
     x = torch.rand(1, 3, 20, 20)
     assert colour.restore(x).shape == (1, 3, 20, 20)
-    gray = UNetDenoiser(device="cpu", colour_weights=path)
+    gray = pixelsmith.restorer("unet-denoise", device="cpu", colour_weights=path)
     assert gray.model_channels == 1
     # RGB goes through the colour network, gray through the gray one
     assert torch.allclose(gray.restore(x, sigma=0.1), colour.restore(x, sigma=0.1), atol=1e-6)
 
 
+@requires_component("restorer", "unet-denoise")
 def test_init_warm_starts_from_a_weights_file_and_refuses_another_network(tmp_path):
-    from pixelsmith_unet.training import train_denoise
     from pixelsmith.weights import load_weights
+
+    train_denoise = pixelsmith.spec("restorer", "unet-denoise").train
 
     tiny = {"widths": "8,16", "unshuffle": 1, "patch": 16}
     first = train_denoise(TrainConfig(out=tmp_path / "a", sources=("dead-leaves",), steps=2, batch_size=2,

@@ -27,7 +27,7 @@ MODEL_DEFAULTS: dict[str, int] = {"latent_dim": 100, "image_size": 28, "channels
 _WEIGHTS_DIR = Path(__file__).parent / "weights"
 SHIPPED_WEIGHTS = WeightsFile(
     _WEIGHTS_DIR / "mlp-gan-mnist.safetensors",
-    "eb971a0da92a76ab01546f1118c75523bb9a499cb36608ac622872feb1f77503",
+    "b362e23f93adb1c7dbf083b28ee10b8e0bfd2382c422e51334d756e1b70cce67",
 )
 CONDITIONAL_WEIGHTS = WeightsFile(
     _WEIGHTS_DIR / "mlp-gan-cond-mnist.safetensors",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import importlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -229,6 +230,10 @@ def test_new_plugin_generates_a_package_that_passes_the_kit(tmp_path, monkeypatc
     pyproject = (root / "pyproject.toml").read_text()
     assert '[project.entry-points.pixelsmith]\nsoftmedian = "pixelsmith_softmedian.plugin"' in pyproject
     assert "{{" not in "".join((root / f).read_text() for f in files)
+    # a plugin author's first files import only the public modules (the guide's "What to import")
+    imported = {m for f in files if f.endswith(".py")
+                for m in re.findall(r"^\s*(?:from|import) (pixelsmith(?:\.[\w.]+)?)\s", (root / f).read_text(), re.M)}
+    assert imported <= {"pixelsmith", "pixelsmith.plugin", "pixelsmith.testing"}, imported
 
     monkeypatch.syspath_prepend(str(root / "src"))
     plugin = importlib.import_module("pixelsmith_softmedian.plugin")

@@ -128,5 +128,5 @@ def run(args: argparse.Namespace) -> int:
     target = create_plugin(args.name, args.output)
     values = template_values(args.name)
     info(f"created {target}: restorer {values['component']!r} in src/{values['package']}/plugin.py\n"
-         f"next: pip install -e {target} && python -m pytest {target}", quiet=args.quiet)
+         f"next: pip install -e '{target}[test]' && python -m pytest {target}", quiet=args.quiet)
     return 0

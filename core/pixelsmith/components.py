@@ -221,6 +221,10 @@ class Metric(ABC):
         return MetricResult(self.name, values, {"metric": self.name, **self.settings}, self.higher_is_better)
 
     def _check_pair(self, pred: torch.Tensor, target: torch.Tensor) -> None:
+        """Override to add input checks: ``pred``, ``target`` (``B×C×H×W`` float32, already converted)
+        -> ``None``, or raise :class:`InvalidInputError` saying what was expected. The base class
+        checks equal shapes; an override calls ``super()._check_pair(pred, target)`` first (a
+        distributional metric, whose two sets may differ in size, does not)."""
         check_same_shape(pred, target)
 
     @abstractmethod

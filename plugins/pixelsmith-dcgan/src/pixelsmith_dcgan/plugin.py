@@ -27,7 +27,7 @@ MODEL_DEFAULTS: dict[str, int] = {"latent_dim": 100, "image_size": 28, "channels
 _WEIGHTS_DIR = Path(__file__).parent / "weights"
 SHIPPED_WEIGHTS = WeightsFile(
     _WEIGHTS_DIR / "dcgan-mnist.safetensors",
-    "a24aefc5489323fbd3d3c096f2110521f0038fc1f1ec487b194193150f94dd50",
+    "fd46bfd60db56585f2152cfcf26e9bedc65303acd2be9d5408641169b5defda6",
 )
 CONDITIONAL_WEIGHTS = WeightsFile(
     _WEIGHTS_DIR / "dcgan-cond-mnist.safetensors",

@@ -31,7 +31,7 @@ SHIPPED_WEIGHTS = WeightsFile(
 )
 CONDITIONAL_WEIGHTS = WeightsFile(
     _WEIGHTS_DIR / "mlp-gan-cond-mnist.safetensors",
-    "db0c0e70ebf561ea643de0a2a95e0b0e444baa861ab5a894ccd8996356dc9e05",
+    "85b823a3fa163734b56924fb0a03493dce2dd497887d7596ee18a7189a44be92",
 )
 
 

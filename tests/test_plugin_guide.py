@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 import re
 import subprocess
 import sys
@@ -28,8 +29,8 @@ from pixelsmith.testing import check, registered, requires_component
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "plugin-guide.md"
 
 #: The blocks that cannot run in a test: (the marker's reason, in the guide) -> how many. Raise a count
-#: only together with a reason in the guide; a new block should get a runner instead.
-SKIPPED = {"needs a shipped weights file and the NAME.golden.json": 1}
+#: only together with a reason in the guide; a new block should get a runner instead. None today.
+SKIPPED: dict[str, int] = {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -315,6 +316,57 @@ def _missing(kind: str, name: str) -> str | None:
     return None if name in pixelsmith.list_components(kind) else f"needs the {kind} {name!r}, not installed"
 
 
+@runner("golden")
+def _golden(tmp_path, **_):
+    from pixelsmith.plugin import WeightsFile, load_into, load_weights, save_weights
+    from pixelsmith.testing import ConformanceError
+    from pixelsmith.testing.golden import main as golden_main
+
+    def ship(seed: int) -> WeightsFile:
+        """A "trained" 3×3 convolution, as section 6's trainer writes it, shipped in tmp_path."""
+        torch.manual_seed(seed)
+        path = tmp_path / "my-denoiser.safetensors"
+        return WeightsFile(path, save_weights(path, torch.nn.Conv2d(1, 1, 3, padding=1).state_dict()))
+
+    def plugin(weights: WeightsFile, shift: float = 0.0) -> types.SimpleNamespace:
+        class MyDenoiser(pixelsmith.Restorer):
+            def __init__(self, device=None):
+                super().__init__(device)
+                self.net = torch.nn.Conv2d(1, 1, 3, padding=1)
+                load_into(self.net, load_weights(weights))               # sha256-checked
+                self.net.to(self.device).eval()
+
+            @torch.inference_mode()
+            def _restore(self, x, sigma=None):
+                s = torch.as_tensor(0.1 if sigma is None else sigma, dtype=x.dtype, device=x.device)
+                s = s.reshape(-1, 1, 1, 1)                                # one for all, or one per image
+                out = self.net(x.reshape(-1, 1, *x.shape[2:])).reshape(x.shape)   # each channel alike
+                return torch.lerp(x, out, s / (s + 0.05)) + shift
+
+        spec = pixelsmith.RestorerSpec(name="my-denoiser", factory=MyDenoiser, summary="a 3×3 convolution",
+                                       tasks=("denoise",), channels=(1, 3), accepts=("sigma",), weights=weights)
+        return types.SimpleNamespace(pixelsmith_register_restorers=pixelsmith.hookimpl(lambda: [spec]))
+
+    weights = ship(seed=0)
+    with registered(plugin(weights)):
+        threads = torch.get_num_threads()
+        try:  # `python -m pixelsmith.testing.golden --update my-denoiser`, in this process (not installed)
+            assert golden_main(["--update", "my-denoiser"]) == 0
+        finally:
+            torch.set_num_threads(threads)
+        written = json.loads((tmp_path / "my-denoiser.golden.json").read_text())   # beside the weights
+        assert written["weights"]["sha256"] == weights.sha256
+        assert {c["case"] for c in written["cases"]} == {"gray-blind", "gray-given", "rgb-blind", "rgb-given"}
+        _exec("golden").test_golden()                                    # the guide's block, as written
+    with registered(plugin(weights, shift=1e-3)):                        # a change in what users get
+        with pytest.raises(ConformanceError, match=r"(?s)gray-blind .*exceeds 0\.0001.*--update my-denoiser"):
+            _exec("golden").test_golden()
+    retrained = ship(seed=1)                                             # new weights, golden file not rerun
+    with registered(plugin(retrained)):
+        with pytest.raises(ConformanceError, match="recorded for weights sha256"):
+            _exec("golden").test_golden()
+
+
 @runner("export")
 def _export(tmp_path, monkeypatch, **_):
     pytest.importorskip("onnxruntime")
@@ -356,12 +408,30 @@ def _trainer(tmp_path, **_):
 
 
 @runner("gan")
-def _gan(**_):
-    if (reason := _missing("generator", "dcgan")) is not None:
-        pytest.skip(reason)
-    module = _exec("gan")
+def _gan(tmp_path, request, **_):
+    from pixelsmith.plugin import GENERATOR_FILE, read_metadata
+
+    module = _exec("gan")                              # its own networks: no GAN plugin needs to be installed
     plain, conditional = module.pixelsmith_register_generators()
-    shipped = pixelsmith.spec("generator", "dcgan")
-    assert (plain.name, conditional.name) == ("dcgan", "dcgan-cond")
-    assert plain.output_shape == shipped.output_shape and plain.train is not None
-    assert not plain.conditional and conditional.conditional
+    assert (plain.name, conditional.name) == ("my-gan", "my-gan-cond")
+    assert plain.output_shape == conditional.output_shape == (1, 28, 28)
+    assert not plain.conditional and conditional.conditional and plain.weights is None
+    assert (plain.factory, conditional.factory) == (module.MyGAN, module.ConditionalMyGAN)
+    assert {"latent_dim", "image_size", "channels", "hidden"} <= set(plain.train.options)
+    assert module.ConditionalMyGAN.architecture_defaults()["num_classes"] == 10
+    assert "num_classes" in conditional.train.options
+    digits = request.getfixturevalue("pixelsmith_tiny_digits")
+    with registered(module):
+        for spec, labels in ((plain, None), (conditional, torch.tensor([3, 8]))):
+            out = tmp_path / spec.name
+            spec.train(TrainConfig(out=out, data=digits, steps=2, batch_size=8, checkpoint_every=2, sample_every=2,
+                                   device="cpu", quiet=True, extra={"hidden": "16"}))   # `hidden=16`: tiny
+            assert read_metadata(out / GENERATOR_FILE)["component"] == spec.name
+            g = pixelsmith.generator(spec.name, device="cpu", weights=out / GENERATOR_FILE)
+            assert g.conditional == spec.conditional and g.latent_dim == 64 and g.model_config["hidden"] == 16
+            samples = g.sample(2, seed=0, labels=labels)
+            assert samples.shape == (2, 1, 28, 28) and torch.equal(samples, g.sample(2, seed=0, labels=labels))
+            assert 0 <= float(samples.min()) and float(samples.max()) <= 1
+        with pytest.raises(pixelsmith.InvalidInputError, match=r"labels must be in 0\.\.9"):
+            g.sample(2, seed=0, labels=torch.tensor([3, 10]))      # the conditional one: 10 classes
+        check("generator", g)                                     # the conformance kit, with labels

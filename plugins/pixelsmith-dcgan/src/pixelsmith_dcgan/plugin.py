@@ -43,7 +43,8 @@ class DCGAN(TrainedGANGenerator):
 
     component = "dcgan"
     model_name = "a DCGAN"
-    summary = "DCGAN (Radford et al. 2016) trained on the 5,000-digit MNIST subset; retrain on any image folder"
+    summary = ("DCGAN (Radford et al. 2016) on the 5,000-digit MNIST subset, self-conditioned on 50 unlabelled "
+               "clusters (Liu et al. 2020); retrain on any image folder")
     version = __version__
     shipped_weights = SHIPPED_WEIGHTS
     network = DCGANGenerator

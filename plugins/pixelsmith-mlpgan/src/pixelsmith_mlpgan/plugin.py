@@ -43,7 +43,8 @@ class MLPGAN(TrainedGANGenerator):
 
     component = "mlp-gan"
     model_name = "an MLP-GAN"
-    summary = "Fully connected GAN (Goodfellow et al. 2014) trained on the 5,000-digit MNIST subset"
+    summary = ("Fully connected GAN (Goodfellow et al. 2014) on the 5,000-digit MNIST subset, self-conditioned on "
+               "50 unlabelled clusters (Liu et al. 2020)")
     version = __version__
     shipped_weights = SHIPPED_WEIGHTS
     network = MLPGenerator

@@ -174,6 +174,28 @@ def test_cli_export_writes_checks_and_reports(tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err
 
 
+def test_deblur_exports_its_network_method_and_says_so(exported, tmp_path, capsys):
+    # restore()'s default is plug-and-play (no graph): the file is method='network' and equals that, not the default
+    path = exported("deblur")[1] / "deblur-image+kernel.onnx"
+    meta = read_export_metadata(path)
+    assert meta["method"] == "network" and "method='network'" in meta["reproduces"]
+    assert any("default method='pnp'" in n and "not exportable" in n for n in meta["notes"])
+    from pixelsmith.testing._inputs import degraded_photo, params_from_truth
+
+    spec = pixelsmith.spec("restorer", "deblur")
+    _, degraded, _ = degraded_photo(spec, 1, 48, 56, seed=0)
+    kernel = torch.as_tensor(params_from_truth(spec, degraded.truth)["kernel"], dtype=torch.float32)
+    got = run_onnx(path, {"image": degraded.image, "kernel": kernel[None]})
+    network = pixelsmith.restorer("deblur", device="cpu", method="network").restore(degraded.image, kernel=kernel)
+    default = pixelsmith.restorer("deblur", device="cpu").restore(degraded.image, kernel=kernel)
+    assert float((got - network).abs().max()) <= 1e-4 < float((got - default).abs().max())
+    # the command's report names the call it was checked against
+    assert main(["export", "deblur", "--input", "kernel", "-o", str(tmp_path / "d.onnx")]) == 0
+    err = capsys.readouterr().err
+    assert "vs PyTorch's pixelsmith.restorer('deblur', method='network').restore()" in err
+    assert "restore()'s default method='pnp'" in err and "is not exportable" in err
+
+
 def test_graphs_follow_model_config_and_a_separate_colour_network():
     # new weights (e.g. unshuffle=1) or a separate colour model need no export code: a restorer that
     # sends RGB to its own colour network is exported once per channel count

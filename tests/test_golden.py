@@ -67,10 +67,37 @@ def test_component_gives_its_golden_outputs(kind, name):
 def test_restorer_cases_cover_gray_rgb_blind_and_given_parameters():
     record = json.loads(golden_path(pixelsmith.spec("restorer", "deblur").weights).read_text(encoding="utf-8"))
     cases = {c["case"]: c for c in record["cases"]}
-    assert set(cases) == {"gray-blind", "gray-given", "rgb-blind", "rgb-given"}
+    # the default (plug-and-play) path, and the network method: the one that runs deblur.safetensors
+    assert set(cases) == {"gray-blind", "gray-given", "rgb-blind", "rgb-given", "network-gray-blind",
+                          "network-gray-given", "network-rgb-blind", "network-rgb-given"}
     assert cases["gray-given"]["call"] == "restore(x, kernel=..., sigma=...)"  # every parameter deblur accepts
+    assert cases["network-gray-given"]["call"] == "deblur(method='network').restore(x, kernel=..., sigma=...)"
+    assert cases["network-gray-given"]["options"] == {"method": "network"} and "options" not in cases["gray-given"]
     assert cases["gray-blind"]["inputs"]["x"]["input"] in record["inputs"]
+    assert cases["network-gray-blind"]["inputs"] == cases["gray-blind"]["inputs"]  # same input, other path
     assert all(c["psnr_vs_clean_db"] > 20 for c in cases.values())  # real photographs, really restored
+
+
+def test_a_changed_deblur_network_path_fails_although_the_default_path_does_not_use_it(monkeypatch):
+    # deblur's default plug-and-play method never runs its U-Net; its golden variant does
+    factory = pixelsmith.spec("restorer", "deblur").factory
+    prepare = factory.prepare
+    monkeypatch.setattr(factory, "prepare", lambda self, x, **kw: prepare(self, x, **kw) + 1e-2)
+    with pytest.raises(ConformanceError) as err:
+        check_golden("deblur")
+    failed = [line for line in str(err.value).splitlines() if "exceeds" in line]
+    assert {line.split()[2] for line in failed} == {"network-gray-blind", "network-gray-given",
+                                                    "network-rgb-blind", "network-rgb-given"}
+
+
+def test_a_golden_file_without_the_variant_cases_fails(tmp_path):
+    spec = pixelsmith.spec("restorer", "deblur")
+    record = json.loads(golden_path(spec.weights).read_text(encoding="utf-8"))
+    record["cases"] = [c for c in record["cases"] if "options" not in c]
+    old = tmp_path / "deblur.golden.json"
+    old.write_text(json.dumps(record), encoding="utf-8")
+    with pytest.raises(ConformanceError, match="has no cases of deblur's golden variant 'network'"):
+        check_golden("deblur", golden=old)
 
 
 def test_a_changed_network_fails_and_says_how_to_update():

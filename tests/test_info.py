@@ -39,6 +39,30 @@ def test_every_weights_file_a_component_holds_is_listed():
     assert component_info("deblur")["export"]["inputs"] == ["kernel"]
 
 
+def test_export_facts_say_what_the_graph_is_and_how_to_write_it(capsys):
+    # deblur's default is plug-and-play; what can be exported is its network method, and info says so
+    deblur = component_info("deblur")["export"]
+    assert deblur["reproduces"] == "pixelsmith.restorer('deblur', method='network').restore()"
+    assert any("method='pnp'" in n and "not exportable" in n for n in deblur["notes"])
+    assert deblur["per_channel_count"] is False and deblur["command"] == "pixelsmith export deblur --input kernel -o deblur.onnx"
+    assert main(["info", "deblur"]) == 0
+    text = capsys.readouterr().out
+    assert "reproduces       pixelsmith.restorer('deblur', method='network')" in text and "is not exportable" in text
+    # unet-denoise keeps a gray and a colour network: one file per channel count, and the command says so
+    unet = component_info("unet-denoise")["export"]
+    assert unet["per_channel_count"] is True and unet["reproduces"] == "unet-denoise restore()"
+    commands = unet["command"].split(" && ")
+    assert [c.split()[3:5] for c in commands] == [["--channels", "1"], ["--channels", "3"]]
+    assert component_info("dcgan-cond")["export"]["command"] == "pixelsmith export dcgan-cond -o dcgan-cond.onnx"
+
+
+def test_the_export_command_info_gives_runs(tmp_path):
+    command = component_info("unet-denoise")["export"]["command"].split(" && ")[0].split()
+    out = tmp_path / "u.onnx"
+    args = command[1:command.index("-o")] + ["-o", str(out), "--no-verify", "--quiet"]
+    assert main(args) == 0 and out.is_file()
+
+
 def test_generator_metric_and_degradation_facts():
     gen = component_info("dcgan-cond")
     assert gen["conditional"] is True and gen["latent_dim"] == 100 and gen["output_shape"] == [1, 28, 28]

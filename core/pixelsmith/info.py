@@ -82,6 +82,37 @@ def _weights_facts(spec: ComponentSpec, component: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _graph_facts(spec: ComponentSpec, component: Any) -> dict[str, Any]:
+    """What ``pixelsmith export`` writes for this component: the command, whether it takes one file per
+    channel count, what the graph reproduces and its notes (what it leaves out), from the graph with every
+    offered input (needs the built component; without it, only the command)."""
+    from . import export as export_mod
+
+    offered = export_mod.export_inputs(spec)
+    flags = "".join(f" --input {p}" for p in offered)
+    facts: dict[str, Any] = {"per_channel_count": None, "reproduces": None, "notes": None,
+                             "command": f"pixelsmith export {spec.name}{flags} -o {spec.name}.onnx"}
+    if component is None:
+        return facts
+    try:
+        try:
+            graph = export_mod.export_graph(spec.name, kind=spec.kind, inputs=offered, component=component)
+            facts["per_channel_count"] = False
+        except export_mod.ChannelsRequired:
+            graph = export_mod.export_graph(spec.name, kind=spec.kind, inputs=offered, channels=1,
+                                            component=component)
+            facts["per_channel_count"] = True
+            facts["command"] = " && ".join(f"pixelsmith export {spec.name} --channels {c}{flags} -o {spec.name}-c{c}.onnx"
+                                           for c in getattr(spec, "channels", (1, 3)))
+    except Exception as exc:  # noqa: BLE001  (a plugin's broken export shows here, it does not hide the rest)
+        facts["error"] = f"{type(exc).__name__}: {exc}"
+        return facts
+    facts["reproduces"] = graph.facts.get("reproduces") or (f"{spec.name} restore()" if spec.kind == "restorer"
+                                                            else f"{spec.name} decode()")
+    facts["notes"] = list(graph.notes)
+    return facts
+
+
 def component_info(name: str, kind: str | None = None, *, build: bool = True) -> dict[str, Any]:
     """Every fact about a component, as JSON-ready data (see :mod:`pixelsmith.info`)."""
     from . import export as export_mod
@@ -123,7 +154,7 @@ def component_info(name: str, kind: str | None = None, *, build: bool = True) ->
     if spec.kind in ("restorer", "generator") and export_mod.exportable(spec):
         out["export"] = {"formats": list(export_mod.FORMATS), "onnx_opset": export_mod.ONNX_OPSET,
                          "inputs": list(export_mod.export_inputs(spec)),
-                         "command": f"pixelsmith export {spec.name} --format onnx -o {spec.name}.onnx"}
+                         **_graph_facts(spec, component)}
     else:
         out["export"] = None
     if spec.weights is not None:

@@ -65,6 +65,13 @@ def run(args: argparse.Namespace) -> int:
     if export:
         lines.append(f"  export       {', '.join(export['formats'])} (ONNX opset {export['onnx_opset']}); "
                      f"graph inputs besides the image: {_fmt(export['inputs'])}")
+        if export.get("reproduces"):
+            lines.append(f"    reproduces       {export['reproduces']}")
+        lines.append(f"    command          {export['command']}")
+        if export.get("error"):
+            lines.append(f"    graph error      {export['error']}")
+        for note in export.get("notes") or ():
+            lines.append(f"    note             {note}")
     elif data["kind"] in ("restorer", "generator"):
         lines.append("  export       not exportable (its plugin offers no export graph)")
     golden = data.get("golden")

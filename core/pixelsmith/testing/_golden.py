@@ -12,6 +12,11 @@ allows) degraded by their task's degradation with a fixed seed, restored blind a
 parameters (``sigma``, ``kernel``) they take; generators decode 4 seeded latents (classes 0–3 when
 conditional); metrics compare two sets of 16 MNIST digits.
 
+A component class whose default path does not run every weights file it ships (``deblur``'s default
+plug-and-play method never calls its own U-Net) names the other paths in ``golden_variants``
+(label -> constructor options, e.g. ``{"network": {"method": "network"}}``): the same cases are
+recorded again for a component built with those options, labelled ``LABEL-CASE``.
+
 Regenerate after a deliberate change (new weights, a fix): ``python -m pixelsmith.testing.golden
 --update NAME`` (or ``--update`` for every component).
 """
@@ -21,7 +26,7 @@ from __future__ import annotations
 import base64
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -36,7 +41,8 @@ from ._checks import ConformanceError
 from ._inputs import degraded_photo, params_from_truth
 
 __all__ = ["GOLDEN_FORMAT", "UPDATE_COMMAND", "DEFAULT_ATOL", "golden_path", "golden_components",
-           "golden_weights_files", "check_golden", "write_golden", "make_golden", "pinned_weights"]
+           "golden_weights_files", "golden_variants", "check_golden", "write_golden", "make_golden",
+           "pinned_weights"]
 
 GOLDEN_FORMAT = "pixelsmith-golden-1"
 #: The command that regenerates golden files (``NAME`` optional).
@@ -55,9 +61,16 @@ def golden_path(weights: WeightsFile | str | Path) -> Path:
     return path.with_name(path.name.split(".")[0] + ".golden.json")
 
 
-def _component(kind: str, name: str) -> Any:
+def _component(kind: str, name: str, options: dict[str, Any] | None = None) -> Any:
     build = {"restorer": api.restorer, "generator": api.generator}.get(kind)
-    return build(name, device="cpu") if build else api.metric(name)
+    return build(name, device="cpu", **(options or {})) if build else api.metric(name, **(options or {}))
+
+
+def golden_variants(spec: ComponentSpec) -> dict[str, dict[str, Any]]:
+    """Label -> constructor options of the component's other paths that golden outputs also pin (the
+    class attribute ``golden_variants``; ``{}`` for most components)."""
+    variants = getattr(spec.factory, "golden_variants", None) or {}
+    return {str(label): dict(options) for label, options in variants.items()}
 
 
 def pinned_weights(spec: ComponentSpec, component: Any = None) -> list[WeightsFile]:
@@ -164,6 +177,7 @@ class _Case:
     inputs: dict[str, Any]      # name -> tensor or JSON value
     source: str                 # where the inputs come from
     clean: torch.Tensor | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # constructor options (a golden variant)
 
     def run(self, component: Any) -> torch.Tensor:
         args = {k: _decode_value(v) if not isinstance(v, torch.Tensor) else v for k, v in self.inputs.items()}
@@ -219,12 +233,19 @@ def _metric_cases(spec: Any) -> list[_Case]:
                   "set, alternately pred and target")]
 
 
-def _cases(spec: ComponentSpec, component: Any) -> list[_Case]:
+def _cases(spec: ComponentSpec, component: Any, variant: str | None = None,
+           options: dict[str, Any] | None = None) -> list[_Case]:
     if spec.kind == "restorer":
-        return _restorer_cases(spec)
-    if spec.kind == "generator":
-        return _generator_cases(spec, component)
-    return _metric_cases(spec)
+        cases = _restorer_cases(spec)
+    elif spec.kind == "generator":
+        cases = _generator_cases(spec, component)
+    else:
+        cases = _metric_cases(spec)
+    if variant is not None:
+        built = f"{spec.name}({', '.join(f'{k}={v!r}' for k, v in (options or {}).items())})"
+        for case in cases:
+            case.case, case.call, case.options = f"{variant}-{case.case}", f"{built}.{case.call}", dict(options or {})
+    return cases
 
 
 def _case_record(case: _Case, out: torch.Tensor, table: dict[str, Any]) -> dict[str, Any]:
@@ -241,6 +262,8 @@ def _case_record(case: _Case, out: torch.Tensor, table: dict[str, Any]) -> dict[
         "component": case.component, "kind": case.kind, "case": case.case, "call": case.call,
         "source": case.source, "inputs": inputs, "expected": _encode(out.float()),
     }
+    if case.options:
+        rec["options"] = case.options
     if case.clean is not None and out.shape == case.clean.shape:
         mse = float(((out.float() - case.clean) ** 2).mean())
         rec["psnr_vs_clean_db"] = round(10 * math.log10(1 / mse), 3) if mse > 0 else None
@@ -250,7 +273,8 @@ def _case_record(case: _Case, out: torch.Tensor, table: dict[str, Any]) -> dict[
 def _record_case(rec: dict[str, Any], table: dict[str, Any]) -> _Case:
     inputs = {k: _decode(table[v["input"]]) if isinstance(v, dict) and "input" in v else v
               for k, v in rec["inputs"].items()}
-    return _Case(rec["component"], rec["kind"], rec["case"], rec["call"], inputs, rec["source"])
+    return _Case(rec["component"], rec["kind"], rec["case"], rec["call"], inputs, rec["source"],
+                 options=dict(rec.get("options", {})))
 
 
 # -- writing and checking ------------------------------------------------------------------------------
@@ -268,9 +292,12 @@ def make_golden(weights_path: Path, components: Iterable[tuple[str, str]]) -> di
                 pins[wf.path.name] = sha256_of(wf.path)
         plugin = get_registry().get(kind, name).plugin
         made_by[plugin.distribution] = plugin.version
+        runs = [(None, {}, component)] + [(label, options, _component(kind, name, options))
+                                          for label, options in golden_variants(spec).items()]
         with torch.no_grad():
-            for case in _cases(spec, component):
-                records.append(_case_record(case, case.run(component), table))
+            for label, options, built in runs:
+                for case in _cases(spec, built, label, options):
+                    records.append(_case_record(case, case.run(built), table))
     return {
         "format": GOLDEN_FORMAT,
         "weights": {"file": weights_path.name, "sha256": sha256_of(weights_path)},
@@ -321,8 +348,8 @@ def check_golden(name: str, *, kind: str | None = None, golden: str | Path | Non
     """Rerun a component's golden cases; raise :class:`ConformanceError` when its weights or outputs changed.
 
     ``golden``: the file (default ``NAME.golden.json`` beside the spec's weights file); ``component``:
-    an already built instance to check instead of a fresh one; ``on_case(label, max_abs_diff)`` is
-    told every comparison.
+    an already built instance to check instead of a fresh one (cases of a golden variant are run by a
+    component built with the variant's options); ``on_case(label, max_abs_diff)`` is told every comparison.
     """
     spec = _find(name, kind)
     if spec.weights is None:
@@ -348,12 +375,24 @@ def check_golden(name: str, *, kind: str | None = None, golden: str | Path | Non
     cases = [c for c in record["cases"] if c["component"] == spec.name]
     if not cases:
         problems.append(f"{path.name} has no cases for {spec.name}")
+    recorded = {c["case"] for c in cases}
+    for variant in golden_variants(spec):
+        if not any(c.startswith(f"{variant}-") for c in recorded):
+            problems.append(f"{path.name} has no cases of {spec.name}'s golden variant {variant!r}")
     atol = float(record.get("atol", DEFAULT_ATOL))
+    built: dict[str, Any] = {}
     with torch.no_grad():
         for rec in cases:
             label = f"{spec.name} {rec['case']} ({rec['call']})"
             try:
-                got = _record_case(rec, record.get("inputs", {})).run(component)
+                case = _record_case(rec, record.get("inputs", {}))
+                if case.options:
+                    key = json.dumps(case.options, sort_keys=True)
+                    if key not in built:
+                        built[key] = _component(spec.kind, spec.name, case.options)
+                    got = case.run(built[key])
+                else:
+                    got = case.run(component)
             except Exception as exc:  # noqa: BLE001  (a case that no longer runs is a change too)
                 problems.append(f"{label} raised {type(exc).__name__}: {exc}")
                 continue

@@ -102,6 +102,9 @@ class Deblurrer(ResidualUNetRestorer):
     #: not move when unet-denoise's own weights are retrained (its 28,000-step file is the better denoiser
     #: but the worse prior; see the model card).
     prior_file = packaged_weights("pixelsmith_deblur", "pnp-prior-gray.safetensors", PNP_PRIOR_SHA256)
+    #: Golden outputs pin the network method too (pixelsmith.testing.check_golden): the default pnp method
+    #: never calls this plugin's own U-Net (deblur.safetensors), which is also what the export graph holds.
+    golden_variants = {"network": {"method": "network"}}
 
     def __init__(self, device: str | None = None, *, estimator_weights: str | Path | None = None,
                  method: str = "pnp", denoiser: str = "unet-denoise", denoiser_weights: str | Path | None = None,
@@ -229,10 +232,12 @@ class Deblurrer(ResidualUNetRestorer):
                  "blind path first estimates the kernel (not in the graph): estimate it with "
                  "Deblurrer.estimate_kernels and pass it as kernel for that result",
                  "Wiener deconvolution runs in float64 inside the graph (ONNX DFT, opset ≥ 17)"]
-        graph = residual_unet_graph(self, module, tuple(ins), fixed, reference, notes)
-        if with_kernel:
-            from dataclasses import replace
+        from dataclasses import replace
 
+        graph = residual_unet_graph(self, module, tuple(ins), fixed, reference, notes)
+        graph = replace(graph, facts={**graph.facts, "method": "network",
+                                      "reproduces": "pixelsmith.restorer('deblur', method='network').restore()"})
+        if with_kernel:
             graph = replace(graph, bounds={**graph.bounds, "kernel": (1, None)},
                             notes=(*graph.notes, "the kernel size k must be at most 3·min(H, W) − 2"))
         return graph

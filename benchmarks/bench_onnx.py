@@ -10,8 +10,12 @@ measures the other jobs). Three timings per row:
 - ``onnxruntime``: the ONNX file (opset 18) in onnxruntime's CPU provider.
 
 Inputs are the test photographs ``camera`` (gray) and ``chelsea`` (RGB, through unet-denoise's colour
-network), resized to the size, with the task's degradation; ``unet-denoise`` gets a known σ,
-``deblur`` the true kernel (the graphs with parameter inputs).
+network), bundled with scikit-image, resized to the size, with the task's degradation (seed 0);
+``unet-denoise`` gets a known σ, ``deblur`` the true kernel (the graphs with parameter inputs).
+
+``deblur``'s graph is its ``method="network"`` (one U-Net call on a Wiener estimate), so its
+``restore()`` column is ``pixelsmith.restorer("deblur", method="network")``; the default
+``method="pnp"`` (plug-and-play, 8 denoiser calls and CG solves) has no graph and is not timed here.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_onnx.py                 # table on stdout
     OMP_NUM_THREADS=1 python benchmarks/bench_onnx.py --sizes 256 --rounds 5 --json out/onnx.json
@@ -37,17 +41,22 @@ def interleaved(fns: dict, *, rounds: int, warmup: int = 1) -> dict[str, float]:
     return _interleaved(fns, rounds=rounds, warmup=warmup, clock=time.process_time)
 
 
-#: row label -> (component, degradation, parameter input, channels)
-RESTORERS = {"unet-denoise": ("unet-denoise", "gaussian-noise", "sigma", 1),
-             "unet-denoise rgb": ("unet-denoise", "gaussian-noise", "sigma", 3),
-             "deblur": ("deblur", "gaussian-blur", "kernel", 1)}
+#: row label -> (component, degradation, parameter input, channels, restorer options: the PyTorch
+#: call the exported graph reproduces)
+RESTORERS = {"unet-denoise": ("unet-denoise", "gaussian-noise", "sigma", 1, {}),
+             "unet-denoise rgb": ("unet-denoise", "gaussian-noise", "sigma", 3, {}),
+             "deblur": ("deblur", "gaussian-blur", "kernel", 1, {"method": "network"})}
 GENERATORS = ("dcgan", "dcgan-cond", "mlp-gan", "mlp-gan-cond")
+
+
+#: The scikit-image test photograph of each channel count.
+PHOTOS = {1: "camera", 3: "chelsea"}
 
 
 def photo(size: int, channels: int = 1) -> torch.Tensor:
     from pixelsmith.data import load_photo
 
-    img = load_photo("camera" if channels == 1 else "chelsea", channels=channels)  # test split
+    img = load_photo(PHOTOS[channels], channels=channels)  # test split
     return F.interpolate(img, size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1)
 
 
@@ -64,8 +73,8 @@ def bench_restorer(label: str, sizes: list[int], rounds: int, folder: Path) -> l
     import pixelsmith
     from pixelsmith.export import export
 
-    name, degradation, param, channels = RESTORERS[label]
-    restorer = pixelsmith.restorer(name, device="cpu")
+    name, degradation, param, channels, options = RESTORERS[label]
+    restorer = pixelsmith.restorer(name, device="cpu", **options)
     path = folder / f"{name}-{channels}.onnx"
     graph = export(name, path, inputs=(param,), channels=channels, component=restorer).graph
     sess = session(path)
@@ -90,7 +99,8 @@ def bench_restorer(label: str, sizes: list[int], rounds: int, folder: Path) -> l
         times = interleaved({"restore": run_restore, "module": run_module, "onnx": run_onnx}, rounds=rounds)
         ort_out = torch.from_numpy(run_onnx())
         rows.append({
-            "component": label, "input": f"1×{channels}×{size}×{size} + {param}", "restore_s": times["restore"],
+            "component": label + "".join(f" ({k}={v})" for k, v in options.items()),
+            "input": f"{PHOTOS[channels]} 1×{channels}×{size}×{size} + {param}", "restore_s": times["restore"],
             "torch_graph_s": times["module"], "onnxruntime_s": times["onnx"],
             "max_abs_diff_vs_torch_graph": float((ort_out - run_module()).abs().max()),
             "max_abs_diff_vs_restore": float((ort_out - run_restore()).abs().max()),

@@ -122,3 +122,12 @@ def test_resuming_with_other_clusters_is_refused(tmp_path, pixelsmith_tiny_digit
     other_seed = type(other_seed)(**{**other_seed.__dict__, "seed": 8})
     with pytest.raises(TrainingError, match="clusters differ"):
         train(other_seed)
+
+
+def test_a_self_conditioned_generator_builds_on_the_meta_device():
+    # weights files are checked by building their model on "meta" first (pixelsmith.weights.build_checked)
+    with torch.device("meta"):
+        g = SelfConditionedGenerator(TinyG(latent_dim=4, num_classes=4))
+    assert g.cluster_bounds.is_meta and g.cluster_bounds.shape == (3,)
+    assert torch.allclose(SelfConditionedGenerator(TinyG(latent_dim=4, num_classes=4)).cluster_bounds,
+                          torch.tensor([0.25, 0.5, 0.75]))

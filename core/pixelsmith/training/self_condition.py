@@ -103,8 +103,11 @@ class SelfConditionedGenerator(nn.Module):
         self.latent_dim = int(net.latent_dim)
         self.clusters = k
         self.num_classes = 0  # unconditional to its users: it takes no labels
-        self.register_buffer("cluster_bounds", torch.empty(k - 1))
-        self.set_cluster_sizes(torch.ones(k) if sizes is None else sizes)
+        # equal shares until set_cluster_sizes; computed without reading tensor values, so the module
+        # can be built on the meta device (weights files are checked that way before any memory is taken)
+        self.register_buffer("cluster_bounds", torch.arange(1, k, dtype=torch.float32) / k)
+        if sizes is not None:
+            self.set_cluster_sizes(sizes)
 
     @torch.no_grad()
     def set_cluster_sizes(self, sizes: torch.Tensor) -> None:

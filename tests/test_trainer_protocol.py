@@ -101,9 +101,11 @@ def test_a_signal_stops_every_rank_with_a_checkpoint_and_no_export(tmp_path, gui
 
 
 def test_the_guide_gan_example_is_the_scaffolding():
-    pytest.importorskip("pixelsmith_dcgan")
+    # the guide's GAN plugin defines its own networks (no other plugin needed); tests/test_plugin_guide.py
+    # also trains it
     module = _module(_training_blocks()[1], "guide_gan")
     specs = module.pixelsmith_register_generators()
     assert [(s.name, s.conditional, s.output_shape) for s in specs] == [
-        ("dcgan", False, (1, 28, 28)), ("dcgan-cond", True, (1, 28, 28))]
-    assert "ngf" in specs[0].train.options and "num_classes" in specs[1].train.options
+        ("my-gan", False, (1, 28, 28)), ("my-gan-cond", True, (1, 28, 28))]
+    assert "hidden" in specs[0].train.options and "num_classes" in specs[1].train.options
+    assert "self_condition" in specs[0].train.options  # the shared trainer's options come with the scaffolding

@@ -172,11 +172,12 @@ def test_self_ensemble_averages_the_turned_and_flipped_network(denoiser):
     ens = UNetDenoiser(device="cpu", ensemble=8)
     ens.spec = pixelsmith.spec("restorer", "unet-denoise")
     got = ens.restore(noisy)
+    single = pixelsmith.restorer("unet-denoise", device="cpu", ensemble=1)  # the default averages 4 views
     views = []
     for turns in range(4):
         for flip in (False, True):
             x = torch.rot90(noisy.flip(-1) if flip else noisy, turns, dims=(-2, -1))
-            y = torch.rot90(denoiser.restore(x), -turns, dims=(-2, -1))
+            y = torch.rot90(single.restore(x), -turns, dims=(-2, -1))
             views.append(y.flip(-1) if flip else y)
     # the ensemble clamps once after averaging, each view above clamps itself: compare where no view was clamped
     stacked = torch.stack(views)
@@ -184,7 +185,12 @@ def test_self_ensemble_averages_the_turned_and_flipped_network(denoiser):
     inside = ((stacked > 0) & (stacked < 1)).all(0)
     assert inside.float().mean() > 0.9
     assert (got - expected)[inside].abs().max() < 1e-4
-    assert _psnr(got, clean) > _psnr(denoiser.restore(noisy), clean)
+    assert _psnr(got, clean) > _psnr(single.restore(noisy), clean)
+    # the default is the 4-view ensemble: the restorer's first four views (identity, half turn + flip,
+    # quarter turn, three quarters + flip); views[2 * turns + flip]
+    default = denoiser.restore(noisy)
+    four = torch.stack([views[0], views[5], views[2], views[7]]).mean(0)
+    assert denoiser.ensemble == 4 and (default - four)[inside].abs().max() < 1e-4
     with pytest.raises(InvalidInputError, match="ensemble"):
         UNetDenoiser(device="cpu", ensemble=3)
 

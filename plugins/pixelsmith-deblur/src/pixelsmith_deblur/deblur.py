@@ -134,6 +134,8 @@ class Deblurrer(ResidualUNetRestorer):
         """The denoiser of the plug-and-play method, built on first use through the registry."""
         try:
             weights = {} if self._denoiser_weights is None else {"weights": self._denoiser_weights}
+            if self.denoiser_name == "unet-denoise":  # one pass per iteration: the method was tuned that way,
+                weights["ensemble"] = 1                # and unet-denoise's default self-ensemble costs 4×
             return pixelsmith.restorer(self.denoiser_name, device=self.device, **weights)
         except UnknownComponentError as exc:
             raise InvalidInputError(

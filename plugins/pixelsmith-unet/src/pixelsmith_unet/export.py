@@ -49,13 +49,26 @@ class LevelGraph(ResidualUNetGraph):
         return self.finish(x, inp, image)
 
 
+def _as_graph_runs(restorer: Any, **changes: Any) -> Any:
+    """A twin of ``restorer`` (same weights) computing what the graph computes: one network pass
+    (``ensemble=1``: the graph has no self-ensemble), with ``changes`` (e.g. ``blind="network"``)."""
+    from .denoise import UNetDenoiser
+
+    options = getattr(restorer, "_options", None)
+    if options is None:  # not a UNetDenoiser: the restorer itself
+        return restorer
+    current = {"blind": restorer.blind, "ensemble": restorer.ensemble}
+    if all(current.get(k) == v for k, v in {"ensemble": 1, **changes}.items()):
+        return restorer
+    twin = UNetDenoiser(**{**options, "blind": restorer.blind, "colour_weights": restorer._colour_source,
+                           "ensemble": 1, **changes})
+    twin.spec = getattr(restorer, "spec", None)
+    return twin
+
+
 def _network_blind(restorer: Any) -> Any:
     """The restorer as the blind graph runs it: the network's own blind mode, σ not estimated."""
-    if getattr(restorer, "blind", "network") == "network":
-        return restorer
-    import pixelsmith
-
-    return pixelsmith.restorer(restorer.name, device="cpu", blind="network")
+    return _as_graph_runs(restorer, blind="network")
 
 
 def export_denoise(restorer: Any, *, inputs: tuple[str, ...] = (), channels: int | None = None) -> Any:
@@ -69,11 +82,12 @@ def export_denoise(restorer: Any, *, inputs: tuple[str, ...] = (), channels: int
         ins.append(GraphInput("sigma", torch.tensor([25 / 255, float("nan")]), {0: "batch"},
                               "B noise levels in [0, 1] units (σ/255 for 8-bit); NaN: unknown (blind)"))
     blind = _network_blind(restorer)
+    single = _as_graph_runs(restorer)
 
     def reference(image: torch.Tensor, sigma: torch.Tensor | None = None) -> torch.Tensor:
         if sigma is None:
             return blind.restore(image)
-        return torch.cat([restorer.restore(image[i:i + 1], sigma=float(s)) if torch.isfinite(s)
+        return torch.cat([single.restore(image[i:i + 1], sigma=float(s)) if torch.isfinite(s)
                           else blind.restore(image[i:i + 1]) for i, s in enumerate(sigma)])
 
     notes = ["blind graph = the network's blind mode; restore()'s default blind path first estimates σ "

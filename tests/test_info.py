@@ -50,7 +50,9 @@ def test_export_facts_say_what_the_graph_is_and_how_to_write_it(capsys):
     assert "reproduces       pixelsmith.restorer('deblur', method='network')" in text and "is not exportable" in text
     # unet-denoise keeps a gray and a colour network: one file per channel count, and the command says so
     unet = component_info("unet-denoise")["export"]
-    assert unet["per_channel_count"] is True and unet["reproduces"] == "unet-denoise restore()"
+    assert unet["per_channel_count"] is True
+    # one network pass: restore()'s default averages 4 views, so the graph names the single-pass call
+    assert unet["reproduces"] == "pixelsmith.restorer('unet-denoise', ensemble=1).restore()"
     commands = unet["command"].split(" && ")
     assert [c.split()[3:5] for c in commands] == [["--channels", "1"], ["--channels", "3"]]
     assert component_info("dcgan-cond")["export"]["command"] == "pixelsmith export dcgan-cond -o dcgan-cond.onnx"

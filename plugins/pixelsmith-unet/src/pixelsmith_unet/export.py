@@ -91,5 +91,11 @@ def export_denoise(restorer: Any, *, inputs: tuple[str, ...] = (), channels: int
                           else blind.restore(image[i:i + 1]) for i, s in enumerate(sigma)])
 
     notes = ["blind graph = the network's blind mode; restore()'s default blind path first estimates σ "
-             "(patch PCA, not in the graph): estimate it yourself and pass it as sigma for that result"]
-    return residual_unet_graph(restorer, module, tuple(ins), fixed, reference, notes)
+             "(patch PCA, not in the graph): estimate it yourself and pass it as sigma for that result",
+             "one network pass: restore() averages 4 flips/quarter turns by default (ensemble=4); "
+             "average the graph over them yourself for that result"]
+    from dataclasses import replace
+
+    graph = residual_unet_graph(restorer, module, tuple(ins), fixed, reference, notes)
+    return replace(graph, facts={**graph.facts, "ensemble": 1,
+                                 "reproduces": "pixelsmith.restorer('unet-denoise', ensemble=1).restore()"})

@@ -144,3 +144,21 @@ def test_the_pnp_prior_weights_are_pinned_in_this_plugin():
     assert deb._denoiser_weights == Deblurrer.prior_file  # unet-denoise gets the pinned file, not its own
     assert Deblurrer(device="cpu", denoiser="other")._denoiser_weights is None
     assert Deblurrer(device="cpu", denoiser_weights="x.safetensors")._denoiser_weights == "x.safetensors"
+
+
+@needs_denoiser
+def test_the_prior_is_one_pass_unless_pnp_ensemble_asks_for_more_views():
+    # unet-denoise's own default averages 4 views; the plug-and-play prior stays one pass per iteration
+    one = pixelsmith.restorer("deblur", device="cpu")
+    four = pixelsmith.restorer("deblur", device="cpu", pnp_ensemble=4)
+    assert pixelsmith.restorer("unet-denoise", device="cpu").ensemble == 4
+    assert one.prior.ensemble == 1 and four.prior.ensemble == 4
+    clean = test_photos(size=48)["camera"]
+    k = gaussian_kernel(1.5)
+    y = blur_with_kernel(clean, k, "reflect")
+    a, b = one.restore(y, kernel=k, sigma=0.01), four.restore(y, kernel=k, sigma=0.01)
+    assert not torch.equal(a, b) and _psnr(b, clean) > _psnr(y, clean)
+    with pytest.raises(InvalidInputError, match="pnp_ensemble must be 1, 2, 4 or 8"):
+        pixelsmith.restorer("deblur", device="cpu", pnp_ensemble=3)
+    with pytest.raises(InvalidInputError, match="option of the unet-denoise prior"):
+        pixelsmith.restorer("deblur", device="cpu", denoiser="other", pnp_ensemble=2)

@@ -90,7 +90,9 @@ class Deblurrer(ResidualUNetRestorer):
     ``method``: ``"pnp"`` (default) plug-and-play deconvolution with the ``denoiser`` component
     (default ``unet-denoise`` with the gray weights pinned in this plugin, ``denoiser_weights`` to
     change them; built through the registry; ``pnp_iterations`` denoiser calls,
-    ``pnp_regularisation`` its λ; blind restores then refine the estimated kernel ``refine_rounds``
+    ``pnp_regularisation`` its λ, ``pnp_ensemble`` the views of unet-denoise's self-ensemble per call
+    (default 1; 4 measured better on the choice set, at 3.3× the time: ``benchmarks/pnp_prior_choice.py``);
+    blind restores then refine the estimated kernel ``refine_rounds``
     times, fitting it to the deconvolved image, :mod:`.kernel_refine`); ``"network"`` the deblurring U-Net with a Wiener estimate as
     input (one network call; faster, weaker on kernels outside its training draw).
     ``estimator_weights=PATH`` replaces the packaged kernel-estimator weights.
@@ -110,11 +112,16 @@ class Deblurrer(ResidualUNetRestorer):
                  method: str = "pnp", denoiser: str = "unet-denoise", denoiser_weights: str | Path | None = None,
                  pnp_iterations: int = DEFAULT_ITERATIONS,
                  pnp_regularisation: float = DEFAULT_REGULARISATION, refine_rounds: int = REFINE_ROUNDS,
-                 **options: Any) -> None:
+                 pnp_ensemble: int = 1, **options: Any) -> None:
         if method not in ("pnp", "network"):
             raise InvalidInputError(f"method must be 'pnp' or 'network', got {method!r}")
         if isinstance(pnp_iterations, bool) or not isinstance(pnp_iterations, int) or not 1 <= pnp_iterations <= 100:
             raise InvalidInputError(f"pnp_iterations must be an int in [1, 100], got {pnp_iterations!r}")
+        if pnp_ensemble not in (1, 2, 4, 8) or isinstance(pnp_ensemble, bool):
+            raise InvalidInputError(f"pnp_ensemble must be 1, 2, 4 or 8 (views of unet-denoise's self-ensemble), "
+                                    f"got {pnp_ensemble!r}")
+        if pnp_ensemble != 1 and denoiser != "unet-denoise":
+            raise InvalidInputError(f"pnp_ensemble is an option of the unet-denoise prior, not of {denoiser!r}")
         if isinstance(pnp_regularisation, bool) or not isinstance(pnp_regularisation, (int, float)) \
                 or not 0 < pnp_regularisation <= 100:
             raise InvalidInputError(f"pnp_regularisation must be a number in (0, 100], got {pnp_regularisation!r}")
@@ -128,14 +135,15 @@ class Deblurrer(ResidualUNetRestorer):
         self._denoiser_weights = denoiser_weights if denoiser_weights is not None else \
             (self.prior_file if denoiser == "unet-denoise" else None)
         self.pnp_iterations, self.pnp_regularisation = pnp_iterations, float(pnp_regularisation)
+        self.pnp_ensemble = pnp_ensemble
 
     @cached_property
     def prior(self) -> Any:
         """The denoiser of the plug-and-play method, built on first use through the registry."""
         try:
             weights = {} if self._denoiser_weights is None else {"weights": self._denoiser_weights}
-            if self.denoiser_name == "unet-denoise":  # one pass per iteration: the method was tuned that way,
-                weights["ensemble"] = 1                # and unet-denoise's default self-ensemble costs 4×
+            if self.denoiser_name == "unet-denoise":  # one pass per iteration unless asked: the method was
+                weights["ensemble"] = self.pnp_ensemble  # tuned that way, and each view costs a network call
             return pixelsmith.restorer(self.denoiser_name, device=self.device, **weights)
         except UnknownComponentError as exc:
             raise InvalidInputError(

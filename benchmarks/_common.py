@@ -1,10 +1,13 @@
-"""Shared helpers of the speed benchmarks: interleaved timing so ratios compare like with like."""
+"""Shared helpers of the benchmarks: interleaved timing so ratios compare like with like, and the centre
+crop every quality benchmark judges images at."""
 
 from __future__ import annotations
 
 import statistics
 import time
 from typing import Callable
+
+import torch
 
 
 def timeit(fn: Callable[[], object], *, repeat: int = 5, warmup: int = 1) -> float:
@@ -37,3 +40,10 @@ def interleaved(fns: dict[str, Callable[[], object]], *, rounds: int = 7, warmup
             fn()
             samples[name].append(clock() - t0)
     return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def centre_crop(image: torch.Tensor, size: int = 256) -> torch.Tensor:
+    """The central ``size``×``size`` of a ``…×H×W`` image (smaller when the image is), contiguous."""
+    h, w = image.shape[-2:]
+    s = min(size, h, w)
+    return image[..., (h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s].contiguous()

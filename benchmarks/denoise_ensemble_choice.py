@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 import pixelsmith
+from _common import centre_crop
 from pixelsmith.data import load_photo
 from pixelsmith.plugin import VALIDATION_PHOTOS, dead_leaves
 
@@ -27,10 +28,7 @@ SIGMAS = (15, 25, 50)
 def choice_set() -> dict[str, torch.Tensor]:
     images = {}
     for name in VALIDATION_PHOTOS:
-        im = load_photo(name, channels=1)
-        h, w = im.shape[-2:]
-        s = min(256, h, w)
-        images[name] = im[..., (h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s].contiguous()
+        images[name] = centre_crop(load_photo(name, channels=1))
     leaves = dead_leaves(8, seed=1, size=256, channels=1)
     images.update({f"leaves{i}": leaves[i:i + 1] for i in range(len(leaves))})
     return images

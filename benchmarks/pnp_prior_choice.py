@@ -17,6 +17,7 @@ import time
 import torch
 
 import pixelsmith
+from _common import centre_crop
 from pixelsmith.data import load_photo
 from pixelsmith.plugin import (anisotropic_gaussian_kernel, blur_with_kernel, dead_leaves, gaussian_kernel,
                                gaussian_noise_like, line_kernel, motion_kernel, shake_kernel)
@@ -28,11 +29,7 @@ NOISE = 0.01
 
 
 def choice_set() -> dict[str, torch.Tensor]:
-    def crop(x: torch.Tensor, s: int = 256) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        return x[..., (h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
-
-    images = {n: crop(load_photo(n)) for n in ("astronaut", "coffee", "grass", "page")}
+    images = {n: centre_crop(load_photo(n)) for n in ("astronaut", "coffee", "grass", "page")}
     leaves = dead_leaves(4, seed=1, size=256, channels=1)
     images.update({f"leaves{i}": leaves[i:i + 1] for i in range(len(leaves))})
     return images

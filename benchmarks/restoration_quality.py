@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 import pixelsmith
+from _common import centre_crop
 from pixelsmith.data import test_photos
 
 PSNR, SSIM = pixelsmith.metric("psnr"), pixelsmith.metric("ssim")
@@ -98,10 +99,7 @@ def evaluation_sets(channels: int, sets: list[str], leave_out: dict[str, tuple[s
 
         imgs = {}
         for n in VALIDATION_PHOTOS:
-            im = load_photo(n, channels=channels)
-            h, w = im.shape[-2:]
-            s = min(256, h, w)
-            imgs[n] = im[..., (h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s].contiguous()
+            imgs[n] = centre_crop(load_photo(n, channels=channels))
         out["validation (used to choose settings: not evidence)"] = (imgs, None)
     if "procedural" in sets:
         leaves = dead_leaves(8, seed=PROCEDURAL_SEED, size=256, channels=channels)
@@ -110,10 +108,7 @@ def evaluation_sets(channels: int, sets: list[str], leave_out: dict[str, tuple[s
     for group, (weights, names) in (leave_out or {}).items():
         imgs = {}
         for n in names:
-            im = load_photo(n, channels=channels)
-            h, w = im.shape[-2:]
-            s = min(256, h, w)
-            imgs[n] = im[..., (h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s].contiguous()
+            imgs[n] = centre_crop(load_photo(n, channels=channels))
         out[f"leave-out {group} ({', '.join(names)})"] = (imgs, weights)
     return out
 

@@ -221,17 +221,12 @@ class TrainedGANGenerator(Generator):
         except ValueError as exc:
             raise TrainingError(str(exc)) from exc
 
-        def build_generator() -> nn.Module:
-            net = call_with_options(cls.network, options)
-            if clusters and not cls.class_conditional:
-                from .self_condition import SelfConditionedGenerator
-
-                return SelfConditionedGenerator(net)
-            return net
-
+        # the generator as a weights file of this run will describe it (self-conditioned: wrapped)
+        generator_config = {"self_condition": clusters if not cls.class_conditional else 0}
         return train_gan(
             config, component=cls.component,
-            build_generator=build_generator,
+            build_generator=lambda: build_from_config(lambda **o: call_with_options(cls.network, o), options,
+                                                      generator_config),
             build_discriminator=lambda: call_with_options(cls.discriminator, options),
             latent_dim=arch["latent_dim"], image_size=arch["image_size"], channels=arch["channels"],
             conditional=cls.class_conditional, model_config=arch,

@@ -33,7 +33,7 @@ from ..weights import save_weights
 from .checkpoint import Checkpoint
 from .config import TrainConfig
 from .ema import EMA
-from .self_condition import SelfConditionedGenerator, cluster_images
+from .self_condition import SelfConditionedGenerator, SubclassConditionedGenerator, cluster_images, cluster_within_classes
 from .session import TrainingSession
 from .trainer import CheckpointParts, RunResult, run_trainer
 
@@ -236,10 +236,8 @@ class GANTrainer:
         self.num_classes = int(self.opts["num_classes"]) if conditional else 0
         if conditional:  # unconditional configs stay as before, so runs written by earlier versions resume
             model_config["num_classes"] = self.num_classes
+        # for a class-conditional model, self_condition is the number of clusters *within* each class
         self.self_condition = int(self.opts["self_condition"])
-        if self.self_condition and conditional:
-            raise TrainingError(f"self_condition is for unconditional models; {component} is class-conditional "
-                                "and trains on the data's own labels")
         if self.self_condition:
             model_config["self_condition"] = self.self_condition
         self.model_config = model_config
@@ -254,7 +252,15 @@ class GANTrainer:
         self.n = images.shape[0]
         k = self.self_condition
         cluster_sizes: torch.Tensor | None = None
-        if k:
+        if k and self.conditional:  # the classes' own clusters; the networks see the fine labels
+            try:
+                labels, cluster_sizes = cluster_within_classes(images, labels, self.num_classes, k, seed=config.seed)
+            except ValueError as exc:
+                raise TrainingError(f"self_condition={k}: {exc}") from exc
+            session.say(f"self-conditioning within classes: {self.n} images, {k} clusters in each of "
+                        f"{self.num_classes} classes, {int(cluster_sizes.min())}–{int(cluster_sizes.max())} images "
+                        f"each (k-means on principal components, seed {config.seed})")
+        elif k:
             if k > self.n:
                 raise TrainingError(f"self_condition={k} asks for more clusters than there are images ({self.n})")
             labels, cluster_sizes = cluster_images(images, k, seed=config.seed)
@@ -266,8 +272,9 @@ class GANTrainer:
         torch.manual_seed(session.derive_seed("init"))  # same initial weights on every rank
         g_raw, d_raw = self.build_generator(), self.build_discriminator()
         if k:
-            if not isinstance(g_raw, SelfConditionedGenerator) or g_raw.clusters != k:
-                raise TrainingError(f"self_condition={k} needs a SelfConditionedGenerator over {k} clusters from "
+            wrapper = SubclassConditionedGenerator if self.conditional else SelfConditionedGenerator
+            if not isinstance(g_raw, wrapper) or g_raw.clusters != k:
+                raise TrainingError(f"self_condition={k} needs a {wrapper.__name__} over {k} clusters from "
                                     f"build_generator(), got {type(g_raw).__name__}")
             g_raw.set_cluster_sizes(cluster_sizes)
         self.G, self.D = session.wrap(g_raw), session.wrap(d_raw)
@@ -285,9 +292,9 @@ class GANTrainer:
             if stored is not None and stored != self.model_config:
                 raise TrainingError(f"{checkpoint.path} holds a model {stored}, this run asks for {self.model_config}; "
                                     "use the same extra options or another --out")
-            bounds = g_raw.cluster_bounds.clone() if k else None
+            bounds = _cluster_bounds(g_raw).clone() if k else None
             checkpoint.load_module("G", g_raw)
-            if bounds is not None and not torch.equal(bounds, g_raw.cluster_bounds):
+            if bounds is not None and not torch.equal(bounds, _cluster_bounds(g_raw)):
                 raise TrainingError(f"{checkpoint.path}: its clusters differ from those of this run's data "
                                     f"(self_condition={k}, seed {config.seed}); resume with the same --data and --seed")
             checkpoint.load_module("D", d_raw)
@@ -313,7 +320,7 @@ class GANTrainer:
                           "augment": self.augment is not None,
                           "augment_policy": opts["augment_policy"] if self.augment else "",
                           "r1": self.r1, "self_condition": k,
-                          **({"cluster_sizes": [int(c) for c in cluster_sizes]} if k else {}),
+                          **({"cluster_sizes": cluster_sizes.tolist()} if k else {}),
                           "lr": opts["lr"], "betas": list(betas), "ema_decay": opts["ema_decay"],
                           "batch_size": config.batch_size, "effective_batch_size": session.effective_batch_size}
         # a signal is checked every step on one process, every 10 under torchrun (a collective each time)
@@ -335,16 +342,19 @@ class GANTrainer:
         z = torch.randn(b, self.latent_dim, generator=gen).to(device)
         y_real = y_fake = None
         d_conditional = conditional or self.self_condition > 0  # D judges (image, class or cluster)
+        y_class = None  # what G is asked for; y_fake is what D is told (the fine label when self-conditioned)
         if conditional:
             y_real = self.labels.index_select(0, idx)
-            y_fake = torch.randint(0, self.num_classes, (b,), generator=gen).to(device)
+            y_class = y_fake = torch.randint(0, self.num_classes, (b,), generator=gen).to(device)
+            if self.self_condition:  # the cluster within the class each latent draws, as G itself picks it
+                y_fake = self.g_raw.fine_labels(z, y_class)
         elif d_conditional:  # the cluster each latent draws, as G itself picks it
             y_real = self.labels.index_select(0, idx)
             y_fake = self.g_raw.cluster_of(z)
         aug_gen = session.step_generator(step, "augment")
 
         # -- discriminator: real vs detached fake, one forward over both halves ------------------
-        fake = G(z, y_fake) if conditional else G(z)
+        fake = G(z, y_class) if conditional else G(z)
         x = torch.cat([real, fake.detach()])
         if augment is not None:
             x = augment(x, aug_gen)
@@ -404,6 +414,11 @@ class GANTrainer:
             if not self.config.quiet:
                 print(f"{gen_path}  sha256 {sha}", file=sys.stdout, flush=True)
         return run.checkpoint or session.out
+
+
+def _cluster_bounds(g: nn.Module) -> torch.Tensor:
+    """The cluster shares a self-conditioned generator draws from (either wrapper)."""
+    return g.subcluster_bounds if isinstance(g, SubclassConditionedGenerator) else g.cluster_bounds
 
 
 def train_gan(config: TrainConfig, *, component: str, build_generator: Callable[[], nn.Module],

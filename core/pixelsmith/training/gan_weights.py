@@ -115,12 +115,17 @@ def load_generator_network(weights: str | Path | None, *, sha256: str | None, sh
 def build_from_config(build: Callable[..., nn.Module], arch: Mapping[str, int], model_config: Mapping[str, Any]
                       ) -> nn.Module:
     """``build(**arch)``, or for a self-conditioned run (``self_condition`` k in ``model_config``) the
-    class-conditional network over k clusters inside a :class:`~.self_condition.SelfConditionedGenerator`."""
+    class-conditional network over k clusters inside a :class:`~.self_condition.SelfConditionedGenerator`;
+    for a class-conditional model over C classes, the network over C·k fine labels inside a
+    :class:`~.self_condition.SubclassConditionedGenerator`."""
     k = int(model_config.get("self_condition", 0) or 0)
     if not k:
         return build(**arch)
-    from .self_condition import SelfConditionedGenerator
+    from .self_condition import SelfConditionedGenerator, SubclassConditionedGenerator
 
+    if model_config.get("conditional"):
+        classes = int(model_config["num_classes"])
+        return SubclassConditionedGenerator(build(**{**arch, "num_classes": classes * k}), classes)
     return SelfConditionedGenerator(build(**{**arch, "num_classes": k}))
 
 
@@ -209,9 +214,10 @@ class TrainedGANGenerator(Generator):
             clusters = int(config.extra.get("self_condition", 0))
         except (TypeError, ValueError) as exc:
             raise TrainingError(f"self_condition={config.extra['self_condition']!r}: expected an integer") from exc
-        # a self-conditioned run builds the class-conditional networks over its clusters (the trainer
-        # refuses self_condition for a class-conditional component)
-        options = {**arch, "num_classes": clusters if clusters and not cls.class_conditional else num_classes}
+        # a self-conditioned run builds the class-conditional networks over its clusters (for a
+        # class-conditional component, over its classes' clusters: num_classes × clusters fine labels)
+        fine_classes = (num_classes if cls.class_conditional else 1) * clusters
+        options = {**arch, "num_classes": fine_classes or num_classes}
         try:  # say what is wrong with the options before any data is loaded
             if cls.class_conditional and num_classes < 2:
                 raise ValueError(f"num_classes must be at least 2, got {num_classes}")
@@ -222,10 +228,11 @@ class TrainedGANGenerator(Generator):
             raise TrainingError(str(exc)) from exc
 
         # the generator as a weights file of this run will describe it (self-conditioned: wrapped)
-        generator_config = {"self_condition": clusters if not cls.class_conditional else 0}
+        generator_config = {"self_condition": clusters, "conditional": cls.class_conditional,
+                            "num_classes": num_classes}
         return train_gan(
             config, component=cls.component,
-            build_generator=lambda: build_from_config(lambda **o: call_with_options(cls.network, o), options,
+            build_generator=lambda: build_from_config(lambda **o: call_with_options(cls.network, o), arch,
                                                       generator_config),
             build_discriminator=lambda: call_with_options(cls.discriminator, options),
             latent_dim=arch["latent_dim"], image_size=arch["image_size"], channels=arch["channels"],

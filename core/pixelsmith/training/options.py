@@ -179,7 +179,8 @@ def gan_options(model_defaults: Mapping[str, int]) -> dict[str, Option]:
     for key, default in {**GAN_DEFAULTS, **model_defaults}.items():
         if key == "self_condition":
             options[key] = Option("int", "clusters the images are split into for self-conditioning "
-                                  "(Liu et al. 2020); 0: off", low=0, high=4096)
+                                  "(Liu et al. 2020; for a class-conditional model, clusters per class); 0: off",
+                                  low=0, high=4096)
         elif isinstance(default, bool):
             options[key] = Option("bool")
         elif isinstance(default, int):

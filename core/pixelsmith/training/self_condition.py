@@ -9,6 +9,11 @@ clusters are computed once, before training, by k-means on the principal compone
 (the paper re-clusters the discriminator's features every few epochs); and the cluster of a sample is
 a function of its latent (:class:`SelfConditionedGenerator`), so a generator stays a function
 ``z -> image`` that exports to ONNX like any other.
+
+A class-conditional model can be self-conditioned too, *within* its classes
+(:func:`cluster_within_classes`, :class:`SubclassConditionedGenerator`): each class is split into ``m``
+clusters, the networks are trained on the ``C·m`` fine labels, and the user still passes one of the
+``C`` classes; the sub-cluster is drawn from the latent as above, among that class's clusters.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["cluster_images", "SelfConditionedGenerator", "PCA_DIMS"]
+__all__ = ["cluster_images", "cluster_within_classes", "SelfConditionedGenerator",
+           "SubclassConditionedGenerator", "PCA_DIMS"]
 
 #: Principal components the images are reduced to before k-means (enough for digit shapes; k-means in
 #: 784 pixel dimensions is slower and no better at separating strokes).
@@ -56,6 +62,43 @@ def cluster_images(images: torch.Tensor, k: int, *, seed: int = 0, dims: int = P
     rank[order] = torch.arange(k)
     labels = rank[labels]
     return labels, torch.bincount(labels, minlength=k)
+
+
+def cluster_within_classes(images: torch.Tensor, labels: torch.Tensor, num_classes: int, m: int, *, seed: int = 0
+                           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split each of ``num_classes`` classes of ``N×C×H×W`` images into ``m`` clusters
+    (:func:`cluster_images` per class, its own principal components).
+
+    Returns ``(fine labels N int64, sizes num_classes×m int64)``: image ``i`` of class ``c`` in its
+    class's cluster ``j`` (numbered by decreasing size) gets the fine label ``c·m + j``.
+    """
+    labels = torch.as_tensor(labels).long().cpu()
+    if labels.shape != (images.shape[0],):
+        raise ValueError(f"one label per image needed, got {tuple(labels.shape)} for {images.shape[0]} images")
+    fine = torch.empty_like(labels)
+    sizes = torch.zeros(num_classes, m, dtype=torch.int64)
+    for c in range(num_classes):
+        members = (labels == c).nonzero().flatten()
+        if members.numel() < m:
+            raise ValueError(f"class {c} has {members.numel()} images, fewer than the {m} clusters asked for "
+                             "per class; lower self_condition")
+        sub, sizes[c] = cluster_images(images[members], m, seed=seed * 1_000_003 + c)
+        fine[members] = c * m + sub
+    return fine, sizes
+
+
+def _share_bounds(sizes: torch.Tensor) -> torch.Tensor:
+    """The inner cumulative shares of ``sizes`` along the last dimension (``…×(k−1)``)."""
+    sizes = torch.as_tensor(sizes, dtype=torch.float64)
+    if bool((sizes < 0).any()) or bool((sizes.sum(-1) <= 0).any()):
+        raise ValueError("cluster sizes must be non-negative with a positive sum")
+    return torch.cumsum(sizes / sizes.sum(-1, keepdim=True), -1)[..., :-1]
+
+
+def _uniform_of(z: torch.Tensor) -> torch.Tensor:
+    """``Φ(z₀)``: the first latent coordinate of each row, mapped to a uniform draw in (0, 1)."""
+    z0 = z.reshape(z.shape[0], -1)[:, 0]
+    return 0.5 * (1.0 + torch.erf(z0 / math.sqrt(2.0)))
 
 
 def _kmeans(x: torch.Tensor, k: int, g: torch.Generator, iters: int) -> tuple[torch.Tensor, float]:
@@ -112,18 +155,64 @@ class SelfConditionedGenerator(nn.Module):
     @torch.no_grad()
     def set_cluster_sizes(self, sizes: torch.Tensor) -> None:
         sizes = torch.as_tensor(sizes, dtype=torch.float64).flatten()
-        if sizes.numel() != self.clusters or bool((sizes < 0).any()) or float(sizes.sum()) <= 0:
-            raise ValueError(f"cluster sizes must be {self.clusters} non-negative numbers with a positive sum")
-        share = torch.cumsum(sizes / sizes.sum(), 0)[:-1]
-        self.cluster_bounds.copy_(share.to(self.cluster_bounds.dtype))
+        if sizes.numel() != self.clusters:
+            raise ValueError(f"cluster sizes must be {self.clusters} numbers, got {sizes.numel()}")
+        self.cluster_bounds.copy_(_share_bounds(sizes).to(self.cluster_bounds.dtype))
 
     def cluster_of(self, z: torch.Tensor) -> torch.Tensor:
         """The cluster (int64, one per row) each latent of ``z`` (``B×latent_dim`` or ``B×latent_dim×1×1``) draws."""
-        z0 = z.reshape(z.shape[0], -1)[:, 0]
-        u = 0.5 * (1.0 + torch.erf(z0 / math.sqrt(2.0)))
+        u = _uniform_of(z)
         return (u.unsqueeze(1) > self.cluster_bounds.to(u.dtype)).sum(1)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if labels is not None:
             raise ValueError("this generator is unconditional (self-conditioned on its own clusters); pass no labels")
         return self.net(z, self.cluster_of(z))
+
+
+class SubclassConditionedGenerator(nn.Module):
+    """A class-conditional generator ``(z, labels) -> image`` over ``num_classes`` classes made of a
+    network ``net(z, fine_labels)`` trained on ``num_classes × m`` fine labels (each class split into
+    ``m`` clusters by :func:`cluster_within_classes`). The cluster within the asked class is drawn from
+    that class's cluster sizes through ``Φ(z₀)``, as in :class:`SelfConditionedGenerator`; so the
+    model is deterministic in ``(z, labels)``.
+
+    ``subcluster_bounds`` (a ``num_classes × (m − 1)`` buffer, saved with the weights) holds each
+    class's inner cumulative shares.
+    """
+
+    def __init__(self, net: nn.Module, num_classes: int, sizes: torch.Tensor | None = None) -> None:
+        super().__init__()
+        fine = int(getattr(net, "num_classes", 0))
+        if num_classes < 2 or fine < 2 * num_classes or fine % num_classes:
+            raise ValueError(f"a sub-class-conditioned generator needs a network over m >= 2 clusters for each of "
+                             f"{num_classes} classes (num_classes a multiple of {num_classes}), got num_classes={fine}")
+        self.net = net
+        self.latent_dim = int(net.latent_dim)
+        self.num_classes = int(num_classes)   # what users pass labels for
+        self.clusters = fine // num_classes   # m, per class
+        # equal shares until set_cluster_sizes (meta-device safe, as above)
+        bounds = (torch.arange(1, self.clusters, dtype=torch.float32) / self.clusters).expand(num_classes, -1)
+        self.register_buffer("subcluster_bounds", bounds.clone())
+        if sizes is not None:
+            self.set_cluster_sizes(sizes)
+
+    @torch.no_grad()
+    def set_cluster_sizes(self, sizes: torch.Tensor) -> None:
+        sizes = torch.as_tensor(sizes, dtype=torch.float64)
+        if sizes.shape != (self.num_classes, self.clusters):
+            raise ValueError(f"cluster sizes must be {self.num_classes}×{self.clusters}, got {tuple(sizes.shape)}")
+        self.subcluster_bounds.copy_(_share_bounds(sizes).to(self.subcluster_bounds.dtype))
+
+    def fine_labels(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The fine label ``c·m + j`` (int64, one per row) that latent ``z[i]`` of class ``labels[i]`` draws."""
+        labels = labels.long()
+        u = _uniform_of(z)
+        bounds = self.subcluster_bounds.index_select(0, labels).to(u.dtype)
+        return labels * self.clusters + (u.unsqueeze(1) > bounds).sum(1)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if labels is None or labels.shape != (z.shape[0],):
+            raise ValueError(f"a class-conditional network needs one label per image ({z.shape[0]}), "
+                             f"got {None if labels is None else tuple(labels.shape)}")
+        return self.net(z, self.fine_labels(z, labels))

@@ -23,8 +23,9 @@ from pixelsmith.plugin import (anisotropic_gaussian_kernel, blur_with_kernel, de
                                gaussian_noise_like, line_kernel, motion_kernel, shake_kernel)
 
 #: setting -> (views of the prior's self-ensemble, outer iterations)
-SETTINGS = {"8 iterations (shipped)": (1, 8), "16 iterations": (1, 16), "24 iterations": (1, 24),
-            "4-view prior, 8 iterations": (4, 8)}
+SETTINGS = {"one pass, 8 iterations": (1, 8), "one pass, 16 iterations": (1, 16), "one pass, 24 iterations": (1, 24),
+            "4-view prior, 6 iterations": (4, 6), "4-view prior, 8 iterations": (4, 8),
+            "4-view prior, 12 iterations": (4, 12), "8-view prior, 8 iterations": (8, 8)}
 NOISE = 0.01
 
 

@@ -147,12 +147,13 @@ def test_the_pnp_prior_weights_are_pinned_in_this_plugin():
 
 
 @needs_denoiser
-def test_the_prior_is_one_pass_unless_pnp_ensemble_asks_for_more_views():
-    # unet-denoise's own default averages 4 views; the plug-and-play prior stays one pass per iteration
-    one = pixelsmith.restorer("deblur", device="cpu")
-    four = pixelsmith.restorer("deblur", device="cpu", pnp_ensemble=4)
-    assert pixelsmith.restorer("unet-denoise", device="cpu").ensemble == 4
-    assert one.prior.ensemble == 1 and four.prior.ensemble == 4
+def test_the_prior_averages_four_views_unless_pnp_ensemble_says_otherwise():
+    one = pixelsmith.restorer("deblur", device="cpu", pnp_ensemble=1)
+    four = pixelsmith.restorer("deblur", device="cpu")
+    assert four.prior.ensemble == 4 and one.prior.ensemble == 1
+    from pixelsmith_deblur.deblur import Deblurrer
+
+    assert Deblurrer(device="cpu", denoiser="other").pnp_ensemble == 1  # another denoiser has no views
     clean = test_photos(size=48)["camera"]
     k = gaussian_kernel(1.5)
     y = blur_with_kernel(clean, k, "reflect")

@@ -41,7 +41,7 @@ from pixelsmith.plugin import (
 
 from .kernel_refine import fit_kernel, support_for
 from .kernel_estimator import KernelEstimate, KernelEstimator, load_kernel_estimator
-from .pnp import DEFAULT_ITERATIONS, DEFAULT_REGULARISATION, pnp_deconvolve
+from .pnp import DEFAULT_ITERATIONS, DEFAULT_PNP_ENSEMBLE, DEFAULT_REGULARISATION, pnp_deconvolve
 from .wiener import DEFAULT_BALANCE, wiener_deconvolve
 
 __all__ = ["prepare_deblur_input", "Deblurrer", "DeblurGraph", "wiener_graph", "DEBLUR_SHA256",
@@ -91,7 +91,8 @@ class Deblurrer(ResidualUNetRestorer):
     (default ``unet-denoise`` with the gray weights pinned in this plugin, ``denoiser_weights`` to
     change them; built through the registry; ``pnp_iterations`` denoiser calls,
     ``pnp_regularisation`` its λ, ``pnp_ensemble`` the views of unet-denoise's self-ensemble per call
-    (default 1; 4 measured better on the choice set, at 3.3× the time: ``benchmarks/pnp_prior_choice.py``);
+    (default 4 with unet-denoise, measured best on the choice set, ``benchmarks/pnp_prior_choice.py``;
+    1 is 3.3× faster);
     blind restores then refine the estimated kernel ``refine_rounds``
     times, fitting it to the deconvolved image, :mod:`.kernel_refine`); ``"network"`` the deblurring U-Net with a Wiener estimate as
     input (one network call; faster, weaker on kernels outside its training draw).
@@ -112,11 +113,13 @@ class Deblurrer(ResidualUNetRestorer):
                  method: str = "pnp", denoiser: str = "unet-denoise", denoiser_weights: str | Path | None = None,
                  pnp_iterations: int = DEFAULT_ITERATIONS,
                  pnp_regularisation: float = DEFAULT_REGULARISATION, refine_rounds: int = REFINE_ROUNDS,
-                 pnp_ensemble: int = 1, **options: Any) -> None:
+                 pnp_ensemble: int | None = None, **options: Any) -> None:
         if method not in ("pnp", "network"):
             raise InvalidInputError(f"method must be 'pnp' or 'network', got {method!r}")
         if isinstance(pnp_iterations, bool) or not isinstance(pnp_iterations, int) or not 1 <= pnp_iterations <= 100:
             raise InvalidInputError(f"pnp_iterations must be an int in [1, 100], got {pnp_iterations!r}")
+        if pnp_ensemble is None:  # unet-denoise's views by default; another denoiser has no such option
+            pnp_ensemble = DEFAULT_PNP_ENSEMBLE if denoiser == "unet-denoise" else 1
         if pnp_ensemble not in (1, 2, 4, 8) or isinstance(pnp_ensemble, bool):
             raise InvalidInputError(f"pnp_ensemble must be 1, 2, 4 or 8 (views of unet-denoise's self-ensemble), "
                                     f"got {pnp_ensemble!r}")
@@ -142,8 +145,8 @@ class Deblurrer(ResidualUNetRestorer):
         """The denoiser of the plug-and-play method, built on first use through the registry."""
         try:
             weights = {} if self._denoiser_weights is None else {"weights": self._denoiser_weights}
-            if self.denoiser_name == "unet-denoise":  # one pass per iteration unless asked: the method was
-                weights["ensemble"] = self.pnp_ensemble  # tuned that way, and each view costs a network call
+            if self.denoiser_name == "unet-denoise":  # its views per iteration: each costs a network call
+                weights["ensemble"] = self.pnp_ensemble
             return pixelsmith.restorer(self.denoiser_name, device=self.device, **weights)
         except UnknownComponentError as exc:
             raise InvalidInputError(

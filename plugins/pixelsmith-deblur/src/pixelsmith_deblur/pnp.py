@@ -27,10 +27,13 @@ import torch
 from pixelsmith.plugin import BlurCanvas, InvalidInputError
 
 __all__ = ["pnp_deconvolve", "noise_schedule", "DEFAULT_ITERATIONS", "DEFAULT_SIGMA_START",
-           "DEFAULT_REGULARISATION"]
+           "DEFAULT_REGULARISATION", "DEFAULT_PNP_ENSEMBLE"]
 
 #: Outer iterations (denoiser calls); chosen on the training photographs, see the model card.
 DEFAULT_ITERATIONS = 8
+#: Views of unet-denoise's geometric self-ensemble per denoiser call (the deblur restorer's default):
+#: +0.09 to +0.39 dB over one pass on every kernel family of the choice set, at 3.3× the time.
+DEFAULT_PNP_ENSEMBLE = 4
 #: The denoiser's noise level at the first iteration (images in [0, 1]).
 DEFAULT_SIGMA_START = 49 / 255
 #: λ in α_t = λ σ² / σ_t²: 1.0 beat DPIR's 0.23 (and 0.5, 1.5) by 0.3–7 dB on the training photographs with this denoiser.

@@ -31,7 +31,7 @@ SHIPPED_WEIGHTS = WeightsFile(
 )
 CONDITIONAL_WEIGHTS = WeightsFile(
     _WEIGHTS_DIR / "mlp-gan-cond-mnist.safetensors",
-    "85b823a3fa163734b56924fb0a03493dce2dd497887d7596ee18a7189a44be92",
+    "16c877d74850eac42adfc332ffa5d6bb642546dcbe33e6a191197adaf466154c",
 )
 
 

@@ -37,6 +37,19 @@ def test_geometric_pair_stays_aligned_pixel_for_pixel(clean):
     assert torch.equal(b, a * 0.5)
 
 
+def test_degraded_values_outside_the_unit_range_survive_the_augmentation(clean):
+    # unclipped noise (the literature's protocol) leaves [0, 1]; the augmented pair must keep it, or a
+    # denoiser trained with unclipped=... silently sees clipped noise only
+    degraded = (clean - 0.5) * 3.0
+    a, b = paired_augment(clean, degraded, preset="geometric", seed=3)
+    assert float(b.min()) < -1.0 and float(b.max()) > 1.2
+    assert torch.equal(b, (a - 0.5) * 3.0)
+    for out, src in zip(b, degraded):
+        assert any(torch.equal(out, t) for t in _dihedral(src))
+    _, in_range = paired_augment(clean, clean, preset="photometric", seed=1)
+    assert 0.0 <= float(in_range.min()) and float(in_range.max()) <= 1.0   # data in [0, 1] stays there
+
+
 def test_geometric_is_an_exact_flip_or_quarter_turn(clean):
     a, _ = paired_augment(clean, clean, preset="geometric", seed=5)
     for out, src in zip(a, clean):

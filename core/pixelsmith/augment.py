@@ -81,7 +81,10 @@ class PairedAugmentation:
             if cuda:
                 torch.cuda.manual_seed(seed_value)
             out_clean, out_degraded = self.pipeline(clean_t, degraded_t)
-        return out_clean.clamp(0, 1), out_degraded.clamp(0, 1)
+        # the degraded side keeps its own range: clamping it to [0, 1] would turn unclipped noise (the
+        # literature's protocol, ``unclipped=`` of the restoration trainer) back into clipped noise
+        low, high = min(0.0, float(degraded_t.min())), max(1.0, float(degraded_t.max()))
+        return out_clean.clamp(0, 1), out_degraded.clamp(low, high)
 
 
 def _geometric(crop_size: int | None) -> list[K.AugmentationBase2D]:

@@ -216,3 +216,19 @@ def test_warm_restart_and_l2_loss_options(tmp_path, pixelsmith_tiny_photos):
     bad.extra["loss"] = "huber"
     with pytest.raises(pixelsmith.TrainingError, match="loss='huber'"):
         spec.train(bad)
+
+
+def test_unclipped_input_is_clipped_before_the_network_unless_told_otherwise(denoiser):
+    # the packaged networks never saw values outside [0, 1] in training: by default they get the
+    # clipped observation (the same result as the clipped-noise protocol's image), blind path included
+    clean = test_photos(size=48)["camera"]
+    noisy = clean + 0.2 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(0))
+    assert float(noisy.min()) < -0.1 and float(noisy.max()) > 1.1
+    assert torch.equal(denoiser.restore(noisy), denoiser.restore(noisy.clamp(0, 1)))
+    rgb = torch.cat([noisy, noisy.flip(-1), noisy.flip(-2)], dim=1)   # the colour network too
+    assert torch.equal(denoiser.restore(rgb, sigma=0.2), denoiser.restore(rgb.clamp(0, 1), sigma=0.2))
+    raw = UNetDenoiser(device="cpu", clip_input=False, ensemble=1)
+    assert raw.clip_input is False and denoiser.clip_input is True
+    assert not torch.equal(raw.restore(noisy, sigma=0.2), raw.restore(noisy.clamp(0, 1), sigma=0.2))
+    with pytest.raises(InvalidInputError, match="clip_input must be True or False"):
+        UNetDenoiser(device="cpu", clip_input="yes")

@@ -48,6 +48,11 @@ class UNetDenoiser(ResidualUNetRestorer):
     (default 4, :data:`DEFAULT_ENSEMBLE`): the network is averaged over that many flips/quarter turns
     of the input; 1 is a single pass, four times faster.
 
+    ``clip_input`` (default True): noisy values outside [0, 1] (unclipped noise, the literature's
+    protocol) are clipped to [0, 1] before anything else, as the packaged networks saw them in training:
+    on the choice set this gained 1.1–1.9 dB at σ 50 over handing them the raw values, and beat a
+    fine-tune on unclipped noise (see the model card). ``False`` gives the network the raw values.
+
     Colour images go through the joint colour network when one is available (the packaged
     ``unet-denoise-rgb`` weights, or ``colour_weights=PATH``); ``colour_weights="per-channel"``
     restores them channel by channel with the gray network instead. ``weights=`` replaces the gray
@@ -60,12 +65,14 @@ class UNetDenoiser(ResidualUNetRestorer):
     local_prepare = True
 
     def __init__(self, device: Any = None, *, blind: str = "estimate", colour_weights: Any = None,
-                 ensemble: int = DEFAULT_ENSEMBLE, **options: Any) -> None:
+                 ensemble: int = DEFAULT_ENSEMBLE, clip_input: bool = True, **options: Any) -> None:
         super().__init__(device, ensemble=ensemble, **options)
         if blind not in ("estimate", "network"):
             raise InvalidInputError(f"blind must be 'estimate' (patch-PCA noise estimate) or 'network', got {blind!r}")
-        self.blind = blind
-        self._options = dict(options, device=device, ensemble=ensemble)
+        if not isinstance(clip_input, bool):
+            raise InvalidInputError(f"clip_input must be True or False, got {clip_input!r}")
+        self.blind, self.clip_input = blind, clip_input
+        self._options = dict(options, device=device, ensemble=ensemble, clip_input=clip_input)
         if colour_weights is None:
             colour_weights = self.colour_weights_file if options.get("weights") is None else "per-channel"
         self._colour_source = colour_weights
@@ -83,6 +90,8 @@ class UNetDenoiser(ResidualUNetRestorer):
         return self._colour
 
     def _infer(self, x: torch.Tensor, **params: Any) -> torch.Tensor:
+        if self.clip_input:  # the networks were trained on inputs in [0, 1]; σ is estimated on them too
+            x = x.clamp(0, 1)
         if x.shape[1] == 3 and (colour := self._colour_network()) is not None:
             return colour._infer(x, **params)
         return super()._infer(x, **params)

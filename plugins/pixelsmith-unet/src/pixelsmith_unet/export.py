@@ -28,11 +28,13 @@ _graph = residual_unet_graph
 class LevelGraph(ResidualUNetGraph):
     """``unet-denoise``: (image, noise-level map, known flag) → residual; blind, or with a ``sigma`` input."""
 
-    def __init__(self, net: UNet, per_channel: bool, with_sigma: bool) -> None:
+    def __init__(self, net: UNet, per_channel: bool, with_sigma: bool, clip_input: bool = True) -> None:
         super().__init__(net, per_channel)
-        self.with_sigma = with_sigma
+        self.with_sigma, self.clip_input = with_sigma, clip_input
 
     def forward(self, image: torch.Tensor, sigma: torch.Tensor | None = None) -> torch.Tensor:
+        if self.clip_input:  # as UNetDenoiser(clip_input=True): unclipped noisy values clipped first
+            image = image.clamp(0, 1)
         b, c = image.shape[0], image.shape[1]
         x = self.begin(image)
         n, hp, wp = x.shape[0], x.shape[2], x.shape[3]
@@ -57,7 +59,7 @@ def _as_graph_runs(restorer: Any, **changes: Any) -> Any:
     options = getattr(restorer, "_options", None)
     if options is None:  # not a UNetDenoiser: the restorer itself
         return restorer
-    current = {"blind": restorer.blind, "ensemble": restorer.ensemble}
+    current = {"blind": restorer.blind, "ensemble": restorer.ensemble, "clip_input": restorer.clip_input}
     if all(current.get(k) == v for k, v in {"ensemble": 1, **changes}.items()):
         return restorer
     twin = UNetDenoiser(**{**options, "blind": restorer.blind, "colour_weights": restorer._colour_source,
@@ -75,7 +77,7 @@ def export_denoise(restorer: Any, *, inputs: tuple[str, ...] = (), channels: int
     """The ``unet-denoise`` graph: ``image`` → restored, or (``image``, ``sigma``) with ``inputs=("sigma",)``."""
     net, per_channel, fixed = network_for(restorer, channels)
     with_sigma = "sigma" in inputs
-    module = LevelGraph(net, per_channel, with_sigma)
+    module = LevelGraph(net, per_channel, with_sigma, clip_input=getattr(restorer, "clip_input", True))
     image = image_input(fixed, module.multiple)
     ins = [image]
     if with_sigma:

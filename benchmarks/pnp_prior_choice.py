@@ -1,6 +1,6 @@
 """Settings of ``deblur``'s plug-and-play method, measured on the choice set only (not the outside photographs).
 
-    OMP_NUM_THREADS=1 python benchmarks/pnp_prior_choice.py
+    OMP_NUM_THREADS=1 python benchmarks/pnp_prior_choice.py [--only SETTING ...]
 
 The choice set: 4 bundled training photographs (astronaut, coffee, grass, page; 256² centre crops) and 4
 dead-leaves images of seed 1, blurred by one kernel of each of five families (Gaussian σ 2, Kornia's motion
@@ -12,6 +12,7 @@ The outside evaluation of the shipped setting is ``benchmarks/deblur_quality.py`
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import torch
@@ -22,10 +23,19 @@ from pixelsmith.data import load_photo
 from pixelsmith.plugin import (anisotropic_gaussian_kernel, blur_with_kernel, dead_leaves, gaussian_kernel,
                                gaussian_noise_like, line_kernel, motion_kernel, shake_kernel)
 
-#: setting -> (views of the prior's self-ensemble, outer iterations)
-SETTINGS = {"one pass, 8 iterations": (1, 8), "one pass, 16 iterations": (1, 16), "one pass, 24 iterations": (1, 24),
-            "4-view prior, 6 iterations": (4, 6), "4-view prior, 8 iterations": (4, 8),
-            "4-view prior, 12 iterations": (4, 12), "8-view prior, 8 iterations": (8, 8)}
+#: setting -> deblur options (views of the prior's self-ensemble, outer iterations, λ, prior weights)
+SETTINGS: dict[str, dict] = {
+    "one pass, 8 iterations": {"pnp_ensemble": 1, "pnp_iterations": 8},
+    "one pass, 16 iterations": {"pnp_ensemble": 1, "pnp_iterations": 16},
+    "one pass, 24 iterations": {"pnp_ensemble": 1, "pnp_iterations": 24},
+    "4-view prior, 6 iterations": {"pnp_ensemble": 4, "pnp_iterations": 6},
+    "4-view prior, 8 iterations": {"pnp_ensemble": 4, "pnp_iterations": 8},
+    "4-view prior, 12 iterations": {"pnp_ensemble": 4, "pnp_iterations": 12},
+    "8-view prior, 8 iterations": {"pnp_ensemble": 8, "pnp_iterations": 8},
+    "4-view prior, λ 0.7": {"pnp_ensemble": 4, "pnp_regularisation": 0.7},
+    "4-view prior, λ 1.4": {"pnp_ensemble": 4, "pnp_regularisation": 1.4},
+    "4-view prior, unet-denoise's own weights": {"pnp_ensemble": 4, "denoiser_weights": "shipped"},
+}
 NOISE = 0.01
 
 
@@ -42,15 +52,25 @@ def kernels() -> dict[str, torch.Tensor]:
             "shake": shake_kernel(20.0, torch.Generator().manual_seed(7))}
 
 
+def _deblurrer(options: dict):
+    options = dict(options)
+    if options.get("denoiser_weights") == "shipped":  # the file unet-denoise itself ships, not deblur's pinned one
+        options["denoiser_weights"] = pixelsmith.restorer("unet-denoise").weights_file.path
+    return pixelsmith.restorer("deblur", device="cpu", **options)
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", action="append", choices=list(SETTINGS), help="measure only these settings")
+    args = parser.parse_args()
+    settings = {k: v for k, v in SETTINGS.items() if not args.only or k in args.only}
     torch.set_num_threads(1)
     psnr = pixelsmith.metric("psnr")
     images = choice_set()
-    deblurrers = {setting: pixelsmith.restorer("deblur", device="cpu", pnp_ensemble=views, pnp_iterations=iterations)
-                  for setting, (views, iterations) in SETTINGS.items()}
+    deblurrers = {setting: _deblurrer(options) for setting, options in settings.items()}
     tv = pixelsmith.restorer("tv-deconv")
     gains: dict[tuple[str, str], dict[str, float]] = {}
-    seconds = dict.fromkeys(SETTINGS, 0.0)
+    seconds = dict.fromkeys(settings, 0.0)
     for family, kernel in kernels().items():
         for i, (name, clean) in enumerate(images.items()):
             noise = gaussian_noise_like(clean, NOISE, torch.Generator().manual_seed(i))
@@ -64,12 +84,12 @@ def main() -> None:
                     seconds[setting] += time.process_time() - start
                     row[setting] = float(psnr(out.clamp(0, 1), clean)[0]) - baseline
             gains[(family, name)] = row
-        means = {s: round(sum(gains[(family, n)][s] for n in images) / len(images), 2) for s in SETTINGS}
+        means = {s: round(sum(gains[(family, n)][s] for n in images) / len(images), 2) for s in settings}
         print(f"{family}: gain over TV {means}", flush=True)
     for group in ("photos", "leaves"):
         names = [n for n in images if n.startswith("leaves") == (group == "leaves")]
         keys = [(f, n) for f in kernels() for n in names]
-        print(f"{group}: gain over TV {({s: round(sum(gains[k][s] for k in keys) / len(keys), 2) for s in SETTINGS})}")
+        print(f"{group}: gain over TV {({s: round(sum(gains[k][s] for k in keys) / len(keys), 2) for s in settings})}")
     print("CPU s per image:", {s: round(t / len(gains), 2) for s, t in seconds.items()})
 
 

@@ -76,15 +76,22 @@ def test_a_self_conditioned_generator_takes_no_labels_and_needs_a_conditional_ne
         g.set_cluster_sizes(torch.tensor([1.0, 2.0]))
 
 
-def test_a_self_conditioned_run_resumes_bitwise_and_loads_as_unconditional(tmp_path, pixelsmith_tiny_digits):
-    train = TinyGAN.train_function()
-    extra = {"self_condition": "4", "width": "8"}
-    straight = train(_config(tmp_path / "a", pixelsmith_tiny_digits, 6, extra=dict(extra)))
-    train(_config(tmp_path / "b", pixelsmith_tiny_digits, 3, extra=dict(extra)))
-    resumed = train(_config(tmp_path / "b", pixelsmith_tiny_digits, 6, resume=True, extra=dict(extra)))
+def _straight_and_resumed_agree(component, extra: dict, tmp_path, data):
+    """Train 6 steps straight and 3 + 3 with a resume: the checkpoints must be bitwise equal.
+    Returns the straight run's checkpoint path and its loaded checkpoint."""
+    train = component.train_function()
+    straight = train(_config(tmp_path / "a", data, 6, extra=dict(extra)))
+    train(_config(tmp_path / "b", data, 3, extra=dict(extra)))
+    resumed = train(_config(tmp_path / "b", data, 6, resume=True, extra=dict(extra)))
     a, b = load_checkpoint(straight), load_checkpoint(resumed)
     assert a.tensors.keys() == b.tensors.keys()
     assert all(torch.equal(a.tensors[k], b.tensors[k]) for k in a.tensors)
+    return straight, a
+
+
+def test_a_self_conditioned_run_resumes_bitwise_and_loads_as_unconditional(tmp_path, pixelsmith_tiny_digits):
+    straight, a = _straight_and_resumed_agree(TinyGAN, {"self_condition": "4", "width": "8"}, tmp_path,
+                                              pixelsmith_tiny_digits)
     meta = a.metadata
     sizes = json.loads(meta["cluster_sizes"])
     n_images = 64  # pixelsmith_tiny_digits
@@ -179,13 +186,8 @@ def test_the_sub_cluster_of_a_latent_follows_its_own_class_sizes():
 
 def test_a_run_self_conditioned_within_classes_resumes_bitwise_and_loads_as_class_conditional(
         tmp_path, pixelsmith_tiny_digits):
-    train = ConditionalTinyGAN.train_function()
-    extra = {"self_condition": "2", "width": "8"}
-    straight = train(_config(tmp_path / "a", pixelsmith_tiny_digits, 6, extra=dict(extra)))
-    train(_config(tmp_path / "b", pixelsmith_tiny_digits, 3, extra=dict(extra)))
-    resumed = train(_config(tmp_path / "b", pixelsmith_tiny_digits, 6, resume=True, extra=dict(extra)))
-    a, b = load_checkpoint(straight), load_checkpoint(resumed)
-    assert all(torch.equal(a.tensors[k], b.tensors[k]) for k in a.tensors)
+    straight, a = _straight_and_resumed_agree(ConditionalTinyGAN, {"self_condition": "2", "width": "8"}, tmp_path,
+                                              pixelsmith_tiny_digits)
     sizes = json.loads(a.metadata["cluster_sizes"])
     assert len(sizes) == 10 and all(len(row) == 2 for row in sizes) and sum(map(sum, sizes)) == 64
     assert a.tensors["D.embed.weight"].shape[0] == 20      # D judged the 20 fine labels

@@ -13,7 +13,9 @@ from pixelsmith.plugin import (
     as_kernel_batch,
     blur_with_kernel,
     gaussian_kernel,
+    gaussian_noise_like,
     line_kernel,
+    motion_kernel,
     shake_kernel,
     test_photos,
 )
@@ -163,3 +165,42 @@ def test_the_prior_averages_four_views_unless_pnp_ensemble_says_otherwise():
         pixelsmith.restorer("deblur", device="cpu", pnp_ensemble=3)
     with pytest.raises(InvalidInputError, match="option of the unet-denoise prior"):
         pixelsmith.restorer("deblur", device="cpu", denoiser="other", pnp_ensemble=2)
+
+
+def test_a_motion_estimate_offers_its_continuous_line_as_a_second_candidate():
+    from pixelsmith_deblur.kernel_estimator import KernelEstimate
+
+    motion = KernelEstimate("motion", motion_kernel(13, 40.0), length=13, angle=40.0, expected_length=12.4)
+    first, second = motion.candidates()
+    assert torch.equal(first, motion.kernel) and torch.equal(second, line_kernel(12.4, 40.0))
+    assert len(KernelEstimate("gaussian", gaussian_kernel(2.0), sigma=2.0).candidates()) == 1
+    assert len(KernelEstimate("motion", motion_kernel(9, 10.0), length=9, angle=10.0).candidates()) == 1  # no expectation
+
+
+def test_the_interior_residual_prefers_the_kernel_that_made_the_blur():
+    from pixelsmith_deblur.deblur import interior_residual
+
+    clean = test_photos(size=64)["camera"]
+    true, other = line_kernel(11.3, 30.0), motion_kernel(11, 30.0)
+    y = blur_with_kernel(clean, true, "reflect")
+    assert interior_residual(clean, true, y) < 1e-10 < interior_residual(clean, other, y)
+
+
+@needs_denoiser
+def test_blind_restores_keep_the_candidate_that_explains_the_blur_best():
+    from pixelsmith_deblur.deblur import interior_residual
+
+    clean = test_photos(size=64)["camera"]
+    y = (blur_with_kernel(clean, line_kernel(12.6, 40.0), "reflect")
+         + gaussian_noise_like(clean, 0.01, torch.Generator().manual_seed(0))).clamp(0, 1)
+    deb = pixelsmith.restorer("deblur", device="cpu", pnp_ensemble=1)
+    estimate = deb.estimate_kernels(y)[0]
+    assert estimate.family == "motion" and len(estimate.candidates()) == 2
+    tried = [deb.restore(y, kernel=k, sigma=0.01) for k in estimate.candidates()]
+    residuals = [interior_residual(t, k / k.sum(), y) for t, k in zip(tried, estimate.candidates())]
+    best = tried[min(range(2), key=residuals.__getitem__)]
+    assert torch.allclose(deb.restore(y, sigma=0.01), best, atol=1e-6)
+    only_first = pixelsmith.restorer("deblur", device="cpu", pnp_ensemble=1, kernel_candidates=False)
+    assert torch.allclose(only_first.restore(y, sigma=0.01), tried[0], atol=1e-6)
+    with pytest.raises(InvalidInputError, match="kernel_candidates must be True or False"):
+        pixelsmith.restorer("deblur", device="cpu", kernel_candidates="yes")

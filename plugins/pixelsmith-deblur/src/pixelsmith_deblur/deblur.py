@@ -30,6 +30,7 @@ from pixelsmith.plugin import (
     UnknownComponentError,
     as_image_batch,
     as_kernel_batch,
+    blur_with_kernel,
     estimate_noise_sigma,
     gaussian_kernel,
     image_input,
@@ -70,6 +71,17 @@ def prepare_deblur_input(x: torch.Tensor, level: torch.Tensor | None, kernels: S
     return torch.cat([x, second, known], dim=1)
 
 
+def interior_residual(sharp: torch.Tensor, kernel: torch.Tensor, blurred: torch.Tensor) -> float:
+    """Mean squared difference between ``blurred`` and ``sharp`` blurred by ``kernel``, away from the
+    borders (a kernel radius plus 2 px), where boundary handling does not matter: how well a
+    deconvolution explains its data."""
+    r = kernel.shape[-1] // 2 + 2
+    d = blur_with_kernel(sharp, kernel.to(sharp), "replicate") - blurred  # any size; borders are cut
+    if d.shape[-1] > 2 * r and d.shape[-2] > 2 * r:
+        d = d[..., r:-r, r:-r]
+    return float(d.square().mean())
+
+
 def _check_kernel(k: Any) -> torch.Tensor:
     t = torch.as_tensor(k, dtype=torch.float32)
     if t.ndim != 2 or t.shape[0] % 2 == 0 or t.shape[1] % 2 == 0:
@@ -93,7 +105,9 @@ class Deblurrer(ResidualUNetRestorer):
     ``pnp_regularisation`` its λ, ``pnp_ensemble`` the views of unet-denoise's self-ensemble per call
     (default 4 with unet-denoise, measured best on the choice set, ``benchmarks/pnp_prior_choice.py``;
     1 is 3.3× faster);
-    blind restores then refine the estimated kernel ``refine_rounds``
+    blind restores try every candidate kernel of the estimate unless ``kernel_candidates=False`` (a
+    motion estimate is also tried as the continuous line of its expected length, and the deconvolution
+    that explains the blurred image better is kept; twice the time on motion blur), then refine the estimated kernel ``refine_rounds``
     times, fitting it to the deconvolved image, :mod:`.kernel_refine`); ``"network"`` the deblurring U-Net with a Wiener estimate as
     input (one network call; faster, weaker on kernels outside its training draw).
     ``estimator_weights=PATH`` replaces the packaged kernel-estimator weights.
@@ -113,7 +127,7 @@ class Deblurrer(ResidualUNetRestorer):
                  method: str = "pnp", denoiser: str = "unet-denoise", denoiser_weights: str | Path | None = None,
                  pnp_iterations: int = DEFAULT_ITERATIONS,
                  pnp_regularisation: float = DEFAULT_REGULARISATION, refine_rounds: int = REFINE_ROUNDS,
-                 pnp_ensemble: int | None = None, **options: Any) -> None:
+                 pnp_ensemble: int | None = None, kernel_candidates: bool = True, **options: Any) -> None:
         if method not in ("pnp", "network"):
             raise InvalidInputError(f"method must be 'pnp' or 'network', got {method!r}")
         if isinstance(pnp_iterations, bool) or not isinstance(pnp_iterations, int) or not 1 <= pnp_iterations <= 100:
@@ -139,6 +153,9 @@ class Deblurrer(ResidualUNetRestorer):
             (self.prior_file if denoiser == "unet-denoise" else None)
         self.pnp_iterations, self.pnp_regularisation = pnp_iterations, float(pnp_regularisation)
         self.pnp_ensemble = pnp_ensemble
+        if not isinstance(kernel_candidates, bool):
+            raise InvalidInputError(f"kernel_candidates must be True or False, got {kernel_candidates!r}")
+        self.kernel_candidates = kernel_candidates
 
     @cached_property
     def prior(self) -> Any:
@@ -168,11 +185,14 @@ class Deblurrer(ResidualUNetRestorer):
             raise InvalidInputError(f"estimate_kernel must be True or False, got {estimate!r}")
         sigma = params.pop("sigma", None)
         blind = params.get("kernel") is None and estimate
+        estimates = self.estimator(x) if blind else None
         if blind:
-            params["kernel"] = [e.kernel for e in self.estimator(x)]
+            params["kernel"] = [e.kernel for e in estimates]
         if self.method == "pnp" and params.get("kernel") is not None:
             kernels = self._kernels(params["kernel"], x.shape[0])
             levels = estimate_noise_sigma(x) if sigma is None else noise_levels(sigma, x.shape[0])
+            if blind and self.kernel_candidates and any(len(e.candidates()) > 1 for e in estimates):
+                return self._best_candidate(x, estimates, levels)
             for _ in range(self.refine_rounds if blind else 0):
                 # deconvolve with the current kernels, then fit each kernel to that sharp estimate
                 sharp = self._pnp(x, kernels, levels)
@@ -180,6 +200,24 @@ class Deblurrer(ResidualUNetRestorer):
                            for i, k in enumerate(kernels)]
             return self._pnp(x, kernels, levels)
         return super()._infer(x, **params)
+
+    def _best_candidate(self, x: torch.Tensor, estimates: list[KernelEstimate], levels: torch.Tensor
+                        ) -> torch.Tensor:
+        """Deconvolve with every candidate kernel of each estimate; keep, per image, the result that
+        explains the blurred image best (:func:`interior_residual`; refinement rounds then start from it)."""
+        out = self._pnp(x, [e.kernel for e in estimates], levels)
+        kernels = [e.kernel for e in estimates]
+        best = [interior_residual(out[i:i + 1], kernels[i], x[i:i + 1]) for i in range(x.shape[0])]
+        for i, e in enumerate(estimates):
+            for k in e.candidates()[1:]:
+                trial = self._pnp(x[i:i + 1], [_check_kernel(k)], levels[i:i + 1])
+                r = interior_residual(trial, k, x[i:i + 1])
+                if r < best[i]:
+                    best[i], kernels[i], out[i:i + 1] = r, _check_kernel(k), trial
+        for _ in range(self.refine_rounds):
+            kernels = [fit_kernel(out[i].mean(0), x[i].mean(0), support_for(k)) for i, k in enumerate(kernels)]
+            out = self._pnp(x, kernels, levels)
+        return out
 
     @staticmethod
     def _kernels(kernel: Any, b: int) -> list[torch.Tensor]:

@@ -30,6 +30,7 @@ from pixelsmith.plugin import (
     build_checked,
     gaussian_kernel,
     load_into,
+    line_kernel,
     load_weights,
     motion_kernel,
     pad_to_min_size,
@@ -64,6 +65,16 @@ class KernelEstimate:
     length: int = 0                      # motion length (odd)
     angle: float = float("nan")          # motion angle in degrees, [0, 180)
     confidence: float = float("nan")     # the network's probability for ``family``
+    #: motion: the length the network's length probabilities average to (continuous, in pixels)
+    expected_length: float = float("nan")
+
+    def candidates(self) -> list[torch.Tensor]:
+        """Kernels this estimate may stand for: its own; for motion also the anti-aliased straight line of
+        :attr:`expected_length` at :attr:`angle` (the estimator learnt Kornia's rasterised lines of odd
+        lengths; a blur by a continuous line is often better explained by the continuous kernel)."""
+        if self.family != "motion" or not math.isfinite(self.expected_length):
+            return [self.kernel]
+        return [self.kernel, line_kernel(self.expected_length, self.angle)]
 
     def describe(self) -> str:
         if self.family == "gaussian":
@@ -177,9 +188,10 @@ def decode(out: torch.Tensor) -> list[KernelEstimate]:
             estimates.append(KernelEstimate("gaussian", gaussian_kernel(s), sigma=s, confidence=float(probs[i, 0])))
         else:
             length = MOTION_LENGTHS[int(lens[i].argmax())]
+            expected = float((lens[i].softmax(-1) * torch.tensor(MOTION_LENGTHS, dtype=lens.dtype)).sum())
             angle = (math.degrees(math.atan2(float(ang[i, 1]), float(ang[i, 0]))) / 2.0) % 180.0
             estimates.append(KernelEstimate("motion", motion_kernel(length, angle), length=length, angle=angle,
-                                            confidence=float(probs[i, 1])))
+                                            confidence=float(probs[i, 1]), expected_length=expected))
     return estimates
 
 

@@ -18,7 +18,7 @@ import pixelsmith
 from pixelsmith.plugin import blur_with_kernel, gaussian_noise_like
 from pnp_prior_choice import NOISE, choice_set, kernels
 
-SETTINGS = {"kernel candidates (default)": True, "estimate's own kernel only": False}
+SETTINGS = {"kernel candidates": True, "estimate's own kernel only (default)": False}
 
 
 def main() -> None:

@@ -105,9 +105,11 @@ class Deblurrer(ResidualUNetRestorer):
     ``pnp_regularisation`` its λ, ``pnp_ensemble`` the views of unet-denoise's self-ensemble per call
     (default 4 with unet-denoise, measured best on the choice set, ``benchmarks/pnp_prior_choice.py``;
     1 is 3.3× faster);
-    blind restores try every candidate kernel of the estimate unless ``kernel_candidates=False`` (a
+    ``kernel_candidates=True`` makes blind restores try every candidate kernel of the estimate (a
     motion estimate is also tried as the continuous line of its expected length, and the deconvolution
-    that explains the blurred image better is kept; twice the time on motion blur), then refine the estimated kernel ``refine_rounds``
+    that explains the blurred image better is kept; twice the time on motion blur; off by default: it
+    helps continuous lines but picks the wrong kernel for some Kornia-blurred photographs, see the
+    model card), then refine the estimated kernel ``refine_rounds``
     times, fitting it to the deconvolved image, :mod:`.kernel_refine`); ``"network"`` the deblurring U-Net with a Wiener estimate as
     input (one network call; faster, weaker on kernels outside its training draw).
     ``estimator_weights=PATH`` replaces the packaged kernel-estimator weights.
@@ -127,7 +129,7 @@ class Deblurrer(ResidualUNetRestorer):
                  method: str = "pnp", denoiser: str = "unet-denoise", denoiser_weights: str | Path | None = None,
                  pnp_iterations: int = DEFAULT_ITERATIONS,
                  pnp_regularisation: float = DEFAULT_REGULARISATION, refine_rounds: int = REFINE_ROUNDS,
-                 pnp_ensemble: int | None = None, kernel_candidates: bool = True, **options: Any) -> None:
+                 pnp_ensemble: int | None = None, kernel_candidates: bool = False, **options: Any) -> None:
         if method not in ("pnp", "network"):
             raise InvalidInputError(f"method must be 'pnp' or 'network', got {method!r}")
         if isinstance(pnp_iterations, bool) or not isinstance(pnp_iterations, int) or not 1 <= pnp_iterations <= 100:

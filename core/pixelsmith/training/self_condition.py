@@ -23,6 +23,8 @@ import math
 import torch
 from torch import nn
 
+from .gan_weights import check_labels
+
 __all__ = ["cluster_images", "cluster_within_classes", "SelfConditionedGenerator",
            "SubclassConditionedGenerator", "PCA_DIMS"]
 
@@ -212,7 +214,4 @@ class SubclassConditionedGenerator(nn.Module):
         return labels * self.clusters + (u.unsqueeze(1) > bounds).sum(1)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        if labels is None or labels.shape != (z.shape[0],):
-            raise ValueError(f"a class-conditional network needs one label per image ({z.shape[0]}), "
-                             f"got {None if labels is None else tuple(labels.shape)}")
-        return self.net(z, self.fine_labels(z, labels))
+        return self.net(z, self.fine_labels(z, check_labels(labels, z.shape[0], self.num_classes)))

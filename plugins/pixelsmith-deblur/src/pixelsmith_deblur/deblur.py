@@ -193,33 +193,32 @@ class Deblurrer(ResidualUNetRestorer):
         if self.method == "pnp" and params.get("kernel") is not None:
             kernels = self._kernels(params["kernel"], x.shape[0])
             levels = estimate_noise_sigma(x) if sigma is None else noise_levels(sigma, x.shape[0])
-            if blind and self.kernel_candidates and any(len(e.candidates()) > 1 for e in estimates):
-                return self._best_candidate(x, estimates, levels)
+            sharp = None  # the deconvolution with the current kernels, when already computed
+            if blind and self.kernel_candidates:
+                kernels, sharp = self._best_candidates(x, estimates, kernels, levels)
             for _ in range(self.refine_rounds if blind else 0):
                 # deconvolve with the current kernels, then fit each kernel to that sharp estimate
-                sharp = self._pnp(x, kernels, levels)
+                sharp = self._pnp(x, kernels, levels) if sharp is None else sharp
                 kernels = [fit_kernel(sharp[i].mean(0), x[i].mean(0), support_for(k))
                            for i, k in enumerate(kernels)]
-            return self._pnp(x, kernels, levels)
+                sharp = None
+            return self._pnp(x, kernels, levels) if sharp is None else sharp
         return super()._infer(x, **params)
 
-    def _best_candidate(self, x: torch.Tensor, estimates: list[KernelEstimate], levels: torch.Tensor
-                        ) -> torch.Tensor:
-        """Deconvolve with every candidate kernel of each estimate; keep, per image, the result that
-        explains the blurred image best (:func:`interior_residual`; refinement rounds then start from it)."""
-        out = self._pnp(x, [e.kernel for e in estimates], levels)
-        kernels = [e.kernel for e in estimates]
+    def _best_candidates(self, x: torch.Tensor, estimates: list[KernelEstimate], kernels: list[torch.Tensor],
+                         levels: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Deconvolve with every candidate kernel of each estimate (``kernels``: the estimates' own,
+        checked); keep, per image, the kernel whose result explains the blurred image best
+        (:func:`interior_residual`). Returns the kept kernels and their deconvolutions."""
+        kernels, out = list(kernels), self._pnp(x, kernels, levels)
         best = [interior_residual(out[i:i + 1], kernels[i], x[i:i + 1]) for i in range(x.shape[0])]
         for i, e in enumerate(estimates):
-            for k in e.candidates()[1:]:
-                trial = self._pnp(x[i:i + 1], [_check_kernel(k)], levels[i:i + 1])
+            for k in map(_check_kernel, e.candidates()[1:]):
+                trial = self._pnp(x[i:i + 1], [k], levels[i:i + 1])
                 r = interior_residual(trial, k, x[i:i + 1])
                 if r < best[i]:
-                    best[i], kernels[i], out[i:i + 1] = r, _check_kernel(k), trial
-        for _ in range(self.refine_rounds):
-            kernels = [fit_kernel(out[i].mean(0), x[i].mean(0), support_for(k)) for i, k in enumerate(kernels)]
-            out = self._pnp(x, kernels, levels)
-        return out
+                    best[i], kernels[i], out[i:i + 1] = r, k, trial
+        return kernels, out
 
     @staticmethod
     def _kernels(kernel: Any, b: int) -> list[torch.Tensor]:

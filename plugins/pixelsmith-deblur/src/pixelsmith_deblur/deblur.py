@@ -42,6 +42,7 @@ from pixelsmith.plugin import (
 
 from .kernel_refine import fit_kernel, support_for
 from .kernel_estimator import KernelEstimate, KernelEstimator, load_kernel_estimator
+from .l0_kernel import estimate_kernel_l0
 from .pnp import DEFAULT_ITERATIONS, DEFAULT_PNP_ENSEMBLE, DEFAULT_REGULARISATION, pnp_deconvolve
 from .wiener import DEFAULT_BALANCE, wiener_deconvolve
 
@@ -56,6 +57,12 @@ PNP_PRIOR_SHA256 = "b9a72ef43ad93b84f303d3489f596912a39d90f43786bd553e73f7be8027
 #: kernels (see the model card); kept as an option for kernels the estimator cannot name.
 REFINE_ROUNDS = 0
 KERNEL_ESTIMATOR_SHA256 = "f8e0b5ae814779d6d1b4039c892f4a153f6abc2546db309dd9686e8ded6edfbc"
+#: Blind restores with ``kernel_shape="auto"``: below this family probability the estimator is taken to
+#: see a blur outside its two families, and the kernel is searched with a free shape instead
+#: (:mod:`.l0_kernel`). On the choice set every Gaussian, Kornia-line, continuous-line and anisotropic
+#: case had probability 1.00 and every camera-shake case 0.75–0.98.
+FREE_SHAPE_BELOW = 0.99
+KERNEL_SHAPES = ("auto", "family", "free")
 
 
 def prepare_deblur_input(x: torch.Tensor, level: torch.Tensor | None, kernels: Sequence[torch.Tensor | None]
@@ -113,6 +120,11 @@ class Deblurrer(ResidualUNetRestorer):
     times, fitting it to the deconvolved image, :mod:`.kernel_refine`); ``"network"`` the deblurring U-Net with a Wiener estimate as
     input (one network call; faster, weaker on kernels outside its training draw).
     ``estimator_weights=PATH`` replaces the packaged kernel-estimator weights.
+
+    ``kernel_shape`` (blind restores): ``"family"`` takes the estimator's Gaussian or straight-line
+    kernel; ``"free"`` searches a kernel of any shape on the image (:mod:`.l0_kernel`, about 2.5 s per
+    256² image); ``"auto"`` (default) does the latter only when the estimator's family probability is
+    below :data:`FREE_SHAPE_BELOW` (camera shake and other blur it was not trained on).
     """
 
     weights_file = packaged_weights("pixelsmith_deblur", "deblur.safetensors", DEBLUR_SHA256)
@@ -129,7 +141,8 @@ class Deblurrer(ResidualUNetRestorer):
                  method: str = "pnp", denoiser: str = "unet-denoise", denoiser_weights: str | Path | None = None,
                  pnp_iterations: int = DEFAULT_ITERATIONS,
                  pnp_regularisation: float = DEFAULT_REGULARISATION, refine_rounds: int = REFINE_ROUNDS,
-                 pnp_ensemble: int | None = None, kernel_candidates: bool = False, **options: Any) -> None:
+                 pnp_ensemble: int | None = None, kernel_candidates: bool = False, kernel_shape: str = "auto",
+                 **options: Any) -> None:
         if method not in ("pnp", "network"):
             raise InvalidInputError(f"method must be 'pnp' or 'network', got {method!r}")
         if isinstance(pnp_iterations, bool) or not isinstance(pnp_iterations, int) or not 1 <= pnp_iterations <= 100:
@@ -158,6 +171,9 @@ class Deblurrer(ResidualUNetRestorer):
         if not isinstance(kernel_candidates, bool):
             raise InvalidInputError(f"kernel_candidates must be True or False, got {kernel_candidates!r}")
         self.kernel_candidates = kernel_candidates
+        if kernel_shape not in KERNEL_SHAPES:
+            raise InvalidInputError(f"kernel_shape must be one of {KERNEL_SHAPES}, got {kernel_shape!r}")
+        self.kernel_shape = kernel_shape
 
     @cached_property
     def prior(self) -> Any:
@@ -189,7 +205,7 @@ class Deblurrer(ResidualUNetRestorer):
         blind = params.get("kernel") is None and estimate
         estimates = self.estimator(x) if blind else None
         if blind:
-            params["kernel"] = [e.kernel for e in estimates]
+            params["kernel"] = self._blind_kernels(x, estimates)
         if self.method == "pnp" and params.get("kernel") is not None:
             kernels = self._kernels(params["kernel"], x.shape[0])
             levels = estimate_noise_sigma(x) if sigma is None else noise_levels(sigma, x.shape[0])
@@ -204,6 +220,13 @@ class Deblurrer(ResidualUNetRestorer):
                 sharp = None
             return self._pnp(x, kernels, levels) if sharp is None else sharp
         return super()._infer(x, **params)
+
+    def _blind_kernels(self, x: torch.Tensor, estimates: list[KernelEstimate]) -> list[torch.Tensor]:
+        """Each image's kernel for a blind restore: the estimator's, or one of free shape searched on the
+        image (``kernel_shape="free"``, or ``"auto"`` when the estimator is unsure of the family)."""
+        free = [self.kernel_shape == "free" or (self.kernel_shape == "auto" and e.confidence < FREE_SHAPE_BELOW)
+                for e in estimates]
+        return [estimate_kernel_l0(x[i].mean(0)) if f else e.kernel for i, (e, f) in enumerate(zip(estimates, free))]
 
     def _best_candidates(self, x: torch.Tensor, estimates: list[KernelEstimate], kernels: list[torch.Tensor],
                          levels: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:

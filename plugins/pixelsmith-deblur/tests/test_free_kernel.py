@@ -1,0 +1,126 @@
+"""Kernels of free shape: the non-negative kernel fit against scipy's NNLS on the explicit system, the
+coarse-to-fine L0 search on a camera-shake blur, and how the restorer chooses between it and the
+estimator's family kernel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import nnls
+
+import pixelsmith
+from pixelsmith.plugin import (
+    InvalidInputError,
+    blur_with_kernel,
+    dead_leaves,
+    gaussian_kernel,
+    gaussian_noise_like,
+    shake_kernel,
+    test_photos,
+)
+from pixelsmith.testing import requires_component
+from pixelsmith_deblur.kernel_estimator import KernelEstimate
+from pixelsmith_deblur.kernel_refine import fit_kernel_nonnegative
+from pixelsmith_deblur.l0_kernel import centre_kernel, estimate_kernel_l0, l0_latent
+
+needs_denoiser = requires_component("restorer", "unet-denoise")
+
+
+def _padded(k: torch.Tensor, side: int) -> torch.Tensor:
+    p = (side - k.shape[0]) // 2
+    return torch.nn.functional.pad(k.double(), [p] * 4)
+
+
+def _explicit_nnls(x: np.ndarray, y: np.ndarray, side: int, margin: int) -> np.ndarray:
+    """The same least-squares problem written out row by row (one row per gradient pixel of ``y``'s
+    interior, one column per kernel tap) and solved by scipy's active-set NNLS."""
+    r = side // 2
+    grads = lambda v: (v[:-1, 1:] - v[:-1, :-1], v[1:, :-1] - v[:-1, :-1])  # noqa: E731
+    rows, rhs = [], []
+    for gx, gy in zip(grads(x), grads(y)):
+        h, w = gy.shape
+        for i in range(margin, h - margin):
+            for j in range(margin, w - margin):
+                rows.append(gx[i - r:i + r + 1, j - r:j + r + 1].reshape(-1))
+                rhs.append(gy[i, j])
+    k, _ = nnls(np.asarray(rows), np.asarray(rhs))
+    return (k / k.sum()).reshape(side, side)
+
+
+def test_the_nonnegative_fit_agrees_with_scipy_nnls_on_the_explicit_system():
+    clean = test_photos(size=128)["camera"][0, 0].double()
+    truth = shake_kernel(6.0, torch.Generator().manual_seed(1))
+    side = 7
+    y = blur_with_kernel(clean[None, None], truth, "reflect")[0, 0]
+    y = y + 0.005 * torch.randn(y.shape, generator=torch.Generator().manual_seed(0), dtype=y.dtype)
+    ours = fit_kernel_nonnegative(clean, y, side, ridge=1e-9, faint=0.0, iterations=3000).double()
+    reference = torch.from_numpy(_explicit_nnls(clean.numpy(), y.numpy(), side, margin=side))
+    assert float(ours.min()) >= 0 and abs(float(ours.sum()) - 1) < 1e-6
+    # L1 between unit-mass kernels (max 2). The fit takes the normal matrix Toeplitz (each offset pair summed
+    # over one region instead of a shifted one): close to the exact solution, not equal (0.08 here)
+    assert float((ours - reference).abs().sum()) < 0.12
+    assert float((reference - _padded(truth, side)).abs().sum()) < 0.05
+    assert float((ours - _padded(truth, side)).abs().sum()) < 0.12
+
+
+def test_the_fit_rejects_an_image_too_small_for_the_kernel():
+    x = torch.rand(12, 12, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="too small"):
+        fit_kernel_nonnegative(x, x, 15)
+
+
+def test_the_l0_latent_image_keeps_strong_edges_and_flattens_the_rest():
+    step = torch.zeros(48, 48, dtype=torch.float64)
+    step[:, 24:] = 1.0
+    k = gaussian_kernel(1.5).double()
+    blurred = blur_with_kernel(step[None, None], k, "circular")[0, 0] + \
+        0.01 * torch.randn(48, 48, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    x = l0_latent(blurred, k, 4e-3)
+    # one sharp edge per row (the step; plus the periodic wrap at the border), the noise flattened away
+    jumps = (x[:, 1:] - x[:, :-1]).abs() > 0.5
+    assert int(jumps[:, 23].sum()) == 48 and int(jumps.sum()) == 48
+    assert float((x[:, 26:46] - 1).abs().max()) < 0.05 and float(x[:, 2:22].abs().max()) < 0.05
+
+
+def test_centring_moves_the_centre_of_mass_to_the_middle_pixel():
+    k = torch.zeros(9, 9, dtype=torch.float64)
+    k[1, 6], k[2, 7] = 0.5, 0.5
+    c = centre_kernel(k)
+    rows, cols = torch.arange(9, dtype=torch.float64), torch.arange(9, dtype=torch.float64)
+    assert abs(float((c.sum(1) * rows).sum()) - 4) <= 0.5 and abs(float((c.sum(0) * cols).sum()) - 4) <= 0.5
+    assert float(c.sum()) == pytest.approx(1.0) and int((c > 0).sum()) == 2
+
+
+def test_the_search_finds_a_camera_shake_kernel_it_was_never_told_the_shape_of():
+    clean = dead_leaves(1, seed=3, size=160, channels=1)[0, 0]
+    truth = shake_kernel(12.0, torch.Generator().manual_seed(7))
+    y = blur_with_kernel(clean[None, None], truth, "reflect")
+    y = (y + gaussian_noise_like(y, 0.01, torch.Generator().manual_seed(0))).clamp(0, 1)[0, 0]
+    found = estimate_kernel_l0(y, 15)
+    assert found.shape == (15, 15) and float(found.min()) >= 0 and abs(float(found.sum()) - 1) < 1e-5
+    assert torch.equal(found, estimate_kernel_l0(y, 15))  # deterministic
+    truth15 = _padded(truth, 15)
+    found = found.double()
+    blob = _padded(gaussian_kernel(2.0), 15)  # a smooth guess of the right size, for comparison
+    assert float((found - truth15).abs().sum()) < 0.8 * float((blob - truth15).abs().sum())
+    with pytest.raises(ValueError, match="odd"):
+        estimate_kernel_l0(y, 14)
+
+
+def test_the_restorer_searches_a_free_shape_only_when_the_estimator_is_unsure():
+    from pixelsmith_deblur.deblur import FREE_SHAPE_BELOW
+
+    x = test_photos(size=64)["camera"]
+    deb = pixelsmith.restorer("deblur", device="cpu")
+    sure = KernelEstimate("gaussian", gaussian_kernel(1.0), sigma=1.0, confidence=1.0)
+    unsure = KernelEstimate("gaussian", gaussian_kernel(1.0), sigma=1.0, confidence=FREE_SHAPE_BELOW - 0.1)
+    kept, searched = deb._blind_kernels(torch.cat([x, x]), [sure, unsure])
+    assert kept is sure.kernel
+    assert torch.equal(searched, estimate_kernel_l0(x[0].mean(0)))
+    family_only = pixelsmith.restorer("deblur", device="cpu", kernel_shape="family")
+    assert family_only._blind_kernels(x, [unsure])[0] is unsure.kernel
+    always = pixelsmith.restorer("deblur", device="cpu", kernel_shape="free")
+    assert torch.equal(always._blind_kernels(x, [sure])[0], searched)
+    with pytest.raises(InvalidInputError, match="kernel_shape must be one of"):
+        pixelsmith.restorer("deblur", device="cpu", kernel_shape="any")

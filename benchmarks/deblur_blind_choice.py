@@ -1,6 +1,6 @@
 """``deblur``'s blind path, measured on the choice set only (not the outside photographs).
 
-    OMP_NUM_THREADS=1 python benchmarks/deblur_blind_choice.py [SETTING ...]
+    OMP_NUM_THREADS=1 python benchmarks/deblur_blind_choice.py [SETTING ...] [--families shake,line]
 
 The choice set of ``pnp_prior_choice.py`` (4 bundled training photographs and 4 dead-leaves images of seed 1,
 one kernel of each of five families, noise 0.01), restored blind: the kernel estimated, then plug-and-play.
@@ -13,7 +13,7 @@ expected length, the deconvolution that explains the blurred image better kept).
 
 from __future__ import annotations
 
-import sys
+import argparse
 
 import torch
 
@@ -35,10 +35,16 @@ def main() -> None:
     psnr = pixelsmith.metric("psnr")
     images = choice_set()
     tv = pixelsmith.restorer("tv-deconv")
-    only = sys.argv[1:] or list(SETTINGS)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("settings", nargs="*", help=f"settings to run (default all): {list(SETTINGS)}")
+    parser.add_argument("--families", help="comma-separated kernel families (default all)")
+    args = parser.parse_args()
+    only = args.settings or list(SETTINGS)
     deblurrers = {s: pixelsmith.restorer("deblur", device="cpu", **SETTINGS[s]) for s in only}
     overall: dict[str, list[float]] = {s: [] for s in only}
     for family, kernel in kernels().items():
+        if args.families and family not in args.families.split(","):
+            continue
         gains: dict[str, list[float]] = {s: [] for s in only}
         for i, clean in enumerate(images.values()):
             noise = gaussian_noise_like(clean, NOISE, torch.Generator().manual_seed(i))

@@ -16,13 +16,14 @@ from pixelsmith.plugin import (
     dead_leaves,
     gaussian_kernel,
     gaussian_noise_like,
+    motion_kernel,
     shake_kernel,
     test_photos,
 )
 from pixelsmith.testing import requires_component
 from pixelsmith_deblur.kernel_estimator import KernelEstimate
 from pixelsmith_deblur.kernel_refine import fit_kernel_nonnegative
-from pixelsmith_deblur.l0_kernel import centre_kernel, estimate_kernel_l0, l0_latent
+from pixelsmith_deblur.l0_kernel import centre_kernel, centre_subpixel, estimate_kernel_l0, l0_latent
 
 needs_denoiser = requires_component("restorer", "unet-denoise")
 
@@ -83,6 +84,15 @@ def test_the_l0_latent_image_keeps_strong_edges_and_flattens_the_rest():
     assert float((x[:, 26:46] - 1).abs().max()) < 0.05 and float(x[:, 2:22].abs().max()) < 0.05
 
 
+def test_subpixel_centring_puts_the_centre_of_mass_exactly_on_the_middle_pixel():
+    k = torch.zeros(9, 9, dtype=torch.float64)
+    k[3, 4], k[4, 5], k[4, 4] = 0.2, 0.5, 0.3     # centre of mass (3.8, 4.5): off by a fraction of a pixel
+    c = centre_subpixel(k)
+    rows = torch.arange(9, dtype=torch.float64)
+    assert float((c.sum(1) * rows).sum()) == pytest.approx(4.0) and float((c.sum(0) * rows).sum()) == pytest.approx(4.0)
+    assert float(c.min()) >= 0 and float(c.sum()) == pytest.approx(1.0)
+
+
 def test_centring_moves_the_centre_of_mass_to_the_middle_pixel():
     k = torch.zeros(9, 9, dtype=torch.float64)
     k[1, 6], k[2, 7] = 0.5, 0.5
@@ -108,19 +118,23 @@ def test_the_search_finds_a_camera_shake_kernel_it_was_never_told_the_shape_of()
         estimate_kernel_l0(y, 14)
 
 
-def test_the_restorer_searches_a_free_shape_only_when_the_estimator_is_unsure():
-    from pixelsmith_deblur.deblur import FREE_SHAPE_BELOW
+def test_the_restorer_keeps_a_sure_gaussian_refines_a_sure_line_and_searches_when_unsure():
+    from pixelsmith_deblur.deblur import FREE_SHAPE_BELOW, LINE_REFINE_ROUNDS
 
     x = test_photos(size=64)["camera"]
     deb = pixelsmith.restorer("deblur", device="cpu")
     sure = KernelEstimate("gaussian", gaussian_kernel(1.0), sigma=1.0, confidence=1.0)
+    line = KernelEstimate("motion", motion_kernel(7, 30.0), length=7, angle=30.0, confidence=1.0)
     unsure = KernelEstimate("gaussian", gaussian_kernel(1.0), sigma=1.0, confidence=FREE_SHAPE_BELOW - 0.1)
-    kept, searched = deb._blind_kernels(torch.cat([x, x]), [sure, unsure])
+    (kept, refined, searched), flags = deb._blind_kernels(torch.cat([x, x, x]), [sure, line, unsure])
+    assert flags == [False, False, True]
     assert kept is sure.kernel
+    assert torch.equal(refined, estimate_kernel_l0(x[0].mean(0), init=line.kernel, rounds=LINE_REFINE_ROUNDS))
     assert torch.equal(searched, estimate_kernel_l0(x[0].mean(0)))
+    assert not torch.equal(refined, searched)
     family_only = pixelsmith.restorer("deblur", device="cpu", kernel_shape="family")
-    assert family_only._blind_kernels(x, [unsure])[0] is unsure.kernel
+    assert family_only._blind_kernels(x, [unsure])[0][0] is unsure.kernel
     always = pixelsmith.restorer("deblur", device="cpu", kernel_shape="free")
-    assert torch.equal(always._blind_kernels(x, [sure])[0], searched)
+    assert torch.equal(always._blind_kernels(x, [sure])[0][0], searched)
     with pytest.raises(InvalidInputError, match="kernel_shape must be one of"):
         pixelsmith.restorer("deblur", device="cpu", kernel_shape="any")

@@ -104,7 +104,8 @@ def test_trains_resumes_exactly_and_feeds_the_deblurrer(tmp_path, pixelsmith_tin
     assert meta["task"] == "kernel-estimation" and "val_family_acc" in meta
 
     # the network method: the estimator feeds it without another plugin (pnp needs pixelsmith-unet's denoiser)
-    r = pixelsmith.restorer("deblur", device="cpu", estimator_weights=path, method="network")
+    # the estimator's own kernels (the default would refine a confident line or search an unsure one)
+    r = pixelsmith.restorer("deblur", device="cpu", estimator_weights=path, method="network", kernel_shape="family")
     x = torch.rand(2, 3, 40, 50, generator=torch.Generator().manual_seed(1))
     estimates = r.estimate_kernels(x)
     assert len(estimates) == 2 and all(abs(float(e.kernel.sum()) - 1) < 1e-5 for e in estimates)

@@ -28,10 +28,12 @@ import torch.nn.functional as F
 
 from .kernel_refine import fit_kernel_nonnegative
 
-__all__ = ["estimate_kernel_l0", "DEFAULT_SUPPORT"]
+__all__ = ["estimate_kernel_l0", "DEFAULT_SUPPORT", "MIN_SIDE"]
 
 #: Side of the estimated kernel (odd): blur paths up to about this many pixels across.
 DEFAULT_SUPPORT = 25
+#: Smallest image side searched (a smaller image has too few edges to pin a kernel down).
+MIN_SIDE = 32
 #: Scale step of the pyramid.
 SCALE = 1 / math.sqrt(2)
 #: Alternations of latent-image and kernel steps per scale.
@@ -90,6 +92,13 @@ def _resize_kernel(k: torch.Tensor, side: int) -> torch.Tensor:
     return k / k.sum() if float(k.sum()) > 0 else _delta(side, k.dtype)
 
 
+def _padded_to(k: torch.Tensor, side: int) -> torch.Tensor:
+    """An odd-sided kernel zero-padded (or cropped) to ``side×side`` about its centre, renormalised."""
+    p = (side - k.shape[0]) // 2
+    k = torch.nn.functional.pad(k, (p, p, p, p)) if p >= 0 else k[-p:p, -p:p]
+    return k / k.sum()
+
+
 def _delta(side: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     k = torch.zeros(side, side, dtype=dtype)
     k[side // 2, side // 2] = 1.0
@@ -116,6 +125,26 @@ def centre_kernel(k: torch.Tensor) -> torch.Tensor:
     return out / out.sum() if float(out.sum()) > 0 else k
 
 
+def centre_subpixel(k: torch.Tensor) -> torch.Tensor:
+    """``k`` shifted by the fraction of a pixel (bilinear weights) that puts its centre of mass exactly
+    on the centre pixel; call after :func:`centre_kernel`."""
+    side_h, side_w = k.shape
+    total = float(k.sum())
+    if total <= 0:
+        return k
+    cy = float((k.sum(1) * torch.arange(side_h, dtype=k.dtype)).sum()) / total - side_h // 2
+    cx = float((k.sum(0) * torch.arange(side_w, dtype=k.dtype)).sum()) / total - side_w // 2
+    # out(p) = k(p + c): a convex combination of the four integer shifts around c
+    fy, fx = math.floor(cy), math.floor(cx)
+    ay, ax = cy - fy, cx - fx
+    out = torch.zeros_like(k)
+    for dy, wy in ((fy, 1 - ay), (fy + 1, ay)):
+        for dx, wx in ((fx, 1 - ax), (fx + 1, ax)):
+            if wy * wx > 0:
+                out += wy * wx * torch.roll(torch.nn.functional.pad(k, (2, 2, 2, 2)), (-dy, -dx), (0, 1))[2:-2, 2:-2]
+    return out / out.sum()
+
+
 def _odd(n: float) -> int:
     n = max(3, int(round(n)))
     return n if n % 2 else n + 1
@@ -123,7 +152,8 @@ def _odd(n: float) -> int:
 
 def estimate_kernel_l0(y: torch.Tensor, support: int = DEFAULT_SUPPORT, *, rounds: int = ROUNDS,
                        lam: float = LAMBDA, ridge: float = 0.01, faint: float = 0.1,
-                       init: torch.Tensor | None = None) -> torch.Tensor:
+                       init: torch.Tensor | None = None, final_faint: float | None = None,
+                       subpixel: bool = True) -> torch.Tensor:
     """The ``support×support`` blur kernel (float32, ≥ 0, sum 1, centred on its centre of mass) of the
     gray blurred image ``y`` (``H×W`` in [0, 1]). ``init``: a kernel to start from at the scale where
     it first fits (else a 3-pixel kernel at the coarsest scale)."""
@@ -131,8 +161,10 @@ def estimate_kernel_l0(y: torch.Tensor, support: int = DEFAULT_SUPPORT, *, round
         raise ValueError(f"support must be an odd int ≥ 3, got {support}")
     y = y.detach().double().cpu()
     h, w = y.shape
+    if min(h, w) < MIN_SIDE:
+        raise ValueError(f"a {h}×{w} image is too small to search its blur kernel (at least {MIN_SIDE} pixels a side)")
     support = min(support, _odd(min(h, w) / 4 - 1) if min(h, w) >= 16 else 3)
-    scales = max(1, math.ceil(math.log(3 / support) / math.log(SCALE)) + 1)
+    scales = max(1, math.ceil(math.log(3 / support) / math.log(SCALE)) + 1) if init is None else 1
     k = None
     for s in reversed(range(scales)):
         factor = SCALE ** s
@@ -140,7 +172,7 @@ def estimate_kernel_l0(y: torch.Tensor, support: int = DEFAULT_SUPPORT, *, round
         ys = y if s == 0 else F.interpolate(y[None, None], scale_factor=factor, mode="bilinear",
                                             antialias=True, align_corners=False, recompute_scale_factor=True)[0, 0]
         if k is None:
-            k = _resize_kernel(init.double(), side) if init is not None and side >= 3 else _delta(side)
+            k = _delta(side) if init is None else _padded_to(init.double(), side)
         else:
             k = _resize_kernel(k, side)
         pad = side
@@ -152,4 +184,9 @@ def estimate_kernel_l0(y: torch.Tensor, support: int = DEFAULT_SUPPORT, *, round
             k = fit_kernel_nonnegative(x[pad:-pad, pad:-pad], ys, side, ridge=ridge, faint=faint).double()
             k = centre_kernel(k)
             lam_s = max(lam_s / 1.1, LAMBDA_MIN)
+    if final_faint is not None:
+        k = centre_kernel(fit_kernel_nonnegative(x[pad:-pad, pad:-pad], ys, side, ridge=ridge,
+                                                 faint=final_faint).double())
+    if subpixel:
+        k = centre_subpixel(k)
     return k.float()

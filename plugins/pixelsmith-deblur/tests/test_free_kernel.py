@@ -138,3 +138,15 @@ def test_the_restorer_keeps_a_sure_gaussian_refines_a_sure_line_and_searches_whe
     assert torch.equal(always._blind_kernels(x, [sure])[0][0], searched)
     with pytest.raises(InvalidInputError, match="kernel_shape must be one of"):
         pixelsmith.restorer("deblur", device="cpu", kernel_shape="any")
+
+
+@needs_denoiser
+def test_blind_kernels_are_the_kernels_a_blind_restore_uses():
+    clean = test_photos(size=96)["camera"]
+    y = pixelsmith.degradation("motion-blur", length=7, angle=60.0, noise=0.01).apply(clean, seed=0).image
+    deb = pixelsmith.restorer("deblur", device="cpu", pnp_ensemble=1)
+    (kernel,) = deb.blind_kernels(y)
+    estimate = deb.estimate_kernels(y)[0]
+    assert estimate.family == "motion" and estimate.confidence >= 0.99   # so refined, not searched
+    assert not torch.equal(kernel, estimate.kernel)
+    assert torch.allclose(deb.restore(y, sigma=0.01), deb.restore(y, kernel=kernel, sigma=0.01), atol=1e-6)

@@ -216,6 +216,14 @@ class Deblurrer(ResidualUNetRestorer):
         """The estimated blur of each image of ``x`` (B×C×H×W in [0, 1]): family, parameters, kernel."""
         return self.estimator(as_image_batch(x, name="x").to(self.device))
 
+    def blind_kernels(self, x: Any) -> list[torch.Tensor]:
+        """The kernel a blind ``restore(x)`` deblurs each image of ``x`` with (``kernel_shape``): the
+        estimator's, or one of free shape found on the image. ``restore(x, kernel=...)`` with them gives
+        the blind result, except that a kernel searched from scratch also raises the prior's noise levels
+        ×:data:`SEARCHED_SIGMA_FACTOR` (pass ``sigma`` accordingly)."""
+        x = as_image_batch(x, name="x").to(self.device)
+        return self._blind_kernels(x, self.estimator(x))[0]
+
     def _infer(self, x: torch.Tensor, **params: Any) -> torch.Tensor:
         estimate = params.pop("estimate_kernel", True)
         if estimate not in (True, False):

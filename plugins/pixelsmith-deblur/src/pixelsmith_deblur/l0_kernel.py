@@ -14,8 +14,8 @@ prior*, CVPR 2014):
 - both alternate on an image pyramid, from a 3-pixel kernel at the coarsest scale to the full support,
   with λ falling, so large blurs are found as small ones first.
 
-The result is centred on its centre of mass (the blur degradations' convention), so the deconvolved
-image is not shifted. FFTs are periodic, so the blurred image is mirror-padded by the kernel's side and
+The result is centred on its centre of mass (the blur degradations' convention) to a fraction of a
+pixel, so the deconvolved image is not shifted. FFTs are periodic, so the blurred image is mirror-padded by the kernel's side and
 only the interior enters the kernel fit.
 """
 
@@ -152,18 +152,19 @@ def _odd(n: float) -> int:
 
 def estimate_kernel_l0(y: torch.Tensor, support: int = DEFAULT_SUPPORT, *, rounds: int = ROUNDS,
                        lam: float = LAMBDA, ridge: float = 0.01, faint: float = 0.1,
-                       init: torch.Tensor | None = None, final_faint: float | None = None,
-                       subpixel: bool = True) -> torch.Tensor:
+                       init: torch.Tensor | None = None, subpixel: bool = True) -> torch.Tensor:
     """The ``support×support`` blur kernel (float32, ≥ 0, sum 1, centred on its centre of mass) of the
-    gray blurred image ``y`` (``H×W`` in [0, 1]). ``init``: a kernel to start from at the scale where
-    it first fits (else a 3-pixel kernel at the coarsest scale)."""
+    gray blurred image ``y`` (``H×W`` in [0, 1], at least :data:`MIN_SIDE` a side; the support shrinks to
+    about a quarter of the smaller side). ``init``: a kernel to refine at full resolution only, for
+    ``rounds`` rounds (else the coarse-to-fine search from a 3-pixel kernel). ``subpixel``: centre of
+    mass moved onto the centre pixel to a fraction of a pixel (else to the nearest pixel)."""
     if support % 2 == 0 or support < 3:
         raise ValueError(f"support must be an odd int ≥ 3, got {support}")
     y = y.detach().double().cpu()
     h, w = y.shape
     if min(h, w) < MIN_SIDE:
         raise ValueError(f"a {h}×{w} image is too small to search its blur kernel (at least {MIN_SIDE} pixels a side)")
-    support = min(support, _odd(min(h, w) / 4 - 1) if min(h, w) >= 16 else 3)
+    support = min(support, _odd(min(h, w) / 4 - 1))
     scales = max(1, math.ceil(math.log(3 / support) / math.log(SCALE)) + 1) if init is None else 1
     k = None
     for s in reversed(range(scales)):
@@ -184,9 +185,6 @@ def estimate_kernel_l0(y: torch.Tensor, support: int = DEFAULT_SUPPORT, *, round
             k = fit_kernel_nonnegative(x[pad:-pad, pad:-pad], ys, side, ridge=ridge, faint=faint).double()
             k = centre_kernel(k)
             lam_s = max(lam_s / 1.1, LAMBDA_MIN)
-    if final_faint is not None:
-        k = centre_kernel(fit_kernel_nonnegative(x[pad:-pad, pad:-pad], ys, side, ridge=ridge,
-                                                 faint=final_faint).double())
     if subpixel:
         k = centre_subpixel(k)
     return k.float()

@@ -211,6 +211,24 @@ def test_restore_files_and_parameters(photo_folder, tmp_path, fakes, capsys):
     assert not (tmp_path / "o2").exists()
 
 
+def test_restore_builds_the_restorer_with_the_options_given(photo_folder, tmp_path, fakes, capsys):
+    source = photo_folder / "a.png"
+    assert main(["restore", "tiny-box", str(source), "-o", str(tmp_path / "one"), "--quiet"]) == 0
+    assert main(["restore", "tiny-box", str(source), "-o", str(tmp_path / "three"), "--quiet",
+                 "--option", "passes=3"]) == 0
+    expected = pixelsmith.restorer("tiny-box", passes=3).restore(read_image(source))
+    three, one = read_image(tmp_path / "three" / "a.png"), read_image(tmp_path / "one" / "a.png")
+    assert float((three - expected).abs().max()) <= 0.5 / 255 + 1e-6   # 8-bit rounding only
+    assert float((three - one).abs().max()) > 2 / 255
+    capsys.readouterr()
+    assert main(["restore", "tiny-box", str(source), "-o", str(tmp_path / "bad"), "--quiet",
+                 "--option", "pases=3"]) != 0
+    assert "pases" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+    assert main(["restore", "tiny-box", str(source), "-o", str(tmp_path / "dev"), "--quiet",
+                 "--option", "device=cpu"]) == 2
+    assert "--device" in capsys.readouterr().err
+
+
 def test_restore_refuses_clashing_outputs(tmp_path, fakes, capsys):
     write_image(tmp_path / "in" / "x.png", _img(0))
     write_image(tmp_path / "in" / "x.jpg", _img(1))

@@ -57,7 +57,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "Inputs are never modified; existing outputs are skipped (so an interrupted run "
                     "resumes) unless --overwrite. Under torchrun the inputs are shared out among the "
                     "processes (see docs/distributed.md).",
-        epilog="example: pixelsmith restore unet-denoise photos/ -o restored/ sigma=0.1")
+        epilog="example: pixelsmith restore unet-denoise photos/ -o restored/ sigma=0.1; "
+               "pixelsmith restore deblur blurred/ -o sharp/ --option kernel_shape=family")
     p.add_argument("name", help="restorer name, e.g. unet-denoise")
     p.add_argument("inputs", nargs="+", metavar="INPUT|param=value",
                    help="image files or folders, then restore() parameters such as sigma=0.1")
@@ -68,6 +69,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available; "
                                                   "under torchrun cuda:LOCAL_RANK)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="an option the restorer is built with (repeatable), e.g. --option method=network; "
+                        "restore() parameters go after the inputs")
     add_max_pixels(p)
     p.set_defaults(run=run, kv_dest="inputs")
 
@@ -247,7 +251,10 @@ def _prepare(args: argparse.Namespace, ranks: _Ranks):  # noqa: ANN202
     if args.output.exists() and not args.output.is_dir():
         raise InvalidInputError(f"output folder (-o) {args.output} is an existing file, not a folder; give a "
                                 "folder path")
-    restorer = api.restorer(args.name, device=_device(args, ranks))
+    options = parse_params(args.option)
+    if "device" in options:
+        raise InvalidInputError("give the device with --device, not --option device=...")
+    restorer = api.restorer(args.name, device=_device(args, ranks), **options)
     restorer.check_params(params)
     check_output_folder(args.output, what="output folder (-o)")  # creates it: the last refusal
     return restorer, params, jobs

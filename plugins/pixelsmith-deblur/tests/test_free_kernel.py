@@ -118,6 +118,15 @@ def test_the_search_finds_a_camera_shake_kernel_it_was_never_told_the_shape_of()
         estimate_kernel_l0(y, 14)
 
 
+def test_a_large_image_is_searched_on_its_centre_crop(monkeypatch):
+    import pixelsmith_deblur.l0_kernel as l0
+
+    y = torch.rand(100, 140, generator=torch.Generator().manual_seed(0))
+    monkeypatch.setattr(l0, "MAX_SEARCH_SIDE", 64)
+    crop = y[18:82, 38:102]
+    assert torch.equal(l0.estimate_kernel_l0(y, 9, rounds=1), l0.estimate_kernel_l0(crop, 9, rounds=1))
+
+
 def test_the_restorer_keeps_a_sure_gaussian_refines_a_sure_line_and_searches_when_unsure():
     from pixelsmith_deblur.deblur import FREE_SHAPE_BELOW, LINE_REFINE_ROUNDS
 

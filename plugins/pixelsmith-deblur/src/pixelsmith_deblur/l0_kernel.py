@@ -28,12 +28,15 @@ import torch.nn.functional as F
 
 from .kernel_refine import fit_kernel_nonnegative
 
-__all__ = ["estimate_kernel_l0", "DEFAULT_SUPPORT", "MIN_SIDE"]
+__all__ = ["estimate_kernel_l0", "DEFAULT_SUPPORT", "MIN_SIDE", "MAX_SEARCH_SIDE"]
 
 #: Side of the estimated kernel (odd): blur paths up to about this many pixels across.
 DEFAULT_SUPPORT = 25
 #: Smallest image side searched (a smaller image has too few edges to pin a kernel down).
 MIN_SIDE = 32
+#: Larger images are searched on their centre crop of this side: the kernel is the same everywhere,
+#: and the search's time grows with the pixels (a whole 1024² image took 53 s of one thread).
+MAX_SEARCH_SIDE = 512
 #: Scale step of the pyramid.
 SCALE = 1 / math.sqrt(2)
 #: Alternations of latent-image and kernel steps per scale.
@@ -164,6 +167,10 @@ def estimate_kernel_l0(y: torch.Tensor, support: int = DEFAULT_SUPPORT, *, round
     h, w = y.shape
     if min(h, w) < MIN_SIDE:
         raise ValueError(f"a {h}×{w} image is too small to search its blur kernel (at least {MIN_SIDE} pixels a side)")
+    if max(h, w) > MAX_SEARCH_SIDE:
+        top, left = max(0, (h - MAX_SEARCH_SIDE) // 2), max(0, (w - MAX_SEARCH_SIDE) // 2)
+        y = y[top:top + MAX_SEARCH_SIDE, left:left + MAX_SEARCH_SIDE]
+        h, w = y.shape
     support = min(support, _odd(min(h, w) / 4 - 1))
     scales = max(1, math.ceil(math.log(3 / support) / math.log(SCALE)) + 1) if init is None else 1
     k = None

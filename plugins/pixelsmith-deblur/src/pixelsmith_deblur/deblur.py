@@ -255,8 +255,8 @@ class Deblurrer(ResidualUNetRestorer):
         """Each image's kernel for a blind restore (``kernel_shape``, see the class doc), and whether it
         was searched from scratch."""
         kernels, searched = [], []
+        big_enough = min(x.shape[-2:]) >= L0_MIN_SIDE  # else the estimator's kernel, whatever the setting
         for i, e in enumerate(estimates):
-            big_enough = min(x.shape[-2:]) >= L0_MIN_SIDE  # else the estimator's kernel, whatever the setting
             search = big_enough and (self.kernel_shape == "free"
                                      or (self.kernel_shape == "auto" and e.confidence < FREE_SHAPE_BELOW))
             if search:

@@ -22,7 +22,7 @@ import math
 
 import torch
 
-__all__ = ["fit_kernel", "fit_kernel_nonnegative", "support_for"]
+__all__ = ["delta_kernel", "fit_kernel", "fit_kernel_nonnegative", "support_for"]
 
 #: Taps fainter than this fraction of the largest are set to zero (noise in the fit).
 FAINT = 0.1
@@ -71,13 +71,7 @@ def fit_kernel(x: torch.Tensor, y: torch.Tensor, side: int, *, tikhonov: float =
     g = torch.fft.irfft2(h_hat.conj(), s=(2 * h, 2 * w))
     c = side // 2
     k = torch.roll(g, shifts=(c, c), dims=(0, 1))[:side, :side]
-    k = k.clamp_min(0)
-    if float(k.max()) <= 0:
-        return torch.zeros(side, side, dtype=torch.float32).index_put_((torch.tensor(c), torch.tensor(c)),
-                                                                      torch.tensor(1.0))
-    k = torch.where(k >= faint * k.max(), k, torch.zeros_like(k))
-    k = k * _connected_to_peak(k)
-    return (k / k.sum()).float()
+    return _clean(k.clamp_min(0), faint)
 
 
 def _connected_to_peak(k: torch.Tensor) -> torch.Tensor:
@@ -144,13 +138,17 @@ def fit_kernel_nonnegative(x: torch.Tensor, y: torch.Tensor, side: int, *, ridge
     return _clean(k.reshape(side, side), faint)
 
 
+def delta_kernel(side: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """The ``side×side`` identity kernel: 1 at the centre pixel (``side`` odd), 0 elsewhere."""
+    k = torch.zeros(side, side, dtype=dtype)
+    k[side // 2, side // 2] = 1.0
+    return k
+
+
 def _clean(k: torch.Tensor, faint: float) -> torch.Tensor:
     """Faint taps and specks apart from the strongest tap's piece removed; sum 1 (a delta if nothing is left)."""
-    side = k.shape[0]
     if float(k.max()) <= 0:
-        delta = torch.zeros(side, side, dtype=torch.float32)
-        delta[side // 2, side // 2] = 1.0
-        return delta
+        return delta_kernel(k.shape[0])
     k = torch.where(k >= faint * k.max(), k, torch.zeros_like(k))
     k = k * _connected_to_peak(k)
     return (k / k.sum()).float()

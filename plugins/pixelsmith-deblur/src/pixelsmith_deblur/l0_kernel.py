@@ -26,7 +26,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .kernel_refine import fit_kernel_nonnegative
+from .kernel_refine import delta_kernel, fit_kernel_nonnegative
 
 __all__ = ["estimate_kernel_l0", "DEFAULT_SUPPORT", "MIN_SIDE", "MAX_SEARCH_SIDE"]
 
@@ -92,7 +92,7 @@ def l0_latent(y: torch.Tensor, k: torch.Tensor, lam: float, *, kappa: float = 2.
 def _resize_kernel(k: torch.Tensor, side: int) -> torch.Tensor:
     k = F.interpolate(k[None, None], size=(side, side), mode="bilinear", align_corners=True)[0, 0]
     k = k.clamp_min(0)
-    return k / k.sum() if float(k.sum()) > 0 else _delta(side, k.dtype)
+    return k / k.sum() if float(k.sum()) > 0 else delta_kernel(side, k.dtype)
 
 
 def _padded_to(k: torch.Tensor, side: int) -> torch.Tensor:
@@ -100,12 +100,6 @@ def _padded_to(k: torch.Tensor, side: int) -> torch.Tensor:
     p = (side - k.shape[0]) // 2
     k = torch.nn.functional.pad(k, (p, p, p, p)) if p >= 0 else k[-p:p, -p:p]
     return k / k.sum()
-
-
-def _delta(side: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    k = torch.zeros(side, side, dtype=dtype)
-    k[side // 2, side // 2] = 1.0
-    return k
 
 
 def centre_kernel(k: torch.Tensor) -> torch.Tensor:
@@ -180,7 +174,7 @@ def estimate_kernel_l0(y: torch.Tensor, support: int = DEFAULT_SUPPORT, *, round
         ys = y if s == 0 else F.interpolate(y[None, None], scale_factor=factor, mode="bilinear",
                                             antialias=True, align_corners=False, recompute_scale_factor=True)[0, 0]
         if k is None:
-            k = _delta(side) if init is None else _padded_to(init.double(), side)
+            k = delta_kernel(side, torch.float64) if init is None else _padded_to(init.double(), side)
         else:
             k = _resize_kernel(k, side)
         pad = side

@@ -21,29 +21,19 @@ from denoise_ensemble_choice import SIGMAS, choice_set, psnr
 from pixelsmith.plugin import gaussian_noise_like
 
 
-class _clipping:
-    """A restorer whose input is clipped to [0, 1] first."""
-
-    def __init__(self, restorer) -> None:
-        self.restorer = restorer
-
-    def restore(self, x: torch.Tensor) -> torch.Tensor:
-        return self.restorer.restore(x.clamp(0, 1))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("weights", nargs="+", help="unet-denoise gray weights files (the first is the reference)")
     parser.add_argument("--clip-input", action="store_true",
-                        help="also judge each file with its noisy input clipped to [0, 1] before the network")
+                        help="judge each file twice: given the raw noisy values (clip_input=False) and with them "
+                             "clipped to [0, 1] before the network (clip_input=True, the restorer's default)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     images = choice_set()
-    restorers = {w: pixelsmith.restorer("unet-denoise", device="cpu", weights=w) for w in args.weights}
-    if args.clip_input:
-        for w in args.weights:
-            restorers[f"{w} + input clipped"] = _clipping(restorers[w])
-        args.weights = list(restorers)
+    variants = {"": {}} if not args.clip_input else {"": {"clip_input": False}, " + input clipped": {"clip_input": True}}
+    restorers = {f"{w}{label}": pixelsmith.restorer("unet-denoise", device="cpu", weights=w, **options)
+                 for w in args.weights for label, options in variants.items()}
+    args.weights = list(restorers)
     for clip in (True, False):
         for sigma in SIGMAS:
             rows: dict[str, dict[str, list[float]]] = {w: {"photos": [], "leaves": []} for w in args.weights}

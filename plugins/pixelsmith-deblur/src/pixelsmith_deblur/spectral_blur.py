@@ -1,0 +1,135 @@
+"""Blur read from the power spectrum: an anisotropic Gaussian fitted to it, and how well a kernel explains it.
+
+A blur multiplies the image's spectrum by the kernel's transfer function ``K``, so the blurred image's
+power is ``|K(f)|² P_x(f) + σ²``. Natural images have a power spectrum close to a power law,
+``P_x(f) ≈ c |f|^(−β)``, whatever they show. Taking logs where the signal stands above the noise:
+
+    log(P_y(f) − σ²) ≈ a − β log|f| + log|K(f)|².
+
+- For a Gaussian of covariance Σ (any orientation and elongation), ``log|K(f)|² = −4π² fᵀΣf``, so the
+  whole model is linear in (a, β, Σ): one least-squares fit gives Σ (:func:`fit_anisotropic_gaussian`).
+  The learnt kernel estimator knows only isotropic Gaussians and straight lines, and names an elongated
+  Gaussian a short line; this fit recovers it.
+- For any given kernel, the same regression with ``log|K|²`` fixed and only (a, β) free leaves a
+  residual (:func:`spectral_misfit`): how well that kernel explains the observed spectrum. Two candidate
+  kernels for one image are compared by it. (A line's transfer function has zeros and ripples across its
+  direction that no Gaussian has, which keeps the comparison sharp.)
+
+The power spectrum is Welch's estimate: overlapping Hann-windowed tiles, |FFT|² averaged. Bins at
+the lowest frequencies (where the window's leakage dominates) and bins within a factor
+:data:`ABOVE_NOISE` of the noise floor are left out of every fit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from pixelsmith.plugin import anisotropic_gaussian_kernel
+
+__all__ = ["WelchSpectrum", "welch_spectrum", "fit_anisotropic_gaussian", "gaussian_from_spectrum", "spectral_misfit",
+           "WINDOW"]
+
+#: Side of the Welch tiles (pixels; tiles overlap by half).
+WINDOW = 64
+#: Bins whose power is below this many noise floors carry little of the blur and are not fitted.
+ABOVE_NOISE = 4.0
+#: Fewer usable bins than this and no fit is attempted (a flat or tiny image).
+MIN_BINS = 32
+#: Widths fitted below this (pixels) are taken as this: a thinner Gaussian is a point at pixel scale.
+MIN_WIDTH = 0.3
+
+
+@dataclass(frozen=True)
+class WelchSpectrum:
+    """The Welch power spectrum of one gray image and the frequency bins fit to use."""
+
+    power: torch.Tensor   # window×window, float64, unshifted (fftfreq order), noise floor subtracted
+    fx: torch.Tensor      # horizontal frequency of each bin, cycles per pixel
+    fy: torch.Tensor      # vertical frequency
+    usable: torch.Tensor  # bool: above the noise and off the lowest frequencies
+
+    @property
+    def bins(self) -> int:
+        return int(self.usable.sum())
+
+
+def welch_spectrum(y: torch.Tensor, sigma: float, window: int = WINDOW) -> WelchSpectrum:
+    """Welch's power spectrum of the gray image ``y`` (``H×W``) with noise σ ``sigma`` (the noise
+    floor is subtracted). Images smaller than ``window`` use their smaller side (rounded down to even)."""
+    y = y.detach().double().cpu()
+    window = min(window, min(y.shape) // 2 * 2)
+    if window < 8:
+        raise ValueError(f"a {tuple(y.shape)} image is too small for a power spectrum")
+    tiles = y.unfold(0, window, window // 2).unfold(1, window, window // 2).reshape(-1, window, window)
+    hann = torch.hann_window(window, periodic=False, dtype=torch.float64)
+    taper = hann[:, None] * hann[None, :]
+    tiles = (tiles - tiles.mean(dim=(-2, -1), keepdim=True)) * taper
+    power = torch.fft.fft2(tiles).abs().square().mean(0)
+    floor = float(sigma) ** 2 * float(taper.square().sum())  # E|FFT(taper · white noise)|²
+    f = torch.fft.fftfreq(window, dtype=torch.float64)
+    fy, fx = torch.meshgrid(f, f, indexing="ij")
+    radius = (fx.square() + fy.square()).sqrt()
+    usable = (power > ABOVE_NOISE * floor) & (radius > 2.0 / window)
+    return WelchSpectrum(power - floor, fx, fy, usable)
+
+
+def _regress(design: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """Least squares; the solution and the root mean square residual."""
+    solution = torch.linalg.lstsq(design, target[:, None]).solution[:, 0]
+    return solution, float((design @ solution - target).square().mean().sqrt())
+
+
+def _power_law(s: WelchSpectrum) -> torch.Tensor:
+    """The design columns of ``a − β log|f|`` on the usable bins."""
+    radius = (s.fx.square() + s.fy.square()).sqrt()[s.usable]
+    return torch.stack([torch.ones_like(radius), -torch.log(radius)], dim=-1)
+
+
+def fit_anisotropic_gaussian(s: WelchSpectrum) -> tuple[float, float, float] | None:
+    """The Gaussian blur (σ along, σ across, angle in degrees in [0, 180), the blur degradations'
+    convention: x to the right, y down, counter-clockwise) that with a power law best explains ``s``;
+    None when too few bins are usable or no Gaussian fits (the fitted covariance is not positive)."""
+    if s.bins < MIN_BINS:
+        return None
+    fx, fy = s.fx[s.usable], s.fy[s.usable]
+    c = -4 * math.pi ** 2
+    design = torch.cat([_power_law(s), torch.stack([c * fx * fx, 2 * c * fx * fy, c * fy * fy], dim=-1)], dim=-1)
+    solution, _ = _regress(design, torch.log(s.power[s.usable]))
+    cov = torch.tensor([[solution[2], solution[3]], [solution[3], solution[4]]], dtype=torch.float64)
+    values, vectors = torch.linalg.eigh(cov)  # ascending
+    if float(values[1]) <= MIN_WIDTH ** 2:
+        return None
+    major = vectors[:, 1]  # (x, y) with y down; the angle counts counter-clockwise, so y flips
+    angle = math.degrees(math.atan2(-float(major[1]), float(major[0]))) % 180.0
+    return math.sqrt(float(values[1])), math.sqrt(max(float(values[0]), MIN_WIDTH ** 2)), angle
+
+
+def gaussian_from_spectrum(s: WelchSpectrum, max_sigma: float = 8.0) -> torch.Tensor | None:
+    """The kernel of :func:`fit_anisotropic_gaussian` (None as there; widths capped at ``max_sigma``)."""
+    fit = fit_anisotropic_gaussian(s)
+    if fit is None:
+        return None
+    along, across, angle = fit
+    return anisotropic_gaussian_kernel(min(along, max_sigma), min(across, max_sigma), angle)
+
+
+def spectral_misfit(s: WelchSpectrum, kernel: torch.Tensor) -> float:
+    """Root mean square of ``log P_y − log|K|² − (a − β log|f|)`` over the usable bins, (a, β) fitted:
+    how far the kernel's transfer function is from explaining the spectrum (smaller is better).
+    ``kernel``: ``k×k`` (odd, up to the window's side), correlation centred on its middle tap."""
+    if s.bins < MIN_BINS:
+        return math.inf
+    n = s.power.shape[0]
+    k = kernel.detach().double().cpu()
+    if k.shape[0] > n or k.shape[1] > n:
+        raise ValueError(f"a {tuple(k.shape)} kernel is larger than the {n}² spectrum window")
+    padded = torch.zeros(n, n, dtype=torch.float64)
+    padded[:k.shape[0], :k.shape[1]] = k / k.sum()
+    padded = torch.roll(padded, (-(k.shape[0] // 2), -(k.shape[1] // 2)), (0, 1))
+    # |K|² is the same for correlation and convolution; the floor keeps a kernel's exact zeros finite
+    transfer = torch.fft.fft2(padded).abs().square().clamp_min(1e-6)
+    target = torch.log(s.power[s.usable]) - torch.log(transfer[s.usable])
+    return _regress(_power_law(s), target)[1]

@@ -1,5 +1,5 @@
-"""Blur read from the power spectrum: the noise floor against Parseval, the anisotropic Gaussian fit on
-blurs of known shape, and the comparison that lets a blind restore tell an elongated Gaussian from a line."""
+"""Blur read from the power spectrum: the noise floor against Parseval, the anisotropic Gaussian and
+continuous-line fits on blurs of known shape, and the misfit that ranks a true kernel above a look-alike."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import math
 import pytest
 import torch
 
-import pixelsmith
 from pixelsmith.plugin import (
     anisotropic_gaussian_kernel,
     blur_with_kernel,
@@ -19,6 +18,7 @@ from pixelsmith.plugin import (
 from pixelsmith_deblur.spectral_blur import (
     ABOVE_NOISE,
     fit_anisotropic_gaussian,
+    fit_line,
     gaussian_from_spectrum,
     spectral_misfit,
     welch_spectrum,
@@ -77,13 +77,17 @@ def test_the_true_kernel_explains_the_spectrum_better_than_a_look_alike(truth, o
     assert spectral_misfit(s, truth) < spectral_misfit(s, other)
 
 
-def test_a_blind_restore_takes_the_gaussian_for_an_elongated_gaussian_and_the_line_for_a_line():
-    deb = pixelsmith.restorer("deblur", device="cpu", pnp_ensemble=1)
-    for truth, gaussian_expected in ((anisotropic_gaussian_kernel(2.5, 0.7, 130.0), True),
-                                     (line_kernel(11.0, 40.0), False)):
-        y = _blurred(truth, size=160)[None, None]
-        estimate = deb.estimate_kernels(y)[0]
-        assert estimate.family == "motion" and estimate.confidence >= 0.99  # the case the comparison is for
-        (kernel,) = deb.blind_kernels(y)
-        spectrum_fit = gaussian_from_spectrum(welch_spectrum(y[0, 0], float(pixelsmith.plugin.estimate_noise_sigma(y)[0])))
-        assert torch.equal(kernel, spectrum_fit) is gaussian_expected
+def test_the_line_fit_finds_a_continuous_line_from_a_guess_that_is_off():
+    y = _blurred(line_kernel(10.3, 62.0))
+    length, angle, misfit = fit_line(welch_spectrum(y, 0.01), 8.5, 57.0)
+    assert length == pytest.approx(10.3, abs=0.5) and _angle_gap(angle, 62.0) <= 2.0
+    assert misfit == pytest.approx(spectral_misfit(welch_spectrum(y, 0.01), line_kernel(length, angle)))
+
+
+def test_a_large_image_is_read_on_its_centre_crop(monkeypatch):
+    import pixelsmith_deblur.spectral_blur as spectral
+
+    y = torch.rand(100, 140, generator=torch.Generator().manual_seed(0))
+    monkeypatch.setattr(spectral, "MAX_SIDE", 64)
+    big, crop = spectral.welch_spectrum(y, 0.01, 32), spectral.welch_spectrum(y[18:82, 38:102], 0.01, 32)
+    assert torch.equal(big.power, crop.power) and torch.equal(big.usable, crop.usable)

@@ -44,7 +44,6 @@ from .kernel_refine import fit_kernel, support_for
 from .kernel_estimator import KernelEstimate, KernelEstimator, load_kernel_estimator
 from .l0_kernel import MIN_SIDE as L0_MIN_SIDE
 from .l0_kernel import estimate_kernel_l0
-from .spectral_blur import gaussian_from_spectrum, spectral_misfit, welch_spectrum
 from .pnp import DEFAULT_ITERATIONS, DEFAULT_PNP_ENSEMBLE, DEFAULT_REGULARISATION, pnp_deconvolve
 from .wiener import DEFAULT_BALANCE, wiener_deconvolve
 
@@ -233,13 +232,11 @@ class Deblurrer(ResidualUNetRestorer):
         blind = params.get("kernel") is None and estimate
         estimates = self.estimator(x) if blind else None
         searched = [False] * x.shape[0]  # kernels searched from scratch: less sure, treated as noisier
-        levels = None  # each image's noise level: the pnp method and blind kernels use it
-        if self.method == "pnp" or blind:
-            levels = estimate_noise_sigma(x) if sigma is None else noise_levels(sigma, x.shape[0])
         if blind:
-            params["kernel"], searched = self._blind_kernels(x, estimates, levels)
+            params["kernel"], searched = self._blind_kernels(x, estimates)
         if self.method == "pnp" and params.get("kernel") is not None:
             kernels = self._kernels(params["kernel"], x.shape[0])
+            levels = estimate_noise_sigma(x) if sigma is None else noise_levels(sigma, x.shape[0])
             levels = levels * torch.tensor([SEARCHED_SIGMA_FACTOR if s else 1.0 for s in searched], dtype=levels.dtype)
             sharp = None  # the deconvolution with the current kernels, when already computed
             if blind and self.kernel_candidates:
@@ -253,12 +250,11 @@ class Deblurrer(ResidualUNetRestorer):
             return self._pnp(x, kernels, levels) if sharp is None else sharp
         return super()._infer(x, **params)
 
-    def _blind_kernels(self, x: torch.Tensor, estimates: list[KernelEstimate], sigma: torch.Tensor | None = None
+    def _blind_kernels(self, x: torch.Tensor, estimates: list[KernelEstimate]
                        ) -> tuple[list[torch.Tensor], list[bool]]:
         """Each image's kernel for a blind restore (``kernel_shape``, see the class doc), and whether it
-        was searched from scratch. ``sigma``: the noise levels (``Tensor[B]``; estimated if None)."""
+        was searched from scratch."""
         kernels, searched = [], []
-        sigma = estimate_noise_sigma(x) if sigma is None else sigma
         big_enough = min(x.shape[-2:]) >= L0_MIN_SIDE  # else the estimator's kernel, whatever the setting
         for i, e in enumerate(estimates):
             search = big_enough and (self.kernel_shape == "free"
@@ -266,24 +262,12 @@ class Deblurrer(ResidualUNetRestorer):
             if search:
                 kernels.append(estimate_kernel_l0(x[i].mean(0)))
             elif big_enough and self.kernel_shape == "auto" and e.family == "motion":
-                # a straight line named with confidence: refined from it into a kernel of any shape, unless
-                # an elongated Gaussian (which the estimator also calls a short line) explains the spectrum better
-                line = estimate_kernel_l0(x[i].mean(0), init=e.kernel, rounds=LINE_REFINE_ROUNDS)
-                kernels.append(self._line_or_gaussian(x[i].mean(0), line, float(sigma[i])))
+                # a straight line named with confidence: refined from it into a kernel of any shape
+                kernels.append(estimate_kernel_l0(x[i].mean(0), init=e.kernel, rounds=LINE_REFINE_ROUNDS))
             else:
                 kernels.append(e.kernel)
             searched.append(search)
         return kernels, searched
-
-    @staticmethod
-    def _line_or_gaussian(y: torch.Tensor, line: torch.Tensor, sigma: float) -> torch.Tensor:
-        """``line``, or the anisotropic Gaussian fitted to ``y``'s power spectrum if that kernel explains
-        the spectrum better (:mod:`.spectral_blur`)."""
-        spectrum = welch_spectrum(y, sigma)
-        gaussian = gaussian_from_spectrum(spectrum)
-        if gaussian is None or max(gaussian.shape) > spectrum.power.shape[0]:
-            return line
-        return gaussian if spectral_misfit(spectrum, gaussian) < spectral_misfit(spectrum, line) else line
 
     def _best_candidates(self, x: torch.Tensor, estimates: list[KernelEstimate], kernels: list[torch.Tensor],
                          levels: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:

@@ -11,7 +11,7 @@ with the true kernel (dB; the fast proxy of ``deblur_blind_choice.py``):
 - ``estimator``: the estimator's own rasterised line (``kernel_shape="family"``);
 - ``refined``: one round of the L0 search started from it (what ``"auto"`` ships);
 - ``spectral line``: the continuous line that best explains the power spectrum
-  (:func:`pixelsmith_deblur.spectral_blur.fit_line`);
+  (:func:`pixelsmith_deblur.fit_line`);
 - ``spectral Gaussian``: the anisotropic Gaussian fitted to the spectrum;
 
 and three rules that choose among them by the spectral misfit. Printed: the mean per kernel family for each.
@@ -28,8 +28,7 @@ from _common import centre_crop
 from pixelsmith.data import TRAIN_PHOTOS, load_photo
 from pixelsmith.plugin import (anisotropic_gaussian_kernel, blur_with_kernel, dead_leaves, estimate_noise_sigma,
                                gaussian_noise_like, line_kernel, motion_kernel, shake_kernel)
-from pixelsmith_deblur.l0_kernel import estimate_kernel_l0
-from pixelsmith_deblur.spectral_blur import fit_line, gaussian_from_spectrum, spectral_misfit, welch_spectrum
+from pixelsmith_deblur import fit_line, gaussian_from_spectrum, spectral_misfit, welch_spectrum
 
 NOISE = 0.01
 #: a spectral line "agrees" with the estimator when their lengths differ by at most this (px)
@@ -92,7 +91,7 @@ def main() -> None:
         spectrum = welch_spectrum(y, float(estimate_noise_sigma(blurred)[0]))
         length, angle, _ = fit_line(spectrum, estimate.expected_length, estimate.angle)
         candidates = {"estimator": estimate.kernel,
-                      "refined": estimate_kernel_l0(y, init=estimate.kernel, rounds=1),
+                      "refined": deb.blind_kernels(blurred)[0],  # "auto" refines a confident line
                       "spectral line": line_kernel(length, angle),
                       "spectral Gaussian": gaussian_from_spectrum(spectrum)}
         candidates = {k: v for k, v in candidates.items() if v is not None}

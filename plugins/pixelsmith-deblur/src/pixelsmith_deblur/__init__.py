@@ -6,11 +6,14 @@ from pixelsmith.plugin import RestorerSpec, hookimpl
 
 from .deblur import Deblurrer
 from .kernel_estimator import KernelEstimate, blur_spectrum
+from .spectral_blur import fit_anisotropic_gaussian, fit_line, gaussian_from_spectrum, spectral_misfit, welch_spectrum
 from .training import train_deblur
 from .wiener import wiener_deconvolve
 
 __version__ = "0.1.0"
-__all__ = ["Deblurrer", "KernelEstimate", "blur_spectrum", "wiener_deconvolve", "__version__"]
+__all__ = ["Deblurrer", "KernelEstimate", "blur_spectrum", "wiener_deconvolve", "__version__",
+           # blur read from the power spectrum (not used by blind restores; see the model card)
+           "welch_spectrum", "fit_anisotropic_gaussian", "fit_line", "gaussian_from_spectrum", "spectral_misfit"]
 
 
 @hookimpl

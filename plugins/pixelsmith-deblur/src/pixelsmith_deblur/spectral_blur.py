@@ -20,7 +20,7 @@ readings looked decisive: taking the anisotropic Gaussian when it explains the s
 line, and the continuous line when its length agrees with the kernel estimator's, moved blind plug-and-play
 from −0.40 to +0.26 dB over TV given the true kernel. On the wider choice data of
 ``benchmarks/deblur_line_policy.py`` (13 training photographs and 4 dead leaves, 11 kernels) the same rules
-lost 0.05–0.6 dB against the refinement that ships (TV proxy), and on photographs the Gaussian "explained"
+lost 0.2–0.6 dB against the refinement that ships (TV proxy), and on photographs the Gaussian "explained"
 Kornia lines and camera shake better than the line did: a power law is a fair model of dead leaves and
 a poor one of bricks, cells and clocks. The module stays for that benchmark and for later work on a rule
 that holds; its fits are exact on images whose spectrum is a power law (tested).

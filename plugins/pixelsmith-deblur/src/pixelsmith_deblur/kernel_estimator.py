@@ -82,26 +82,17 @@ class KernelEstimate:
         return f"motion length {self.length} at {self.angle:.1f}° (p={self.confidence:.2f})"
 
 
-def _hann2d(n: int, device: torch.device) -> torch.Tensor:
-    w = torch.hann_window(n, periodic=False, device=device)
+def _hann2d(n: int, device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    w = torch.hann_window(n, periodic=False, device=device, dtype=dtype)
     return w[:, None] * w[None, :]
 
 
-def blur_spectrum(x: torch.Tensor, window: int = SPECTRUM_WINDOW, stride: int | None = None,
-                  max_windows: int = 1024) -> torch.Tensor:
-    """Welch log power spectrum of each gray image in ``x`` (B×1×H×W) → B×1×window×window.
-
-    Windows of ``window``² every ``stride`` pixels (default half a window; spread out so at most
-    ``max_windows`` are used on huge images), mean removed, Hann-tapered; |FFT|² averaged, centred,
-    log taken, and the mean log level subtracted so the result does not depend on contrast.
-    Images smaller than a window are reflect- (or replicate-) padded up to it.
-    """
-    b, c, h, w = x.shape
-    if c != 1:
-        raise InvalidInputError(f"blur_spectrum takes gray images (B×1×H×W), got {c} channels; "
-                                "average the channels first")
-    x = pad_to_min_size(x.float(), window)
-    h, w = x.shape[-2:]
+def welch_power(x: torch.Tensor, window: int, stride: int | None = None, max_windows: int = 1024) -> torch.Tensor:
+    """Welch's power spectrum of each gray image in ``x`` (B×1×H×W, at least ``window`` a side) →
+    B×window×window, unshifted, in ``x``'s dtype: windows of ``window``² every ``stride`` pixels (default
+    half a window; spread out so at most ``max_windows`` are used on huge images), mean removed,
+    Hann-tapered, |FFT|² averaged."""
+    b, _, h, w = x.shape
     stride = stride or window // 2
     # spread the windows over big images instead of taking thousands of them
     n_windows = ((h - window) // stride + 1) * ((w - window) // stride + 1)
@@ -109,8 +100,8 @@ def blur_spectrum(x: torch.Tensor, window: int = SPECTRUM_WINDOW, stride: int | 
         stride = int(math.ceil(stride * math.sqrt(n_windows / max_windows)))
     ys = list(range(0, h - window + 1, stride))
     xs = list(range(0, w - window + 1, stride))
-    hann = _hann2d(window, x.device)
-    power = torch.zeros(b, window, window, device=x.device)
+    hann = _hann2d(window, x.device, x.dtype)
+    power = torch.zeros(b, window, window, device=x.device, dtype=x.dtype)
     count = 0
     for y0 in ys:  # a row of windows at a time: bounded memory on any image size
         row = x[:, 0, y0:y0 + window].unfold(-1, window, stride)[..., :len(xs), :]
@@ -118,7 +109,23 @@ def blur_spectrum(x: torch.Tensor, window: int = SPECTRUM_WINDOW, stride: int | 
         row = (row - row.mean(dim=(-2, -1), keepdim=True)) * hann
         power += torch.fft.fft2(row).abs().pow(2).sum(dim=1)
         count += row.shape[1]
-    logp = torch.log(power / count + 1e-8)
+    return power / count
+
+
+def blur_spectrum(x: torch.Tensor, window: int = SPECTRUM_WINDOW, stride: int | None = None,
+                  max_windows: int = 1024) -> torch.Tensor:
+    """Welch log power spectrum of each gray image in ``x`` (B×1×H×W) → B×1×window×window.
+
+    :func:`welch_power` (windows of ``window``² every ``stride`` pixels, at most ``max_windows``),
+    centred, log taken, and the mean log level subtracted so the result does not depend on contrast.
+    Images smaller than a window are reflect- (or replicate-) padded up to it.
+    """
+    c = x.shape[1]
+    if c != 1:
+        raise InvalidInputError(f"blur_spectrum takes gray images (B×1×H×W), got {c} channels; "
+                                "average the channels first")
+    x = pad_to_min_size(x.float(), window)
+    logp = torch.log(welch_power(x, window, stride, max_windows) + 1e-8)
     logp = torch.fft.fftshift(logp, dim=(-2, -1))
     logp = logp - logp.mean(dim=(-2, -1), keepdim=True)
     return logp[:, None]

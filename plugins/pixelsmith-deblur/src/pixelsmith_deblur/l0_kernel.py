@@ -142,6 +142,13 @@ def centre_subpixel(k: torch.Tensor) -> torch.Tensor:
     return out / out.sum()
 
 
+def centre_crop(y: torch.Tensor, side: int) -> torch.Tensor:
+    """The centre ``side×side`` crop of an ``H×W`` image (a side already within ``side`` is kept whole)."""
+    h, w = y.shape[-2:]
+    top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    return y[..., top:top + side, left:left + side]
+
+
 def _odd(n: float) -> int:
     n = max(3, int(round(n)))
     return n if n % 2 else n + 1
@@ -161,10 +168,8 @@ def estimate_kernel_l0(y: torch.Tensor, support: int = DEFAULT_SUPPORT, *, round
     h, w = y.shape
     if min(h, w) < MIN_SIDE:
         raise ValueError(f"a {h}×{w} image is too small to search its blur kernel (at least {MIN_SIDE} pixels a side)")
-    if max(h, w) > MAX_SEARCH_SIDE:
-        top, left = max(0, (h - MAX_SEARCH_SIDE) // 2), max(0, (w - MAX_SEARCH_SIDE) // 2)
-        y = y[top:top + MAX_SEARCH_SIDE, left:left + MAX_SEARCH_SIDE]
-        h, w = y.shape
+    y = centre_crop(y, MAX_SEARCH_SIDE)
+    h, w = y.shape
     support = min(support, _odd(min(h, w) / 4 - 1))
     scales = max(1, math.ceil(math.log(3 / support) / math.log(SCALE)) + 1) if init is None else 1
     k = None

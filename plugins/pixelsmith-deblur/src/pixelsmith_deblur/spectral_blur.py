@@ -25,7 +25,8 @@ Kornia lines and camera shake better than the line did: a power law is a fair mo
 a poor one of bricks, cells and clocks. The module stays for that benchmark and for later work on a rule
 that holds; its fits are exact on images whose spectrum is a power law (tested).
 
-The power spectrum is Welch's estimate: overlapping Hann-windowed tiles, |FFT|² averaged. Bins at
+The power spectrum is Welch's estimate (:func:`.kernel_estimator.welch_power`, the kernel estimator's own):
+overlapping Hann-windowed tiles, |FFT|² averaged. Bins at
 the lowest frequencies (where the window's leakage dominates) and bins within a factor
 :data:`ABOVE_NOISE` of the noise floor are left out of every fit.
 """
@@ -38,6 +39,9 @@ from dataclasses import dataclass
 import torch
 
 from pixelsmith.plugin import anisotropic_gaussian_kernel, line_kernel
+
+from .kernel_estimator import welch_power
+from .l0_kernel import centre_crop
 
 __all__ = ["WelchSpectrum", "welch_spectrum", "fit_anisotropic_gaussian", "gaussian_from_spectrum", "spectral_misfit",
            "fit_line", "WINDOW"]
@@ -73,19 +77,13 @@ def welch_spectrum(y: torch.Tensor, sigma: float, window: int = WINDOW) -> Welch
     """Welch's power spectrum of the gray image ``y`` (``H×W``) with noise σ ``sigma`` (the noise
     floor is subtracted). Images smaller than ``window`` use their smaller side (rounded down to even);
     images over :data:`MAX_SIDE` a side, their centre crop."""
-    y = y.detach().double().cpu()
-    h, w = y.shape
-    top, left = max(0, (h - MAX_SIDE) // 2), max(0, (w - MAX_SIDE) // 2)
-    y = y[top:top + MAX_SIDE, left:left + MAX_SIDE]
+    y = centre_crop(y.detach().double().cpu(), MAX_SIDE)
     window = min(window, min(y.shape) // 2 * 2)
     if window < 8:
         raise ValueError(f"a {tuple(y.shape)} image is too small for a power spectrum")
-    tiles = y.unfold(0, window, window // 2).unfold(1, window, window // 2).reshape(-1, window, window)
-    hann = torch.hann_window(window, periodic=False, dtype=torch.float64)
-    taper = hann[:, None] * hann[None, :]
-    tiles = (tiles - tiles.mean(dim=(-2, -1), keepdim=True)) * taper
-    power = torch.fft.fft2(tiles).abs().square().mean(0)
-    floor = float(sigma) ** 2 * float(taper.square().sum())  # E|FFT(taper · white noise)|²
+    power = welch_power(y[None, None], window)[0]
+    taper = torch.hann_window(window, periodic=False, dtype=torch.float64)
+    floor = float(sigma) ** 2 * float(taper.square().sum()) ** 2  # E|FFT(taper · white noise)|², taper separable
     f = torch.fft.fftfreq(window, dtype=torch.float64)
     fy, fx = torch.meshgrid(f, f, indexing="ij")
     radius = (fx.square() + fy.square()).sqrt()

@@ -35,7 +35,6 @@ SETTINGS = {
 def main() -> None:
     torch.set_num_threads(1)
     psnr = pixelsmith.metric("psnr")
-    images = choice_set()
     tv = pixelsmith.restorer("tv-deconv")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("settings", nargs="*", help=f"settings to run (default all): {list(SETTINGS)}")
@@ -44,8 +43,7 @@ def main() -> None:
                         help="the 17 images of deblur_line_policy.py (13 training photographs, 4 dead leaves) "
                              "instead of the 8 of the choice set: 8 proved too few to choose a blind policy on")
     args = parser.parse_args()
-    if args.wide:
-        images = wide_images()
+    images = wide_images() if args.wide else choice_set()
     only = args.settings or list(SETTINGS)
     deblurrers = {s: pixelsmith.restorer("deblur", device="cpu", **SETTINGS[s]) for s in only}
     overall: dict[str, list[float]] = {s: [] for s in only}

@@ -19,6 +19,7 @@ and three rules that choose among them by the spectral misfit. Printed: the mean
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -77,9 +78,7 @@ def main() -> None:
     pictures = images()
     table: dict[str, dict[str, list[float]]] = {}
     seen = confident = 0
-    for j, (kname, kernel) in enumerate((k, v) for k, v in kernels().items() for _ in pictures):
-        name = list(pictures)[j % len(pictures)]
-        clean = pictures[name]
+    for j, ((kname, kernel), (name, clean)) in enumerate(itertools.product(kernels().items(), pictures.items())):
         blurred = (blur_with_kernel(clean, kernel, "reflect")
                    + gaussian_noise_like(clean, NOISE, torch.Generator().manual_seed(j))).clamp(0, 1)
         seen += 1

@@ -38,13 +38,15 @@ def deblur_recipe(config: TrainConfig):
     )
 
 
-#: What ``part=`` trains: the deblurring network, or the blind kernel estimator that feeds it.
-PARTS = ("restorer", "kernel-estimator")
+#: What ``part=`` trains: the deblurring network, the blind kernel estimator that feeds it, or the
+#: plug-and-play prior fine-tuned through the unrolled deconvolution.
+PARTS = ("restorer", "kernel-estimator", "pnp-prior")
 
 
 def train_deblur(config: TrainConfig) -> Path:
-    """Train the deblurring network (``<out>/restorer.safetensors``) or, with ``part=kernel-estimator``,
-    the blind kernel estimator (``<out>/kernel-estimator.safetensors``)."""
+    """Train the deblurring network (``<out>/restorer.safetensors``); with ``part=kernel-estimator``,
+    the blind kernel estimator (``<out>/kernel-estimator.safetensors``); with ``part=pnp-prior``, the
+    plug-and-play prior (``<out>/pnp-prior.safetensors``, :mod:`.prior_training`)."""
     from pixelsmith.plugin import TrainingError, train_restorer
 
     part = str((config.extra or {}).get("part", "restorer"))
@@ -54,6 +56,10 @@ def train_deblur(config: TrainConfig) -> Path:
         from .kernel_training import train_kernel_estimator
 
         return train_kernel_estimator(config)
+    if part == "pnp-prior":
+        from .prior_training import train_pnp_prior
+
+        return train_pnp_prior(config)
     return train_restorer(config, deblur_recipe(config))
 
 
@@ -64,5 +70,6 @@ OPTIONS = {
     "widths": Option("ints", "channels per U-Net scale, e.g. 32,64,128,256", low=1, high=4096),
     "unshuffle": Option("int", "pixel-unshuffle factor", low=1, high=16),
     "width": Option("int", "kernel estimator width (part=kernel-estimator)", low=8, high=1024),
+    "iterations": Option("int", "unrolled plug-and-play iterations (part=pnp-prior)", low=1, high=100),
 }
 declare_options(train_deblur, OPTIONS)

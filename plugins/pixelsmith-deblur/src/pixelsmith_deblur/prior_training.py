@@ -1,0 +1,222 @@
+"""``pixelsmith train deblur part=pnp-prior``: fine-tune the plug-and-play prior through the deconvolution.
+
+The pinned prior is a Gaussian denoiser, but inside plug-and-play (:mod:`.pnp`) it never sees white
+Gaussian noise: it sees the data step's output, whose error is coloured by the kernel (ringing along
+the kernel's spectral zeros, streaks along a motion path) at levels from 49/255 down to the image's.
+Deep unfolding (Zhang, Van Gool & Timofte, *Deep unfolding network for image super-resolution*,
+CVPR 2020, "USRNet") trains the denoiser through the unrolled iterations instead. Here the unrolled
+algorithm is :func:`.pnp.pnp_deconvolve` itself, the code inference runs, with the U-Net (one view)
+as its denoiser; the loss is L1 between its final output and the sharp patch, so the gradient reaches
+every iteration's denoiser call through the conjugate-gradient data steps.
+
+Each sample: a patch of ``--data`` (bundled photographs and/or dead leaves, ``mix=``), turned by a
+random flip/quarter turn, blurred by a kernel of one of five constructions drawn at random
+(:func:`draw_training_kernel`) with the scene beyond the patch (so the borders are unknown, as in a
+real photograph), Gaussian noise of σ uniform in [0, :data:`NOISE_MAX`], clipped to [0, 1]. The
+plug-and-play run is given that σ and the true kernel. It starts from the pinned prior (``init=``,
+default :data:`Deblurrer.prior_file`); validation: fixed blurs (noise 0.01) of the validation
+photographs' crops and 4 dead leaves of seed 1, one kernel per construction, PSNR of the
+8-iteration result. Writes ``pnp-prior.safetensors``, a
+``unet-denoise`` weights file: ``pixelsmith.restorer("deblur", denoiser_weights=PATH)`` uses it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Mapping
+
+import torch
+import torch.nn.functional as F
+
+from pixelsmith.plugin import (
+    RestorationRecipe,
+    RestorationTrainer,
+    TrainConfig,
+    TrainingSession,
+    UNet,
+    anisotropic_gaussian_kernel,
+    as_kernel_batch,
+    blur_with_kernel,
+    dead_leaves,
+    gaussian_kernel,
+    gaussian_noise_like,
+    line_kernel,
+    motion_kernel,
+    pad_to_multiple,
+    run_trainer,
+    shake_kernel,
+)
+
+from .pnp import DEFAULT_ITERATIONS, pnp_deconvolve
+
+__all__ = ["train_pnp_prior", "PnPPriorTrainer", "draw_training_kernel", "prior_denoise", "KERNEL_FAMILIES",
+           "NOISE_MAX", "MAX_KERNEL"]
+
+#: The constructions a training kernel is drawn from, with equal probability.
+KERNEL_FAMILIES = ("gaussian", "kornia-motion", "line", "anisotropic", "shake")
+#: Largest kernel side drawn; the patch's margin holds half of it.
+MAX_KERNEL = 25
+#: Noise σ of the training blurs is uniform in [0, NOISE_MAX].
+NOISE_MAX = 0.03
+#: The pinned prior's architecture (unet-denoise, gray): the fine-tune keeps it.
+PRIOR_WIDTHS = (32, 64, 128, 256)
+PRIOR_UNSHUFFLE = 2
+#: Dead-leaves images (seed 1) added to the validation photographs' crops.
+VAL_LEAVES = 4
+
+
+def draw_training_kernel(rng: torch.Generator) -> tuple[str, torch.Tensor]:
+    """(family, kernel) from one of :data:`KERNEL_FAMILIES`, every draw from ``rng``.
+
+    Ranges cover and exceed those of ``benchmarks/deblur_quality.py`` (its kernels are drawn from
+    another seed): isotropic σ 0.5–3.5; Kornia's lines of odd length 3–15; continuous lines 3–21 px;
+    anisotropic σ 0.8–3.5 × 0.3–1.5; camera-shake paths 8–30 px (kept when at most
+    :data:`MAX_KERNEL` a side)."""
+    def u(lo: float, hi: float) -> float:
+        return lo + (hi - lo) * float(torch.rand((), generator=rng, dtype=torch.float64))
+
+    family = KERNEL_FAMILIES[int(torch.randint(0, len(KERNEL_FAMILIES), (1,), generator=rng))]
+    if family == "gaussian":
+        return family, gaussian_kernel(u(0.5, 3.5))
+    if family == "kornia-motion":
+        return family, motion_kernel(3 + 2 * int(torch.randint(0, 7, (1,), generator=rng)), u(0, 180))
+    if family == "line":
+        return family, line_kernel(u(3, 21), u(0, 180))
+    if family == "anisotropic":
+        return family, anisotropic_gaussian_kernel(u(0.8, 3.5), u(0.3, 1.5), u(0, 180))
+    while True:
+        k = shake_kernel(u(8, 30), torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,), generator=rng))))
+        if k.shape[-1] <= MAX_KERNEL:
+            return family, k
+
+
+def _pad_kernel(k: torch.Tensor, side: int) -> torch.Tensor:
+    """An odd k×k kernel centred in side×side zeros (the same blur)."""
+    p = (side - k.shape[-1]) // 2
+    return F.pad(k, (p, p, p, p))
+
+
+def prior_denoise(model: torch.nn.Module, v: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+    """One pass of the prior network as ``unet-denoise`` runs it with σ given (``ensemble=1``): input
+    clipped to [0, 1], stacked with the level map and a "known" flag, padded to the network's
+    multiple, residual added, output clamped. Differentiable in ``model``'s weights."""
+    x = v.clamp(0, 1)
+    b, _, h, w = x.shape
+    padded, _ = pad_to_multiple(x, int(getattr(model, "module", model).multiple))
+    lmap = level.to(x.device, torch.float32).reshape(b, 1, 1, 1).expand(b, 1, *padded.shape[-2:])
+    inp = torch.cat([padded, lmap, torch.ones_like(lmap)], dim=1)
+    return (padded + model(inp))[..., :h, :w].clamp(0, 1)
+
+
+def _level_input(x: torch.Tensor, level: torch.Tensor, kernels: list | None = None) -> torch.Tensor:
+    """The recipe's ``prepare``: unet-denoise's input (image, level map, flag) for the core trainer's
+    own validation set, which this trainer replaces."""
+    b, _, h, w = x.shape
+    level = level.reshape(b, 1, 1, 1)
+    known = torch.isfinite(level).float()
+    lmap = torch.nan_to_num(level, nan=0.0) * known
+    return torch.cat([x, lmap.expand(b, 1, h, w), known.expand(b, 1, h, w)], dim=1)
+
+
+class PnPPriorTrainer(RestorationTrainer):
+    """Deep unfolding of :func:`.pnp.pnp_deconvolve` on the core restoration trainer (its patch
+    sources, warm start, Adam + EMA, checkpoints and ``--resume``); only the loss and validation differ."""
+
+    weights_name = "pnp-prior.safetensors"
+    weights_component = "unet-denoise"
+
+    def __init__(self, config: TrainConfig) -> None:
+        extra = dict(config.extra or {})
+        if "init" not in extra:  # a fine-tune of the pinned prior unless told otherwise
+            from .deblur import Deblurrer
+
+            extra["init"] = str(Deblurrer.prior_file.path)
+        self.iterations = int(extra.get("iterations", DEFAULT_ITERATIONS))
+        config = dataclasses.replace(config, extra=extra)
+        recipe = RestorationRecipe(
+            component="deblur-pnp-prior", task="deblur",
+            make_model=lambda: UNet(in_channels=3, out_channels=1, widths=PRIOR_WIDTHS, unshuffle=PRIOR_UNSHUFFLE),
+            prepare=_level_input, channels=1, patch=int(extra.get("patch", 64)), lr=1e-4, lr_min=1e-6,
+            warmup=50, ema_decay=0.998, metadata={"widths": ",".join(map(str, PRIOR_WIDTHS)),
+                                                  "role": "deblur plug-and-play prior (deep unfolding)"})
+        super().__init__(config, recipe)
+        self.margin = MAX_KERNEL // 2 + 1
+
+    def load_data(self, session: TrainingSession) -> None:
+        super().load_data(session)
+        # fixed validation blurs: the validation photographs' crops × one kernel per construction
+        rng = torch.Generator().manual_seed(self.config.seed + 4242)
+        kernels = []
+        for family in KERNEL_FAMILIES:
+            while True:
+                f, k = draw_training_kernel(rng)
+                if f == family:
+                    kernels.append(k)
+                    break
+        # validation photographs, and dead leaves of seed 1 (choice data, never the evaluation's seed)
+        val = torch.cat([self.val_clean, dead_leaves(VAL_LEAVES, seed=1, size=self.val_clean.shape[-1], channels=1)])
+        cleans, blurred, ks = [], [], []
+        for k in kernels:
+            for clean in val.split(1):
+                b = blur_with_kernel(clean, k, "reflect")
+                cleans.append(clean)
+                blurred.append((b + gaussian_noise_like(b, 0.01, rng)).clamp(0, 1))
+                ks.append(k)
+        self.val_cases = (torch.cat(cleans), torch.cat(blurred), ks)
+
+    def summary(self, session: TrainingSession, start: int) -> str:
+        return (f"fine-tuning the deblur plug-and-play prior through {self.iterations} unrolled iterations on "
+                f"{self.data_description}; {self.patch}² patches, kernels {', '.join(KERNEL_FAMILIES)}, "
+                f"batch {session.effective_batch_size}, steps {start}→{self.config.steps}, device {session.device}")
+
+    def _unrolled(self, model: torch.nn.Module, y: torch.Tensor, kernels: list[torch.Tensor],
+                  sigma: torch.Tensor) -> torch.Tensor:
+        side = max(k.shape[-1] for k in kernels)
+        batch = as_kernel_batch([_pad_kernel(k, side) for k in kernels], y.shape[0]).to(y.device)
+        return pnp_deconvolve(y, batch, lambda v, level: prior_denoise(model, v, level), sigma,
+                              iterations=self.iterations)
+
+    def loss(self, session: TrainingSession, step: int, model: torch.nn.Module) -> torch.Tensor:
+        rng = session.step_generator(step, "data")
+        m = self.margin
+        cleans, blurred, kernels, sigmas = [], [], [], []
+        for p in self.sampler(self.config.batch_size, rng):
+            p = torch.rot90(p, int(torch.randint(0, 4, (1,), generator=rng)), dims=(-2, -1))
+            if bool(torch.rand((), generator=rng) < 0.5):
+                p = p.flip(-1)
+            _, k = draw_training_kernel(rng)
+            sigma = NOISE_MAX * float(torch.rand((), generator=rng))
+            b = blur_with_kernel(p, k, "reflect")[..., m:-m, m:-m]  # the margin is real scene: unknown borders
+            blurred.append((b + gaussian_noise_like(b, sigma, rng)).clamp(0, 1))
+            cleans.append(p[..., m:-m, m:-m])
+            kernels.append(k)
+            sigmas.append(sigma)
+        clean = torch.cat(cleans).to(session.device)
+        out = self._unrolled(model, torch.cat(blurred).to(session.device), kernels, torch.tensor(sigmas))
+        return self.loss_fn(out, clean)
+
+    def evaluate(self, session: TrainingSession, model: torch.nn.Module) -> dict[str, float]:
+        import pixelsmith
+
+        psnr = pixelsmith.metric("psnr")
+        clean, blurred, kernels = self.val_cases
+        values = []
+        for i, k in enumerate(kernels):
+            out = self._unrolled(model, blurred[i:i + 1].to(session.device), [k], torch.tensor([0.01]))
+            values.append(float(psnr(out.cpu().clamp(0, 1), clean[i:i + 1])))
+        n = len(kernels) // len(KERNEL_FAMILIES)  # cases per construction, in KERNEL_FAMILIES order
+        per_family = {f"val_psnr_{f}": sum(values[j * n:(j + 1) * n]) / n for j, f in enumerate(KERNEL_FAMILIES)}
+        return {"val_psnr": sum(values) / len(values), **per_family}
+
+    def describe(self, values: Mapping[str, float]) -> str:
+        fams = ", ".join(f"{k[9:]} {v:.2f}" for k, v in values.items() if k.startswith("val_psnr_"))
+        return f"validation PSNR {values['val_psnr']:.2f} dB ({fams})"
+
+    def export_metadata(self, session: TrainingSession, run) -> dict[str, str]:
+        return {**super().export_metadata(session, run), "iterations": str(self.iterations)}
+
+
+def train_pnp_prior(config: TrainConfig) -> Path:
+    """Fine-tune the plug-and-play prior as ``config`` says; returns the path of ``pnp-prior.safetensors``."""
+    return run_trainer(config, PnPPriorTrainer(config))

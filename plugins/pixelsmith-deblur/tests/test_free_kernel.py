@@ -128,17 +128,17 @@ def test_a_large_image_is_searched_on_its_centre_crop(monkeypatch):
 
 
 def test_the_restorer_keeps_a_sure_gaussian_refines_a_sure_line_and_searches_when_unsure():
-    from pixelsmith_deblur.deblur import FREE_SHAPE_BELOW, LINE_REFINE_ROUNDS
+    from pixelsmith_deblur.deblur import FREE_SHAPE_BELOW
 
     x = test_photos(size=64)["camera"]
-    deb = pixelsmith.restorer("deblur", device="cpu")
+    deb = pixelsmith.restorer("deblur", device="cpu", line_refine_rounds=1)
     sure = KernelEstimate("gaussian", gaussian_kernel(1.0), sigma=1.0, confidence=1.0)
     line = KernelEstimate("motion", motion_kernel(7, 30.0), length=7, angle=30.0, confidence=1.0)
     unsure = KernelEstimate("gaussian", gaussian_kernel(1.0), sigma=1.0, confidence=FREE_SHAPE_BELOW - 0.1)
     (kept, refined, searched), flags = deb._blind_kernels(torch.cat([x, x, x]), [sure, line, unsure])
     assert flags == [False, False, True]
     assert kept is sure.kernel
-    assert torch.equal(refined, estimate_kernel_l0(x[0].mean(0), init=line.kernel, rounds=LINE_REFINE_ROUNDS))
+    assert torch.equal(refined, estimate_kernel_l0(x[0].mean(0), init=line.kernel, rounds=1))
     assert torch.equal(searched, estimate_kernel_l0(x[0].mean(0)))
     assert not torch.equal(refined, searched)
     family_only = pixelsmith.restorer("deblur", device="cpu", kernel_shape="family")
@@ -147,6 +147,13 @@ def test_the_restorer_keeps_a_sure_gaussian_refines_a_sure_line_and_searches_whe
     assert torch.equal(always._blind_kernels(x, [sure])[0][0], searched)
     with pytest.raises(InvalidInputError, match="kernel_shape must be one of"):
         pixelsmith.restorer("deblur", device="cpu", kernel_shape="any")
+    # line_refine_rounds=0: a confident line is the estimator's own; an unsure estimate is still searched
+    kept_line = pixelsmith.restorer("deblur", device="cpu", line_refine_rounds=0)
+    (k_line, k_unsure), flags = kept_line._blind_kernels(torch.cat([x, x]), [line, unsure])
+    assert k_line is line.kernel and flags == [False, True] and torch.equal(k_unsure, searched)
+    for bad in (-1, 11, 1.5, True):
+        with pytest.raises(InvalidInputError, match="line_refine_rounds"):
+            pixelsmith.restorer("deblur", device="cpu", line_refine_rounds=bad)
 
 
 @needs_denoiser

@@ -138,6 +138,8 @@ class Deblurrer(ResidualUNetRestorer):
     confident straight line into a kernel of any shape at full resolution (its true path may be
     anti-aliased, curved or thick; about 1.2 s), and searches from scratch when the estimator's family
     probability is below :data:`FREE_SHAPE_BELOW` (camera shake and other blur it was not trained on).
+    ``line_refine_rounds`` (default :data:`LINE_REFINE_ROUNDS`): rounds of that refinement of a confident
+    straight line; 0 keeps the estimator's line.
     ``kernel_candidates=True`` implies ``kernel_shape="family"``.
     """
 
@@ -156,7 +158,7 @@ class Deblurrer(ResidualUNetRestorer):
                  pnp_iterations: int = DEFAULT_ITERATIONS,
                  pnp_regularisation: float = DEFAULT_REGULARISATION, refine_rounds: int = REFINE_ROUNDS,
                  pnp_ensemble: int | None = None, kernel_candidates: bool = False, kernel_shape: str | None = None,
-                 **options: Any) -> None:
+                 line_refine_rounds: int = LINE_REFINE_ROUNDS, **options: Any) -> None:
         if method not in ("pnp", "network"):
             raise InvalidInputError(f"method must be 'pnp' or 'network', got {method!r}")
         if isinstance(pnp_iterations, bool) or not isinstance(pnp_iterations, int) or not 1 <= pnp_iterations <= 100:
@@ -173,6 +175,10 @@ class Deblurrer(ResidualUNetRestorer):
             raise InvalidInputError(f"pnp_regularisation must be a number in (0, 100], got {pnp_regularisation!r}")
         if isinstance(refine_rounds, bool) or not isinstance(refine_rounds, int) or not 0 <= refine_rounds <= 10:
             raise InvalidInputError(f"refine_rounds must be an int in [0, 10], got {refine_rounds!r}")
+        if isinstance(line_refine_rounds, bool) or not isinstance(line_refine_rounds, int) \
+                or not 0 <= line_refine_rounds <= 10:
+            raise InvalidInputError(f"line_refine_rounds must be an int in [0, 10], got {line_refine_rounds!r}")
+        self.line_refine_rounds = line_refine_rounds
         super().__init__(device, **options)
         self.refine_rounds = refine_rounds
         self._estimator_source = estimator_weights if estimator_weights is not None else self.estimator_file
@@ -261,9 +267,9 @@ class Deblurrer(ResidualUNetRestorer):
                                      or (self.kernel_shape == "auto" and e.confidence < FREE_SHAPE_BELOW))
             if search:
                 kernels.append(estimate_kernel_l0(x[i].mean(0)))
-            elif big_enough and self.kernel_shape == "auto" and e.family == "motion":
+            elif big_enough and self.kernel_shape == "auto" and e.family == "motion" and self.line_refine_rounds:
                 # a straight line named with confidence: refined from it into a kernel of any shape
-                kernels.append(estimate_kernel_l0(x[i].mean(0), init=e.kernel, rounds=LINE_REFINE_ROUNDS))
+                kernels.append(estimate_kernel_l0(x[i].mean(0), init=e.kernel, rounds=self.line_refine_rounds))
             else:
                 kernels.append(e.kernel)
             searched.append(search)

@@ -1,0 +1,69 @@
+"""``pixelsmith train deblur part=pnp-prior``: the kernel draw, the prior's forward against
+unet-denoise's own, and a tiny fine-tune that resumes exactly and feeds the restorer."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import pixelsmith
+from pixelsmith.plugin import TrainConfig, TrainingError, blur_with_kernel, read_metadata
+from pixelsmith.testing import check_resume, requires_component
+from pixelsmith_deblur import Deblurrer
+from pixelsmith_deblur.prior_training import KERNEL_FAMILIES, MAX_KERNEL, draw_training_kernel, prior_denoise
+
+needs_denoiser = requires_component("restorer", "unet-denoise")
+
+
+def test_kernel_draw_covers_every_construction_and_is_seeded():
+    draws = [draw_training_kernel(torch.Generator().manual_seed(s)) for s in range(60)]
+    assert {f for f, _ in draws} == set(KERNEL_FAMILIES)
+    for _, k in draws:
+        side = k.shape[-1]
+        assert k.shape == (side, side) and side % 2 == 1 and side <= MAX_KERNEL
+        assert float(k.min()) >= 0 and abs(float(k.sum()) - 1) < 1e-5
+    again = draw_training_kernel(torch.Generator().manual_seed(7))
+    assert again[0] == draws[7][0] and torch.equal(again[1], draws[7][1])
+
+
+@needs_denoiser
+def test_prior_forward_is_unet_denoise_with_sigma_given():
+    """The unrolled training runs the network exactly as deblur's pnp method calls unet-denoise."""
+    den = pixelsmith.restorer("unet-denoise", device="cpu", weights=Deblurrer.prior_file.path, ensemble=1)
+    g = torch.Generator().manual_seed(0)
+    v = torch.rand(2, 1, 37, 50, generator=g) * 1.2 - 0.1   # a data-step iterate: values leave [0, 1]
+    level = torch.tensor([0.02, 0.1])
+    with torch.no_grad():
+        ours = prior_denoise(den.model.eval(), v, level)
+    assert torch.allclose(ours, den.restore(v, sigma=level), atol=1e-6)
+
+
+def _config(out, data, steps, **extra):
+    return TrainConfig(out=out, data=data, steps=steps, batch_size=2, checkpoint_every=2, sample_every=1000,
+                       seed=3, device="cpu", quiet=True,
+                       extra={"part": "pnp-prior", "patch": "16", "iterations": "2", "schedule_steps": "4", **extra})
+
+
+@needs_denoiser
+def test_fine_tune_resumes_exactly_and_feeds_the_deblurrer(tmp_path, pixelsmith_tiny_photos):
+    spec = pixelsmith.spec("restorer", "deblur")
+    path = check_resume(spec.train, _config(tmp_path, pixelsmith_tiny_photos, 4)) / "pnp-prior.safetensors"
+    meta = read_metadata(path)
+    assert meta["component"] == "unet-denoise" and meta["iterations"] == "2"
+    assert meta["init"] == str(Deblurrer.prior_file.path)  # a fine-tune of the pinned prior by default
+    assert {f"val_psnr_{f}" for f in KERNEL_FAMILIES} <= set(meta)
+
+    # the file is a unet-denoise weights file: deblur's pnp method takes it as its prior
+    x = pixelsmith.data.load_photo("camera", channels=1)[..., 100:164, 100:164]
+    k = draw_training_kernel(torch.Generator().manual_seed(2))[1]
+    y = blur_with_kernel(x, k)
+    tuned = pixelsmith.restorer("deblur", device="cpu", denoiser_weights=path, pnp_ensemble=1, pnp_iterations=2)
+    pinned = pixelsmith.restorer("deblur", device="cpu", pnp_ensemble=1, pnp_iterations=2)
+    a, b = tuned.restore(y, kernel=k, sigma=0.01), pinned.restore(y, kernel=k, sigma=0.01)
+    assert a.shape == x.shape and not torch.equal(a, b)  # the fine-tuned weights are the ones used
+
+
+def test_bad_init_is_refused(tmp_path, pixelsmith_tiny_photos):
+    spec = pixelsmith.spec("restorer", "deblur")
+    with pytest.raises(TrainingError, match="no such weights file"):
+        spec.train(_config(tmp_path / "x", pixelsmith_tiny_photos, 1, init=str(tmp_path / "missing.safetensors")))

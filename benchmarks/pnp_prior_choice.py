@@ -1,6 +1,6 @@
 """Settings of ``deblur``'s plug-and-play method, measured on the choice set only (not the outside photographs).
 
-    OMP_NUM_THREADS=1 python benchmarks/pnp_prior_choice.py [--only SETTING ...]
+    OMP_NUM_THREADS=1 python benchmarks/pnp_prior_choice.py [--only SETTING ...] [--prior PATH ...] [--held-out]
 
 The choice set: 4 bundled training photographs (astronaut, coffee, grass, page; 256² centre crops) and 4
 dead-leaves images of seed 1, blurred by one kernel of each of five families (Gaussian σ 2, Kornia's motion
@@ -20,6 +20,7 @@ import torch
 import pixelsmith
 from _common import centre_crop
 from pixelsmith.data import load_photo
+from pixelsmith.plugin import VALIDATION_PHOTOS
 from pixelsmith.plugin import (anisotropic_gaussian_kernel, blur_with_kernel, dead_leaves, gaussian_kernel,
                                gaussian_noise_like, line_kernel, motion_kernel, shake_kernel)
 
@@ -52,6 +53,20 @@ def kernels() -> dict[str, torch.Tensor]:
             "shake": shake_kernel(20.0, torch.Generator().manual_seed(7))}
 
 
+def held_out_set() -> dict[str, torch.Tensor]:
+    """The validation photographs (never trained on) and 8 dead leaves of seed 1."""
+    images = {n: centre_crop(load_photo(n, channels=1)) for n in VALIDATION_PHOTOS}
+    leaves = dead_leaves(8, seed=1, size=256, channels=1)
+    images.update({f"leaves{i}": leaves[i:i + 1] for i in range(len(leaves))})
+    return images
+
+
+def held_out_kernels() -> dict[str, torch.Tensor]:
+    from deblur_line_policy import kernels as line_policy_kernels
+
+    return {"gaussian σ 2": gaussian_kernel(2.0), **line_policy_kernels()}
+
+
 def _deblurrer(options: dict):
     options = dict(options)
     if options.get("denoiser_weights") == "shipped":  # the file unet-denoise itself ships, not deblur's pinned one
@@ -62,16 +77,24 @@ def _deblurrer(options: dict):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", action="append", choices=list(SETTINGS), help="measure only these settings")
+    parser.add_argument("--prior", action="append", default=[], metavar="PATH",
+                        help="also measure the 4-view prior with these unet-denoise weights files (e.g. a "
+                             "`pixelsmith train deblur part=pnp-prior` fine-tune or one of its checkpoints' exports)")
+    parser.add_argument("--held-out", action="store_true",
+                        help="images no training run sees: the 2 validation photographs (clock, rocket) and 8 "
+                             "dead leaves of seed 1, with the 11 kernels of deblur_line_policy.py and the Gaussian "
+                             "σ 2 (the choice set's photographs train the fine-tuned priors of --prior)")
     args = parser.parse_args()
     settings = {k: v for k, v in SETTINGS.items() if not args.only or k in args.only}
+    settings.update({f"4-view prior, {path}": {"pnp_ensemble": 4, "denoiser_weights": path} for path in args.prior})
     torch.set_num_threads(1)
     psnr = pixelsmith.metric("psnr")
-    images = choice_set()
+    images, family_kernels = (held_out_set(), held_out_kernels()) if args.held_out else (choice_set(), kernels())
     deblurrers = {setting: _deblurrer(options) for setting, options in settings.items()}
     tv = pixelsmith.restorer("tv-deconv")
     gains: dict[tuple[str, str], dict[str, float]] = {}
     seconds = dict.fromkeys(settings, 0.0)
-    for family, kernel in kernels().items():
+    for family, kernel in family_kernels.items():
         for i, (name, clean) in enumerate(images.items()):
             noise = gaussian_noise_like(clean, NOISE, torch.Generator().manual_seed(i))
             blurred = (blur_with_kernel(clean, kernel, "reflect") + noise).clamp(0, 1)
@@ -88,7 +111,7 @@ def main() -> None:
         print(f"{family}: gain over TV {means}", flush=True)
     for group in ("photos", "leaves"):
         names = [n for n in images if n.startswith("leaves") == (group == "leaves")]
-        keys = [(f, n) for f in kernels() for n in names]
+        keys = [(f, n) for f in family_kernels for n in names]
         print(f"{group}: gain over TV {({s: round(sum(gains[k][s] for k in keys) / len(keys), 2) for s in settings})}")
     print("CPU s per image:", {s: round(t / len(gains), 2) for s, t in seconds.items()})
 

@@ -1,6 +1,6 @@
 """Settings of ``deblur``'s plug-and-play method, measured on the choice set only (not the outside photographs).
 
-    OMP_NUM_THREADS=1 python benchmarks/pnp_prior_choice.py [--only SETTING ...] [--prior PATH ...] [--held-out]
+    OMP_NUM_THREADS=1 python benchmarks/pnp_prior_choice.py [--only SETTING ...] [--prior PATH ...] [--held-out] [--blind]
 
 The choice set: 4 bundled training photographs (astronaut, coffee, grass, page; 256² centre crops) and 4
 dead-leaves images of seed 1, blurred by one kernel of each of five families (Gaussian σ 2, Kornia's motion
@@ -84,6 +84,8 @@ def main() -> None:
                         help="images no training run sees: the 2 validation photographs (clock, rocket) and 8 "
                              "dead leaves of seed 1, with the 11 kernels of deblur_line_policy.py and the Gaussian "
                              "σ 2 (the choice set's photographs train the fine-tuned priors of --prior)")
+    parser.add_argument("--blind", action="store_true",
+                        help="blind restores (kernel and σ found on the image) instead of the true kernel")
     args = parser.parse_args()
     settings = {k: v for k, v in SETTINGS.items() if not args.only or k in args.only}
     settings.update({f"4-view prior, {path}": {"pnp_ensemble": 4, "denoiser_weights": path} for path in args.prior})
@@ -103,7 +105,7 @@ def main() -> None:
                 row = {}
                 for setting, deblur in deblurrers.items():
                     start = time.process_time()
-                    out = deblur.restore(blurred, kernel=kernel, sigma=NOISE)
+                    out = deblur.restore(blurred) if args.blind else deblur.restore(blurred, kernel=kernel, sigma=NOISE)
                     seconds[setting] += time.process_time() - start
                     row[setting] = float(psnr(out.clamp(0, 1), clean)[0]) - baseline
             gains[(family, name)] = row

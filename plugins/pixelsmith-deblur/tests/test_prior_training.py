@@ -10,7 +10,9 @@ import pixelsmith
 from pixelsmith.plugin import TrainConfig, TrainingError, blur_with_kernel, read_metadata
 from pixelsmith.testing import check_resume, requires_component
 from pixelsmith_deblur import Deblurrer
-from pixelsmith_deblur.prior_training import KERNEL_FAMILIES, MAX_KERNEL, draw_training_kernel, prior_denoise
+from pixelsmith.plugin import gaussian_kernel, line_kernel
+from pixelsmith_deblur.prior_training import (KERNEL_FAMILIES, MAX_KERNEL, draw_training_kernel, perturb_kernel,
+                                             prior_denoise)
 
 needs_denoiser = requires_component("restorer", "unet-denoise")
 
@@ -24,6 +26,31 @@ def test_kernel_draw_covers_every_construction_and_is_seeded():
         assert float(k.min()) >= 0 and abs(float(k.sum()) - 1) < 1e-5
     again = draw_training_kernel(torch.Generator().manual_seed(7))
     assert again[0] == draws[7][0] and torch.equal(again[1], draws[7][1])
+
+
+def _spread(k: torch.Tensor) -> tuple[float, float]:
+    """(standard deviation along x, along y) of a kernel's taps about its centre of mass."""
+    c = torch.arange(k.shape[-1], dtype=torch.float64) - (k.shape[-1] - 1) / 2
+    y, x = torch.meshgrid(c, c, indexing="ij")
+    k = k.double()
+    mx, my = (k * x).sum(), (k * y).sum()
+    return float((k * (x - mx) ** 2).sum().sqrt()), float((k * (y - my) ** 2).sum().sqrt())
+
+
+def test_kernel_perturbation_stretches_and_turns_within_its_bounds():
+    g = gaussian_kernel(2.0)
+    base = _spread(g)[0]
+    spreads = [_spread(perturb_kernel(g, torch.Generator().manual_seed(s)))[0] for s in range(20)]
+    # σ scales by the stretch factor, within ±15 % (bilinear resampling and the wider frame, which shows
+    # more of the Gaussian's tail, add a little), and is not constant
+    assert all(base / 1.16 < v < base * 1.2 for v in spreads) and max(spreads) - min(spreads) > 0.1 * base
+    line = line_kernel(12.0, 0.0)
+    turned = perturb_kernel(line, torch.Generator().manual_seed(1))
+    assert turned.shape == (line.shape[0] + 2,) * 2 and float(turned.min()) >= 0
+    assert abs(float(turned.sum()) - 1) < 1e-5 and _spread(turned)[1] > 0.05  # no longer exactly horizontal
+    # no stretch, no turn: the same kernel in a 2-pixel-wider frame
+    same = perturb_kernel(line, torch.Generator().manual_seed(0), scale=0.0, degrees=0.0)
+    assert torch.allclose(same[1:-1, 1:-1], line, atol=1e-6)
 
 
 @needs_denoiser
@@ -41,7 +68,8 @@ def test_prior_forward_is_unet_denoise_with_sigma_given():
 def _config(out, data, steps, **extra):
     return TrainConfig(out=out, data=data, steps=steps, batch_size=2, checkpoint_every=2, sample_every=1000,
                        seed=3, device="cpu", quiet=True,
-                       extra={"part": "pnp-prior", "patch": "16", "iterations": "2", "schedule_steps": "4", **extra})
+                       extra={"part": "pnp-prior", "patch": "16", "iterations": "2", "schedule_steps": "4",
+                              "kernel_error": "0.5", **extra})
 
 
 @needs_denoiser
@@ -49,7 +77,7 @@ def test_fine_tune_resumes_exactly_and_feeds_the_deblurrer(tmp_path, pixelsmith_
     spec = pixelsmith.spec("restorer", "deblur")
     path = check_resume(spec.train, _config(tmp_path, pixelsmith_tiny_photos, 4)) / "pnp-prior.safetensors"
     meta = read_metadata(path)
-    assert meta["component"] == "unet-denoise" and meta["iterations"] == "2"
+    assert meta["component"] == "unet-denoise" and meta["iterations"] == "2" and meta["kernel_error"] == "0.5"
     assert meta["init"] == str(Deblurrer.prior_file.path)  # a fine-tune of the pinned prior by default
     assert {f"val_psnr_{f}" for f in KERNEL_FAMILIES} <= set(meta)
 

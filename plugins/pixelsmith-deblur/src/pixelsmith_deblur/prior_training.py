@@ -23,6 +23,7 @@ photographs' crops and 4 dead leaves of seed 1, one kernel per construction, PSN
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Mapping
 
@@ -51,7 +52,7 @@ from pixelsmith.plugin import (
 from .pnp import DEFAULT_ITERATIONS, pnp_deconvolve
 
 __all__ = ["train_pnp_prior", "PnPPriorTrainer", "draw_training_kernel", "prior_denoise", "KERNEL_FAMILIES",
-           "NOISE_MAX", "MAX_KERNEL"]
+           "NOISE_MAX", "MAX_KERNEL", "perturb_kernel"]
 
 #: The constructions a training kernel is drawn from, with equal probability.
 KERNEL_FAMILIES = ("gaussian", "kornia-motion", "line", "anisotropic", "shake")
@@ -62,6 +63,10 @@ NOISE_MAX = 0.03
 #: The pinned prior's architecture (unet-denoise, gray): the fine-tune keeps it.
 PRIOR_WIDTHS = (32, 64, 128, 256)
 PRIOR_UNSHUFFLE = 2
+#: ``kernel_error=P``: on a share P of the samples plug-and-play is given the kernel stretched by up to
+#: this factor (±15 %) and turned by up to this angle (±6°) instead of the true one (:func:`perturb_kernel`).
+KERNEL_ERROR_SCALE = 0.15
+KERNEL_ERROR_DEGREES = 6.0
 #: Dead-leaves images (seed 1) added to the validation photographs' crops.
 VAL_LEAVES = 4
 
@@ -89,6 +94,24 @@ def draw_training_kernel(rng: torch.Generator) -> tuple[str, torch.Tensor]:
         k = shake_kernel(u(8, 30), torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,), generator=rng))))
         if k.shape[-1] <= MAX_KERNEL:
             return family, k
+
+
+def perturb_kernel(k: torch.Tensor, rng: torch.Generator, scale: float = KERNEL_ERROR_SCALE,
+                   degrees: float = KERNEL_ERROR_DEGREES) -> torch.Tensor:
+    """``k`` stretched by a factor in [1/(1+scale), 1+scale] and turned by up to ``degrees``, resampled
+    bilinearly in a kernel two pixels wider, non-negative, summing to 1: the kind of error a blind kernel
+    estimate makes (a Gaussian's σ, a line's length and angle a little off)."""
+    factor = math.exp(math.log1p(scale) * (2 * float(torch.rand((), generator=rng)) - 1))
+    angle = math.radians(degrees * (2 * float(torch.rand((), generator=rng)) - 1))
+    side = k.shape[-1] + 2
+    # output pixel (u, v) reads input position R(-angle)·(u, v) / factor, in normalised coordinates
+    c, s = math.cos(angle) / factor, math.sin(angle) / factor
+    ratio = side / k.shape[-1]  # the output grid is wider than the input's: same pixel size
+    theta = torch.tensor([[c * ratio, s * ratio, 0.0], [-s * ratio, c * ratio, 0.0]], dtype=torch.float32)[None]
+    grid = F.affine_grid(theta, [1, 1, side, side], align_corners=False)
+    out = F.grid_sample(k[None, None].float(), grid, mode="bilinear", padding_mode="zeros", align_corners=False)[0, 0]
+    out = out.clamp_min(0)
+    return out / out.sum() if float(out.sum()) > 0 else _pad_kernel(k, side)
 
 
 def _pad_kernel(k: torch.Tensor, side: int) -> torch.Tensor:
@@ -133,6 +156,7 @@ class PnPPriorTrainer(RestorationTrainer):
 
             extra["init"] = str(Deblurrer.prior_file.path)
         self.iterations = int(extra.get("iterations", DEFAULT_ITERATIONS))
+        self.kernel_error = float(extra.get("kernel_error", 0.0))
         config = dataclasses.replace(config, extra=extra)
         recipe = RestorationRecipe(
             component="deblur-pnp-prior", task="deblur",
@@ -190,6 +214,8 @@ class PnPPriorTrainer(RestorationTrainer):
             b = blur_with_kernel(p, k, "reflect")[..., m:-m, m:-m]  # the margin is real scene: unknown borders
             blurred.append((b + gaussian_noise_like(b, sigma, rng)).clamp(0, 1))
             cleans.append(p[..., m:-m, m:-m])
+            if self.kernel_error and bool(torch.rand((), generator=rng) < self.kernel_error):
+                k = perturb_kernel(k, rng)  # told a slightly wrong kernel, as a blind restore is
             kernels.append(k)
             sigmas.append(sigma)
         clean = torch.cat(cleans).to(session.device)
@@ -214,7 +240,8 @@ class PnPPriorTrainer(RestorationTrainer):
         return f"validation PSNR {values['val_psnr']:.2f} dB ({fams})"
 
     def export_metadata(self, session: TrainingSession, run) -> dict[str, str]:
-        return {**super().export_metadata(session, run), "iterations": str(self.iterations)}
+        return {**super().export_metadata(session, run), "iterations": str(self.iterations),
+                "kernel_error": f"{self.kernel_error:g}"}
 
 
 def train_pnp_prior(config: TrainConfig) -> Path:

@@ -71,5 +71,6 @@ OPTIONS = {
     "unshuffle": Option("int", "pixel-unshuffle factor", low=1, high=16),
     "width": Option("int", "kernel estimator width (part=kernel-estimator)", low=8, high=1024),
     "iterations": Option("int", "unrolled plug-and-play iterations (part=pnp-prior)", low=1, high=100),
+    "kernel_error": Option("float", "share of samples given a slightly wrong kernel (part=pnp-prior)", low=0, high=1),
 }
 declare_options(train_deblur, OPTIONS)

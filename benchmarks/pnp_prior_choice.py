@@ -87,7 +87,8 @@ def main() -> None:
     parser.add_argument("--blind", action="store_true",
                         help="blind restores (kernel and σ found on the image) instead of the true kernel")
     args = parser.parse_args()
-    settings = {k: v for k, v in SETTINGS.items() if not args.only or k in args.only}
+    # with --prior and no --only, only the given priors run (their cases are the same as any earlier run's)
+    settings = {k: v for k, v in SETTINGS.items() if (args.only and k in args.only) or not (args.only or args.prior)}
     settings.update({f"4-view prior, {path}": {"pnp_ensemble": 4, "denoiser_weights": path} for path in args.prior})
     torch.set_num_threads(1)
     psnr = pixelsmith.metric("psnr")

@@ -152,9 +152,11 @@ def test_regenerating_reproduces_the_shipped_files(tmp_path):
 
 def test_pinned_weights_follow_the_instance():
     deblur = pixelsmith.spec("restorer", "deblur")
-    # its network, its kernel estimator and the denoiser prior its plug-and-play method pins
+    # its network, its kernel estimator, the denoiser prior its plug-and-play method pins and the Gaussian
+    # denoiser that prior was fine-tuned from
     assert sorted(w.path.name for w in pinned_weights(deblur)) == ["deblur.safetensors", "kernel-estimator.safetensors",
-                                                                  "pnp-prior-gray.safetensors"]
+                                                                  "pnp-prior-gray.safetensors",
+                                                                  "pnp-prior-unfolded.safetensors"]
     cond = pixelsmith.spec("generator", "dcgan-cond")  # a subclass names its own weights, not its parent's
     assert [w.path.name for w in pinned_weights(cond)] == ["dcgan-cond-mnist.safetensors"]
 

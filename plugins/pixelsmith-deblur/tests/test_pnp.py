@@ -139,9 +139,14 @@ def test_a_known_sigma_is_checked_by_the_core_helper(sigma, match):
 
 def test_the_pnp_prior_weights_are_pinned_in_this_plugin():
     from pixelsmith.plugin import sha256_of
-    from pixelsmith_deblur.deblur import PNP_PRIOR_SHA256, Deblurrer
+    from pixelsmith.plugin import read_metadata
+    from pixelsmith_deblur.deblur import GAUSSIAN_PRIOR_SHA256, PNP_PRIOR_SHA256, Deblurrer
 
     assert sha256_of(Deblurrer.prior_file.path) == PNP_PRIOR_SHA256 == Deblurrer.prior_file.sha256
+    assert sha256_of(Deblurrer.gaussian_prior_file.path) == GAUSSIAN_PRIOR_SHA256 == Deblurrer.gaussian_prior_file.sha256
+    # the shipped prior is the deep-unfolding fine-tune (a unet-denoise weights file of the same network)
+    meta, base = read_metadata(Deblurrer.prior_file.path), read_metadata(Deblurrer.gaussian_prior_file.path)
+    assert meta["component"] == "unet-denoise" and "iterations" in meta and meta["model_config"] == base["model_config"]
     deb = Deblurrer(device="cpu")
     assert deb._denoiser_weights == Deblurrer.prior_file  # unet-denoise gets the pinned file, not its own
     assert Deblurrer(device="cpu", denoiser="other")._denoiser_weights is None

@@ -78,7 +78,7 @@ def test_fine_tune_resumes_exactly_and_feeds_the_deblurrer(tmp_path, pixelsmith_
     path = check_resume(spec.train, _config(tmp_path, pixelsmith_tiny_photos, 4)) / "pnp-prior.safetensors"
     meta = read_metadata(path)
     assert meta["component"] == "unet-denoise" and meta["iterations"] == "2" and meta["kernel_error"] == "0.5"
-    assert meta["init"] == str(Deblurrer.prior_file.path)  # a fine-tune of the pinned prior by default
+    assert meta["init"] == str(Deblurrer.gaussian_prior_file.path)  # a fine-tune of the Gaussian denoiser by default
     assert {f"val_psnr_{f}" for f in KERNEL_FAMILIES} <= set(meta)
 
     # the file is a unet-denoise weights file: deblur's pnp method takes it as its prior

@@ -48,11 +48,16 @@ from .pnp import DEFAULT_ITERATIONS, DEFAULT_PNP_ENSEMBLE, DEFAULT_REGULARISATIO
 from .wiener import DEFAULT_BALANCE, wiener_deconvolve
 
 __all__ = ["prepare_deblur_input", "Deblurrer", "DeblurGraph", "wiener_graph", "DEBLUR_SHA256",
-           "KERNEL_ESTIMATOR_SHA256"]
+           "KERNEL_ESTIMATOR_SHA256", "PNP_PRIOR_SHA256", "GAUSSIAN_PRIOR_SHA256"]
 
 
 DEBLUR_SHA256 = "3dd783a4182ac7684a99aea0d7cb32a963dcfb372693f18caac615fd9c3c1c40"
-PNP_PRIOR_SHA256 = "b9a72ef43ad93b84f303d3489f596912a39d90f43786bd553e73f7be8027fa36"
+#: The plug-and-play prior: unet-denoise's gray network fine-tuned through the unrolled deconvolution
+#: (``pixelsmith train deblur part=pnp-prior``, :mod:`.prior_training`; commands in the model card).
+PNP_PRIOR_SHA256 = "6ec68ddc9e014aae00d583fbea4c903c6ed29cf578b79c77a1406d54949650bd"
+#: The Gaussian denoiser it was fine-tuned from (unet-denoise's 10,000-step gray weights), the prior until
+#: 2026-12-01: the fine-tune's default starting point, and ``denoiser_weights=`` for the earlier results.
+GAUSSIAN_PRIOR_SHA256 = "b9a72ef43ad93b84f303d3489f596912a39d90f43786bd553e73f7be8027fa36"
 #: Blind pnp restores: rounds of kernel refinement after the estimator. 0: on the training photographs
 #: and dead leaves (seed 1) refinement cost 1.5–4 dB on average over Gaussian, line and anisotropic
 #: kernels (see the model card); kept as an option for kernels the estimator cannot name.
@@ -146,9 +151,10 @@ class Deblurrer(ResidualUNetRestorer):
     weights_file = packaged_weights("pixelsmith_deblur", "deblur.safetensors", DEBLUR_SHA256)
     estimator_file = packaged_weights("pixelsmith_deblur", "kernel-estimator.safetensors", KERNEL_ESTIMATOR_SHA256)
     #: The gray denoiser weights the pnp method gives ``unet-denoise``: pinned here, so deblurring results do
-    #: not move when unet-denoise's own weights are retrained (its 28,000-step file is the better denoiser
-    #: but the worse prior; see the model card).
-    prior_file = packaged_weights("pixelsmith_deblur", "pnp-prior-gray.safetensors", PNP_PRIOR_SHA256)
+    #: not move when unet-denoise's own weights are retrained. Fine-tuned for deconvolution (model card).
+    prior_file = packaged_weights("pixelsmith_deblur", "pnp-prior-unfolded.safetensors", PNP_PRIOR_SHA256)
+    #: The plain Gaussian denoiser ``prior_file`` was fine-tuned from.
+    gaussian_prior_file = packaged_weights("pixelsmith_deblur", "pnp-prior-gray.safetensors", GAUSSIAN_PRIOR_SHA256)
     #: Golden outputs pin the network method too (pixelsmith.testing.check_golden): the default pnp method
     #: never calls this plugin's own U-Net (deblur.safetensors), which is also what the export graph holds.
     golden_variants = {"network": {"method": "network"}}

@@ -14,7 +14,7 @@ random flip/quarter turn, blurred by a kernel of one of five constructions drawn
 (:func:`draw_training_kernel`) with the scene beyond the patch (so the borders are unknown, as in a
 real photograph), Gaussian noise of σ uniform in [0, :data:`NOISE_MAX`], clipped to [0, 1]. The
 plug-and-play run is given that σ and the true kernel. It starts from the pinned prior (``init=``,
-default :data:`Deblurrer.prior_file`); validation: fixed blurs (noise 0.01) of the validation
+default the plain Gaussian denoiser the plugin ships, ``Deblurrer.gaussian_prior_file``); validation: fixed blurs (noise 0.01) of the validation
 photographs' crops and 4 dead leaves of seed 1, one kernel per construction, PSNR of the
 8-iteration result. Writes ``pnp-prior.safetensors``, a
 ``unet-denoise`` weights file: ``pixelsmith.restorer("deblur", denoiser_weights=PATH)`` uses it.
@@ -154,7 +154,7 @@ class PnPPriorTrainer(RestorationTrainer):
         if "init" not in extra:  # a fine-tune of the pinned prior unless told otherwise
             from .deblur import Deblurrer
 
-            extra["init"] = str(Deblurrer.prior_file.path)
+            extra["init"] = str(Deblurrer.gaussian_prior_file.path)
         self.iterations = int(extra.get("iterations", DEFAULT_ITERATIONS))
         self.kernel_error = float(extra.get("kernel_error", 0.0))
         config = dataclasses.replace(config, extra=extra)

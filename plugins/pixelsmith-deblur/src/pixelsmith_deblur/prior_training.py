@@ -13,11 +13,12 @@ Each sample: a patch of ``--data`` (bundled photographs and/or dead leaves, ``mi
 random flip/quarter turn, blurred by a kernel of one of five constructions drawn at random
 (:func:`draw_training_kernel`) with the scene beyond the patch (so the borders are unknown, as in a
 real photograph), Gaussian noise of σ uniform in [0, :data:`NOISE_MAX`], clipped to [0, 1]. The
-plug-and-play run is given that σ and the true kernel. It starts from the pinned prior (``init=``,
-default the plain Gaussian denoiser the plugin ships, ``Deblurrer.gaussian_prior_file``); validation: fixed blurs (noise 0.01) of the validation
-photographs' crops and 4 dead leaves of seed 1, one kernel per construction, PSNR of the
-8-iteration result. Writes ``pnp-prior.safetensors``, a
-``unet-denoise`` weights file: ``pixelsmith.restorer("deblur", denoiser_weights=PATH)`` uses it.
+plug-and-play run is given that σ and the true kernel. It starts from ``init=`` (default: the plain
+Gaussian denoiser the plugin ships, ``Deblurrer.gaussian_prior_file``). Validation: fixed blurs (noise
+0.01) of the validation photographs' crops and 4 dead leaves of seed 1, one kernel per construction,
+PSNR of the 8-iteration result. ``kernel_error=P``: on a share P of the samples plug-and-play is told a
+slightly wrong kernel (:func:`perturb_kernel`). Writes ``pnp-prior.safetensors``, a ``unet-denoise``
+weights file: ``pixelsmith.restorer("deblur", denoiser_weights=PATH)`` uses it.
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ class PnPPriorTrainer(RestorationTrainer):
 
     def __init__(self, config: TrainConfig) -> None:
         extra = dict(config.extra or {})
-        if "init" not in extra:  # a fine-tune of the pinned prior unless told otherwise
+        if "init" not in extra:  # a fine-tune of the plain Gaussian denoiser unless told otherwise
             from .deblur import Deblurrer
 
             extra["init"] = str(Deblurrer.gaussian_prior_file.path)

@@ -112,13 +112,7 @@ def perturb_kernel(k: torch.Tensor, rng: torch.Generator, scale: float = KERNEL_
     grid = F.affine_grid(theta, [1, 1, side, side], align_corners=False)
     out = F.grid_sample(k[None, None].float(), grid, mode="bilinear", padding_mode="zeros", align_corners=False)[0, 0]
     out = out.clamp_min(0)
-    return out / out.sum() if float(out.sum()) > 0 else _pad_kernel(k, side)
-
-
-def _pad_kernel(k: torch.Tensor, side: int) -> torch.Tensor:
-    """An odd k×k kernel centred in side×side zeros (the same blur)."""
-    p = (side - k.shape[-1]) // 2
-    return F.pad(k, (p, p, p, p))
+    return out / out.sum() if float(out.sum()) > 0 else F.pad(k, (1, 1, 1, 1))  # nothing left: k itself
 
 
 def prior_denoise(model: torch.nn.Module, v: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
@@ -126,16 +120,16 @@ def prior_denoise(model: torch.nn.Module, v: torch.Tensor, level: torch.Tensor) 
     clipped to [0, 1], stacked with the level map and a "known" flag, padded to the network's
     multiple, residual added, output clamped. Differentiable in ``model``'s weights."""
     x = v.clamp(0, 1)
-    b, _, h, w = x.shape
+    h, w = x.shape[-2:]
     padded, _ = pad_to_multiple(x, int(getattr(model, "module", model).multiple))
-    lmap = level.to(x.device, torch.float32).reshape(b, 1, 1, 1).expand(b, 1, *padded.shape[-2:])
-    inp = torch.cat([padded, lmap, torch.ones_like(lmap)], dim=1)
+    inp = _level_input(padded, level.to(x.device, torch.float32))
     return (padded + model(inp))[..., :h, :w].clamp(0, 1)
 
 
 def _level_input(x: torch.Tensor, level: torch.Tensor, kernels: list | None = None) -> torch.Tensor:
-    """The recipe's ``prepare``: unet-denoise's input (image, level map, flag) for the core trainer's
-    own validation set, which this trainer replaces."""
+    """unet-denoise's network input (image, level map, "known" flag; NaN level = unknown), rebuilt here
+    because this plugin must import without pixelsmith-unet (its ``prepare_level_input``). Also the
+    recipe's ``prepare``, for the core trainer's own validation set, which this trainer replaces."""
     b, _, h, w = x.shape
     level = level.reshape(b, 1, 1, 1)
     known = torch.isfinite(level).float()
@@ -197,8 +191,7 @@ class PnPPriorTrainer(RestorationTrainer):
 
     def _unrolled(self, model: torch.nn.Module, y: torch.Tensor, kernels: list[torch.Tensor],
                   sigma: torch.Tensor) -> torch.Tensor:
-        side = max(k.shape[-1] for k in kernels)
-        batch = as_kernel_batch([_pad_kernel(k, side) for k in kernels], y.shape[0]).to(y.device)
+        batch = as_kernel_batch(kernels, y.shape[0]).to(y.device)  # centres kernels of different sizes
         return pnp_deconvolve(y, batch, lambda v, level: prior_denoise(model, v, level), sigma,
                               iterations=self.iterations)
 

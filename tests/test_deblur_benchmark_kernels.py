@@ -1,0 +1,35 @@
+"""The kernels ``benchmarks/deblur_quality.py`` judges deblurring on: seeded, normalised, and for
+``--levin-like`` of the sides the benchmark's table claims (Levin et al.'s 8 kernels, 13 to 27 px)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import deblur_quality  # noqa: E402
+
+
+def test_levin_like_kernels_have_levins_sides_and_are_valid_blur_kernels():
+    kernels = deblur_quality.levin_like_kernels()["levin-like"]
+    assert [k.shape for _, k in kernels] == [(s, s) for s in deblur_quality.LEVIN_SIDES]
+    assert sorted(set(deblur_quality.LEVIN_SIDES)) == [13, 15, 17, 19, 21, 23, 27]
+    for desc, k in kernels:
+        assert float(k.min()) >= 0
+        assert abs(float(k.sum()) - 1) < 1e-5
+        assert desc.startswith(f"{k.shape[0]}×{k.shape[0]}")
+        # a camera shake is a thin path, not a filled square: most of the support is empty
+        assert int((k > 1e-3 * float(k.max())).sum()) < 0.5 * k.numel()
+
+
+def test_the_benchmark_kernels_are_the_same_on_every_run():
+    first, second = deblur_quality.levin_like_kernels(), deblur_quality.levin_like_kernels()
+    assert all(torch.equal(a, b) for (_, a), (_, b) in zip(first["levin-like"], second["levin-like"]))
+    drawn_a, drawn_b = deblur_quality.draw_kernels(2), deblur_quality.draw_kernels(2)
+    assert list(drawn_a) == ["gaussian", "kornia-motion", "line", "anisotropic", "shake"]
+    for family in drawn_a:
+        assert [d for d, _ in drawn_a[family]] == [d for d, _ in drawn_b[family]]
+        assert all(torch.equal(a, b) for (_, a), (_, b) in zip(drawn_a[family], drawn_b[family]))

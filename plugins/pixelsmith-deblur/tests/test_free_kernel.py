@@ -183,3 +183,45 @@ def test_a_blind_restore_of_an_unblurred_noisy_photo_does_not_make_it_worse():
     psnr = pixelsmith.metric("psnr")
     out = pixelsmith.restorer("deblur", device="cpu", pnp_ensemble=1).restore(noisy)
     assert float(psnr(out, clean)[0]) > float(psnr(noisy, clean)[0]) + 1.0
+
+
+def test_kernel_spread_is_the_rms_radius_of_the_kernel():
+    from pixelsmith.plugin import line_kernel
+    from pixelsmith_deblur.kernel_refine import delta_kernel, kernel_spread
+
+    assert kernel_spread(delta_kernel(9)) == 0.0
+    # an isotropic Gaussian of σ: E[x² + y²] = 2σ² (sampled on 6σ-wide support, so to a few per cent)
+    assert kernel_spread(gaussian_kernel(2.0)) == pytest.approx(2.0 * 2 ** 0.5, rel=0.03)
+    # a straight segment of length L: E[t²] = L²/12 along it (plus the anti-aliasing's fraction of a pixel)
+    assert kernel_spread(line_kernel(15.0, 30.0)) == pytest.approx(15.0 / 12 ** 0.5, abs=0.3)
+    # a shifted kernel has the same spread: it is measured about the centre of mass
+    off = torch.zeros(9, 9)
+    off[2, 6], off[2, 7] = 0.5, 0.5
+    assert kernel_spread(off) == pytest.approx(0.5)
+
+
+def test_a_sure_mild_gaussian_is_checked_against_a_free_search_on_large_low_noise_images():
+    """The estimator reads camera shakes far beyond its training range as a mild Gaussian, confidently, as it
+    reads sharp images: on a large enough image with little noise the free-shape search tells them apart."""
+    from pixelsmith_deblur.deblur import WIDE_BLUR_SPREAD, WIDE_CHECK_MIN_SIDE
+    from pixelsmith_deblur.kernel_refine import kernel_spread
+
+    side = WIDE_CHECK_MIN_SIDE
+    sharp = dead_leaves(1, seed=3, size=side, channels=1)
+    truth = shake_kernel(26.0, torch.Generator().manual_seed(11))
+    shaken = blur_with_kernel(sharp, truth, "reflect")
+    shaken = (shaken + gaussian_noise_like(shaken, 0.01, torch.Generator().manual_seed(0))).clamp(0, 1)
+    sharp = (sharp + gaussian_noise_like(sharp, 0.01, torch.Generator().manual_seed(1))).clamp(0, 1)
+    mild = KernelEstimate("gaussian", gaussian_kernel(0.7), sigma=0.7, confidence=1.0)
+    deb = pixelsmith.restorer("deblur", device="cpu")
+    (k_sharp, k_shaken), flags = deb._blind_kernels(torch.cat([sharp, shaken]), [mild, mild])
+    assert flags == [False, True]
+    assert k_sharp is mild.kernel
+    assert kernel_spread(k_shaken) >= WIDE_BLUR_SPREAD and kernel_spread(truth) >= WIDE_BLUR_SPREAD
+    assert torch.equal(k_shaken, estimate_kernel_l0(shaken[0, 0]))
+    # heavy noise fools the search (see NO_BLUR_SIGMA): then the estimator's kernel is kept unchecked
+    noisy = (shaken + gaussian_noise_like(shaken, 0.1, torch.Generator().manual_seed(2))).clamp(0, 1)
+    assert deb._blind_kernels(noisy, [mild]) == ([mild.kernel], [False])
+    # below the minimum side the search is too unreliable to overrule the estimator
+    small = shaken[..., : side // 2, : side // 2]
+    assert deb._blind_kernels(small, [mild]) == ([mild.kernel], [False])

@@ -83,7 +83,7 @@ NO_BLUR_SIGMA = 0.6
 #: 9–21 px camera shake drawn with seed 500, noise 0.01) the search on sharp images read as such a Gaussian
 #: gave spreads 0–1.72 px, on the shakes 1.9–4.7 px when it did not collapse to a point. Blind restores of
 #: 85 shakes of 19–27 px on those images (seeds 600 and 700, noise 0.01), minus TV given the true kernel: the
-#: check reached 8 and changed 4, two by +4.9 and +6.7 dB (a 23 px shake read as σ 0.67–0.68, p ≥ 0.99) and
+#: check changed 4, two by +4.9 and +6.7 dB (a 23 px shake read as σ 0.67–0.68, p ≥ 0.99) and
 #: two by −0.4 and −0.55; no sharp image of the 51 above changed. The search costs about 8 s of one thread
 #: on a 256² image, wherever the check runs. Only on images of
 #: at least WIDE_CHECK_MIN_SIDE px a side: on sharp 64–128 px crops the search found spreads up to 5 px.

@@ -121,6 +121,32 @@ def levin_like_kernels() -> dict[str, list[tuple[str, torch.Tensor]]]:
     return {"levin-like": out}
 
 
+def draw_kernel_figure(families: dict[str, list[tuple[str, torch.Tensor]]], path: str) -> None:
+    """Every kernel in one row per family, each on a canvas of the largest kernel's side (so sizes compare),
+    brightest tap white."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    side = max(k.shape[0] for kernels in families.values() for _, k in kernels)
+    cols = max(len(kernels) for kernels in families.values())
+    fig, axes = plt.subplots(len(families), cols, figsize=(1.6 * cols, 1.9 * len(families)), squeeze=False)
+    for row, (family, kernels) in enumerate(families.items()):
+        for col in range(cols):
+            ax = axes[row][col]
+            ax.axis("off")
+            if col < len(kernels):
+                desc, k = kernels[col]
+                pad = (side - k.shape[0]) // 2
+                canvas = torch.nn.functional.pad(k / k.max(), [pad] * 4)
+                ax.imshow(canvas.numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+                ax.set_title(f"{family}\n{desc.split(',')[0].split(' (')[0]}", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def images(n_leaves: int) -> dict[str, torch.Tensor]:
     out = dict(test_photos(channels=1, size=256))
     leaves = dead_leaves(n_leaves, seed=PROCEDURAL_SEED, size=256, channels=1)
@@ -144,6 +170,8 @@ def main() -> None:
     parser.add_argument("--leaves", type=int, default=8, help="dead-leaves images (default 8)")
     parser.add_argument("--levin-like", action="store_true",
                         help="measure the 8 Levin-sized camera shakes of levin_like_kernels() instead of the drawn families")
+    parser.add_argument("--kernel-figure", metavar="PNG",
+                        help="only draw the kernels this run would measure, side by side at the same scale, and exit")
     parser.add_argument("--out", help="also write the Markdown here")
     parser.add_argument("--json", help="also write every case's PSNRs here (family, kernel, image, method)")
     args = parser.parse_args()
@@ -156,6 +184,9 @@ def main() -> None:
 
     imgs = images(args.leaves)
     families = levin_like_kernels() if args.levin_like else draw_kernels(args.per_family)
+    if args.kernel_figure:
+        draw_kernel_figure(families, args.kernel_figure)
+        return
     wiener = pixelsmith.restorer("wiener", device="cpu")
     tv = pixelsmith.restorer("tv-deconv", device="cpu")
     deblur = pixelsmith.restorer("deblur", device="cpu")

@@ -225,3 +225,8 @@ def test_a_sure_mild_gaussian_is_checked_against_a_free_search_on_large_low_nois
     # below the minimum side the search is too unreliable to overrule the estimator
     small = shaken[..., : side // 2, : side // 2]
     assert deb._blind_kernels(small, [mild]) == ([mild.kernel], [False])
+    # wide_check=False: the policy before the check
+    off = pixelsmith.restorer("deblur", device="cpu", wide_check=False)
+    assert off._blind_kernels(shaken, [mild]) == ([mild.kernel], [False])
+    with pytest.raises(InvalidInputError, match="wide_check must be True or False"):
+        pixelsmith.restorer("deblur", device="cpu", wide_check=1)

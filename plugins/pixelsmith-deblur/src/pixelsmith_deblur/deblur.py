@@ -169,7 +169,8 @@ class Deblurrer(ResidualUNetRestorer):
     the estimate is not its mildest Gaussian (σ ≤ :data:`NO_BLUR_SIGMA`, how it reads an image with no blur).
     A mild Gaussian it keeps (σ ≤ :data:`WIDE_CHECK_SIGMA`) is checked by a search on images of at least
     :data:`WIDE_CHECK_MIN_SIDE` px with little noise, and replaced when the search finds a far wider blur
-    (a camera shake beyond the estimator's range, which it reads as a mild Gaussian).
+    (a camera shake beyond the estimator's range, which it reads as a mild Gaussian); ``wide_check=False``
+    switches that check off (the policy before 2026-12-01's session 11).
     ``line_refine_rounds`` (default :data:`LINE_REFINE_ROUNDS`): rounds of that refinement of a confident
     straight line; 0 keeps the estimator's line.
     ``kernel_candidates=True`` implies ``kernel_shape="family"``.
@@ -191,7 +192,7 @@ class Deblurrer(ResidualUNetRestorer):
                  pnp_iterations: int = DEFAULT_ITERATIONS,
                  pnp_regularisation: float = DEFAULT_REGULARISATION, refine_rounds: int = REFINE_ROUNDS,
                  pnp_ensemble: int | None = None, kernel_candidates: bool = False, kernel_shape: str | None = None,
-                 line_refine_rounds: int = LINE_REFINE_ROUNDS, **options: Any) -> None:
+                 line_refine_rounds: int = LINE_REFINE_ROUNDS, wide_check: bool = True, **options: Any) -> None:
         if method not in ("pnp", "network"):
             raise InvalidInputError(f"method must be 'pnp' or 'network', got {method!r}")
         if isinstance(pnp_iterations, bool) or not isinstance(pnp_iterations, int) or not 1 <= pnp_iterations <= 100:
@@ -212,6 +213,9 @@ class Deblurrer(ResidualUNetRestorer):
                 or not 0 <= line_refine_rounds <= 10:
             raise InvalidInputError(f"line_refine_rounds must be an int in [0, 10], got {line_refine_rounds!r}")
         self.line_refine_rounds = line_refine_rounds
+        if not isinstance(wide_check, bool):
+            raise InvalidInputError(f"wide_check must be True or False, got {wide_check!r}")
+        self.wide_check = wide_check
         super().__init__(device, **options)
         self.refine_rounds = refine_rounds
         self._estimator_source = estimator_weights if estimator_weights is not None else self.estimator_file
@@ -295,7 +299,7 @@ class Deblurrer(ResidualUNetRestorer):
         was searched from scratch."""
         kernels, searched = [], []
         big_enough = min(x.shape[-2:]) >= L0_MIN_SIDE  # else the estimator's kernel, whatever the setting
-        wide_check = min(x.shape[-2:]) >= WIDE_CHECK_MIN_SIDE and self.kernel_shape == "auto"
+        wide_check = self.wide_check and min(x.shape[-2:]) >= WIDE_CHECK_MIN_SIDE and self.kernel_shape == "auto"
         noise = estimate_noise_sigma(x) if wide_check else None
         for i, e in enumerate(estimates):
             # the mildest Gaussian is how the estimator reads an image with little or no blur: a search there

@@ -78,13 +78,14 @@ NO_BLUR_SIGMA = 0.6
 #: image. So when it names a Gaussian of σ at most WIDE_CHECK_SIGMA on an image whose estimated noise is at
 #: most WIDE_CHECK_NOISE (heavy noise fools the search, see NO_BLUR_SIGMA), a free-shape kernel is searched
 #: as well and taken only if its spread (RMS radius, :func:`.kernel_refine.kernel_spread`) is at least
-#: WIDE_BLUR_SPREAD px: far wider than any Gaussian it can name. On choice data (the 15 training and
+#: WIDE_BLUR_SPREAD px: far wider than any Gaussian it can name. On choice data (the 13 training and
 #: validation photographs and 4 dead leaves of seed 1, sharp with noise 0 / 0.01 / 0.02, or blurred by a
 #: 9–21 px camera shake drawn with seed 500, noise 0.01) the search on sharp images read as such a Gaussian
-#: gave spreads 0–1.72 px, on the shakes 1.9–4.7 px when it did not collapse to a point. Blind restores of
-#: 85 shakes of 19–27 px on those images (seeds 600 and 700, noise 0.01), minus TV given the true kernel: the
-#: check changed 4, two by +4.9 and +6.7 dB (a 23 px shake read as σ 0.67–0.68, p ≥ 0.99) and
-#: two by −0.4 and −0.55; no sharp image of the 51 above changed. The search costs about 8 s of one thread
+#: gave spreads 0–1.72 px, on the shakes 1.9–4.7 px when it did not collapse to a point.
+#: ``python benchmarks/deblur_wide_check_choice.py`` (the same images, sharp at noise 0 / 0.01 / 0.02, and 5
+#: shakes of 19–27 px each, noise 0.01): 0 of 51 sharp cases changed; 3 of 85 shakes changed, by +0.18,
+#: +5.52 and +8.80 dB (blind, over TV given the true kernel). Earlier exploratory draws: 4 of 102 changed,
+#: by +4.9, +6.7, −0.4 and −0.55. The search costs about 8 s of one thread
 #: on a 256² image, wherever the check runs. Only on images of
 #: at least WIDE_CHECK_MIN_SIDE px a side: on sharp 64–128 px crops the search found spreads up to 5 px.
 WIDE_CHECK_MIN_SIDE = 192

@@ -257,7 +257,9 @@ def main() -> None:
               "| family | data | " + " | ".join(label for _, label in METHODS)
               + " | TV − Wiener | blind − TV | given − TV |",
               "|---" * (len(METHODS) + 5) + "|"]
-    for family in list(families) + (["all"] if len(families) > 1 else []):
+    # an "all" row only when there is more than one family to average
+    rows = list(families) + (["all"] if len(families) > 1 else [])
+    for family in rows:
         fams = list(families) if family == "all" else [family]
         for label, names in (("photos", photo_names), ("dead leaves", leaf_names), ("all", list(imgs))):
             # the overall mean weighs each family equally, whatever its number of kernels
@@ -271,7 +273,7 @@ def main() -> None:
               "MSE of the blind restore over the MSE of the same method given the true kernel, per image "
               "(1 = the kernel found is as good as the true one; Levin et al. count ≤ 3 as a success):", "",
               "| family | method | median ratio | ratio ≤ 2 | ratio ≤ 3 (success) | worst |", "|---|---|---|---|---|---|"]
-    for family in list(families) + (["all"] if len(families) > 1 else []):
+    for family in rows:
         fams = list(families) if family == "all" else [family]
         for label, blind_key, given_key in (("pnp (default)", "blind", "given"), ("network", "blind-net", "given-net")):
             ratios = sorted(10 ** ((r[n][given_key] - r[n][blind_key]) / 10)

@@ -49,6 +49,7 @@ from .degradations.blur import blur_with_kernel
 from .degradations.kernels import (
     anisotropic_gaussian_kernel,
     gaussian_kernel,
+    kernel_moments,
     line_kernel,
     motion_kernel,
     shake_kernel,
@@ -208,6 +209,7 @@ __all__ = [
     "line_kernel",
     "anisotropic_gaussian_kernel",
     "shake_kernel",
+    "kernel_moments",
     "blur_with_kernel",
     "gaussian_noise_like",
     "estimate_noise_sigma",

@@ -301,7 +301,13 @@ class Deblurrer(ResidualUNetRestorer):
         kernels, searched = [], []
         big_enough = min(x.shape[-2:]) >= L0_MIN_SIDE  # else the estimator's kernel, whatever the setting
         wide_check = self.wide_check and min(x.shape[-2:]) >= WIDE_CHECK_MIN_SIDE and self.kernel_shape == "auto"
-        noise = estimate_noise_sigma(x) if wide_check else None
+        noise: list[torch.Tensor] = []  # the batch's noise estimate, made once if some image reaches the check
+
+        def noise_of(i: int) -> float:
+            if not noise:
+                noise.append(estimate_noise_sigma(x))
+            return float(noise[0][i])
+
         for i, e in enumerate(estimates):
             # the mildest Gaussian is how the estimator reads an image with little or no blur: a search there
             # fits a kernel to the noise (a sharp camera crop with noise σ 10: 28.6 dB in, 20.4 out)
@@ -312,8 +318,8 @@ class Deblurrer(ResidualUNetRestorer):
             elif big_enough and self.kernel_shape == "auto" and e.family == "motion" and self.line_refine_rounds:
                 # a straight line named with confidence: refined from it into a kernel of any shape
                 kernels.append(estimate_kernel_l0(x[i].mean(0), init=e.kernel, rounds=self.line_refine_rounds))
-            elif noise is not None and e.family == "gaussian" and e.sigma <= WIDE_CHECK_SIGMA \
-                    and float(noise[i]) <= WIDE_CHECK_NOISE:
+            elif wide_check and e.family == "gaussian" and e.sigma <= WIDE_CHECK_SIGMA \
+                    and noise_of(i) <= WIDE_CHECK_NOISE:
                 # sharp, or blurred far beyond the estimator's range: the search tells them apart
                 found = estimate_kernel_l0(x[i].mean(0))
                 search = kernel_spread(found) >= WIDE_BLUR_SPREAD

@@ -22,6 +22,8 @@ import math
 
 import torch
 
+from pixelsmith.plugin import kernel_moments
+
 __all__ = ["delta_kernel", "fit_kernel", "fit_kernel_nonnegative", "kernel_spread", "support_for"]
 
 #: Taps fainter than this fraction of the largest are set to zero (noise in the fit).
@@ -148,12 +150,8 @@ def delta_kernel(side: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
 def kernel_spread(k: torch.Tensor) -> float:
     """RMS distance in pixels of a kernel's mass from its centre of mass: 0 for the identity, σ√2 for an
     isotropic Gaussian of σ, about L/√12 for a straight line of length L."""
-    k = k.detach().to("cpu", torch.float64)
-    k = k / k.sum()
-    h, w = k.shape[-2:]
-    y, x = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
-    mx, my = float((k * x).sum()), float((k * y).sum())
-    return math.sqrt(float((k * ((x - mx).square() + (y - my).square())).sum()))
+    _, cov = kernel_moments(k)
+    return math.sqrt(float(cov[0, 0] + cov[1, 1]))
 
 
 def _clean(k: torch.Tensor, faint: float) -> torch.Tensor:

@@ -87,8 +87,8 @@ NO_BLUR_SIGMA = 0.6
 #: +5.52 and +8.80 dB (blind, over TV given the true kernel); rerun once the search's L0 weight fell through the
 #: pyramid (2026-12-02, the check's detector kept as it was, :func:`.l0_kernel.estimate_kernel_l0`
 #: ``restart_lambda``): 0 of 51 sharp, 3 of 85 shakes, by +4.98, +5.53 and +7.31 dB (with the new search as the
-#: detector too, 3 sharp cases changed in the first 14 images, by −20.2, −16.7 and −10.7 dB). Earlier exploratory draws: 4 of 102 changed,
-#: by +4.9, +6.7, −0.4 and −0.55. The search costs about 8 s of one thread
+#: detector too, 3 sharp cases changed in the first 14 images, by −20.2, −16.7 and −10.7 dB). Earlier
+#: exploratory draws: 4 of 102 changed, by +4.9, +6.7, −0.4 and −0.55. The search costs about 8 s of one thread
 #: on a 256² image, wherever the check runs (a second search where it finds a wide blur). Only on images of
 #: at least WIDE_CHECK_MIN_SIDE px a side: on sharp 64–128 px crops the search found spreads up to 5 px.
 WIDE_CHECK_MIN_SIDE = 192

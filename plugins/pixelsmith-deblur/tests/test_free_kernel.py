@@ -23,7 +23,7 @@ from pixelsmith.plugin import (
 from pixelsmith.testing import requires_component
 from pixelsmith_deblur.kernel_estimator import KernelEstimate
 from pixelsmith_deblur.kernel_refine import fit_kernel_nonnegative
-from pixelsmith_deblur.l0_kernel import centre_kernel, centre_subpixel, estimate_kernel_l0, l0_latent
+from pixelsmith_deblur.l0_kernel import centre_crop, centre_kernel, centre_subpixel, estimate_kernel_l0, l0_latent
 
 needs_denoiser = requires_component("restorer", "unet-denoise")
 
@@ -124,9 +124,7 @@ def test_the_search_finds_a_camera_shake_on_a_textured_photograph():
     # it finds the path (0.38)
     from pixelsmith.data import load_photo
 
-    photo = load_photo("gravel")
-    top, left = (photo.shape[-2] - 256) // 2, (photo.shape[-1] - 256) // 2
-    clean = photo[..., top:top + 256, left:left + 256]
+    clean = centre_crop(load_photo("gravel"), 256)
     draw = torch.Generator().manual_seed(500)
     length = 10 + 20 * float(torch.rand((), generator=draw))
     truth = shake_kernel(length, torch.Generator().manual_seed(int(torch.randint(0, 2**31, (), generator=draw))))

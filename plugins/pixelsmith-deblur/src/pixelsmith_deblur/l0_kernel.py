@@ -188,7 +188,9 @@ def estimate_kernel_l0(y: torch.Tensor, support: int = DEFAULT_SUPPORT, *, round
     support = min(support, _odd(min(h, w) / 4 - 1))
     scales = max(1, math.ceil(math.log(3 / support) / math.log(SCALE)) + 1) if init is None else 1
     k = None
-    lam_s = (SEARCH_LAMBDA if init is None else LAMBDA) if lam is None else lam
+    if lam is None:  # the falling weight starts high; a refinement or a restarting search starts at LAMBDA
+        lam = SEARCH_LAMBDA if init is None and not restart_lambda else LAMBDA
+    lam_s = lam
     for s in reversed(range(scales)):
         factor = SCALE ** s
         side = _odd(support * factor) if s else support
@@ -202,7 +204,7 @@ def estimate_kernel_l0(y: torch.Tensor, support: int = DEFAULT_SUPPORT, *, round
         yp = F.pad(ys[None, None], (pad, pad, pad, pad), mode="reflect")[0, 0] \
             if min(ys.shape) > pad else F.pad(ys[None, None], (pad, pad, pad, pad), mode="replicate")[0, 0]
         if restart_lambda:
-            lam_s = LAMBDA if lam is None else lam
+            lam_s = lam
         for _ in range(rounds):
             x = l0_latent(yp, k, lam_s)
             k = fit_kernel_nonnegative(x[pad:-pad, pad:-pad], ys, side, ridge=ridge, faint=faint).double()

@@ -202,6 +202,37 @@ def test_a_blind_restore_of_an_unblurred_noisy_photo_does_not_make_it_worse():
     assert float(psnr(out, clean)[0]) > float(psnr(noisy, clean)[0]) + 1.0
 
 
+@needs_denoiser
+def test_an_image_read_as_unblurred_under_heavy_noise_is_denoised_not_deconvolved():
+    """Deconvolving a sharp noisy image by the estimator's mildest Gaussian damaged it (the quick bench's
+    camera at σ 25 / 50: 25.41 / 23.31 dB, where unet-denoise gives 29.68 / 26.34); above UNBLURRED_NOISE such
+    a reading is the 1×1 kernel, and a 1×1 kernel is denoised by the plain Gaussian prior."""
+    from pixelsmith.plugin import estimate_noise_sigma
+    from pixelsmith_deblur import Deblurrer
+    from pixelsmith_deblur.deblur import NO_BLUR_SIGMA, UNBLURRED_NOISE
+
+    clean = test_photos(size=64)["camera"]
+    heavy = pixelsmith.degradation("gaussian-noise", sigma=0.1).apply(clean, seed=0).image
+    light = pixelsmith.degradation("gaussian-noise", sigma=0.005).apply(clean, seed=0).image
+    assert float(estimate_noise_sigma(heavy)[0]) > UNBLURRED_NOISE >= float(estimate_noise_sigma(light)[0])
+    mild = KernelEstimate("gaussian", gaussian_kernel(NO_BLUR_SIGMA), sigma=NO_BLUR_SIGMA, confidence=1.0)
+    wider = KernelEstimate("gaussian", gaussian_kernel(NO_BLUR_SIGMA + 0.2), sigma=NO_BLUR_SIGMA + 0.2,
+                           confidence=1.0)
+    deb = pixelsmith.restorer("deblur", device="cpu", pnp_ensemble=1)
+    (k_heavy, k_light, k_wider), flags = deb._blind_kernels(torch.cat([heavy, light, heavy]), [mild, mild, wider])
+    assert torch.equal(k_heavy, torch.ones(1, 1)) and flags == [False, False, False]
+    assert k_light is mild.kernel and k_wider is wider.kernel
+    # the network method has no plain denoiser: it keeps the estimator's kernel
+    network = pixelsmith.restorer("deblur", device="cpu", method="network")
+    assert network._blind_kernels(heavy, [mild])[0][0] is mild.kernel
+    # a 1×1 kernel, given or found, is the plain Gaussian prior's denoising at the noise level
+    plain = pixelsmith.restorer("unet-denoise", device="cpu", weights=Deblurrer.gaussian_prior_file, ensemble=1)
+    expected = plain.restore(heavy, sigma=0.1).clamp(0, 1)
+    assert torch.allclose(deb.restore(heavy, kernel=k_heavy, sigma=0.1), expected, atol=1e-6)
+    both = deb.restore(torch.cat([heavy, heavy]), kernel=[k_heavy, wider.kernel], sigma=0.1)
+    assert torch.allclose(both[:1], expected, atol=1e-6) and not torch.allclose(both[1:], expected, atol=1e-3)
+
+
 def test_kernel_spread_is_the_rms_radius_of_the_kernel():
     from pixelsmith.plugin import line_kernel
     from pixelsmith_deblur.kernel_refine import delta_kernel, kernel_spread

@@ -40,7 +40,7 @@ from pixelsmith.plugin import (
     residual_unet_graph,
 )
 
-from .kernel_refine import fit_kernel, kernel_spread, support_for
+from .kernel_refine import delta_kernel, fit_kernel, kernel_spread, support_for
 from .kernel_estimator import KernelEstimate, KernelEstimator, load_kernel_estimator
 from .l0_kernel import MIN_SIDE as L0_MIN_SIDE
 from .l0_kernel import estimate_kernel_l0
@@ -91,6 +91,15 @@ NO_BLUR_SIGMA = 0.6
 #: exploratory draws: 4 of 102 changed, by +4.9, +6.7, −0.4 and −0.55. The search costs about 8 s of one thread
 #: on a 256² image, wherever the check runs (a second search where it finds a wide blur). Only on images of
 #: at least WIDE_CHECK_MIN_SIDE px a side: on sharp 64–128 px crops the search found spreads up to 5 px.
+#: Above this estimated noise (the top of the range the prior was fine-tuned on, ``prior_training.NOISE_MAX``)
+#: an image the estimator reads as unblurred (a Gaussian of σ ≤ NO_BLUR_SIGMA) is denoised by the plain
+#: Gaussian prior instead of deconvolved (blind restores, method="pnp"). Choice data (the 17 images of
+#: ``deblur_line_policy.py``, sharp, noise 0.03 / 0.06 / 0.1 / 0.2, the estimator's reading): denoising minus
+#: the deconvolution +2.42 / +1.45 / +1.24 / +2.31 dB on average over the 13 / 11 / 10 / 9 images read as
+#: unblurred, +0.31 dB at least; blurred by a Gaussian of σ 1.0 and read as unblurred: −0.37 (one image, noise
+#: 0.03) and +0.71 to +1.88 (four, noise 0.2). Not below it: at noise 0.01 the same rule would gain 5.0 dB on
+#: sharp images but lose 1.3–4.8 dB on every image blurred by σ 0.6 that is read the same way.
+UNBLURRED_NOISE = 0.03
 WIDE_CHECK_MIN_SIDE = 192
 WIDE_CHECK_SIGMA = 1.0
 WIDE_CHECK_NOISE = 0.03
@@ -262,6 +271,15 @@ class Deblurrer(ResidualUNetRestorer):
                 "(pip install pixelsmith-unet), or pass method='network'") from exc
 
     @cached_property
+    def plain_prior(self) -> Any:
+        """The denoiser of images with no blur (a 1×1 kernel): the plain Gaussian denoiser the default prior
+        was fine-tuned from (``gaussian_prior_file``), or the chosen denoiser and weights when not the default."""
+        if self.denoiser_name != "unet-denoise" or self._denoiser_weights is not self.prior_file:
+            return self.prior
+        return pixelsmith.restorer("unet-denoise", device=self.device, weights=self.gaussian_prior_file,
+                                   ensemble=self.pnp_ensemble)
+
+    @cached_property
     def estimator(self) -> KernelEstimator:
         """The blind kernel estimator, loaded on first use (kernel-given restores never need it)."""
         return load_kernel_estimator(self._estimator_source, self.device)
@@ -318,10 +336,19 @@ class Deblurrer(ResidualUNetRestorer):
                 noise.append(estimate_noise_sigma(x))
             return float(noise[0][i])
 
+        def named(i: int, e: KernelEstimate, unblurred: bool) -> torch.Tensor:
+            # plug-and-play deconvolution by the estimator's mildest Gaussian damages a sharp noisy image (its
+            # prior was tuned for deconvolution): above UNBLURRED_NOISE such a reading means "no blur", the
+            # 1×1 kernel, which :meth:`_pnp` answers by denoising alone
+            if unblurred and self.method == "pnp" and noise_of(i) > UNBLURRED_NOISE:
+                return delta_kernel(1)
+            return e.kernel
+
         for i, e in enumerate(estimates):
             # the mildest Gaussian is how the estimator reads an image with little or no blur: a search there
             # fits a kernel to the noise (a sharp camera crop with noise σ 10: 28.6 dB in, 20.4 out)
-            unsure = e.confidence < FREE_SHAPE_BELOW and not (e.family == "gaussian" and e.sigma <= NO_BLUR_SIGMA)
+            unblurred = e.family == "gaussian" and e.sigma <= NO_BLUR_SIGMA
+            unsure = e.confidence < FREE_SHAPE_BELOW and not unblurred
             search = big_enough and (self.kernel_shape == "free" or (self.kernel_shape == "auto" and unsure))
             if search:
                 # the falling L0 weight was chosen at noise 0.01; under heavy noise it fits wider kernels to the
@@ -339,9 +366,9 @@ class Deblurrer(ResidualUNetRestorer):
                 # it cannot be the detector: gravel, sharp, noise 0.01, −25.8 dB)
                 found = estimate_kernel_l0(x[i].mean(0), restart_lambda=True)
                 search = kernel_spread(found) >= WIDE_BLUR_SPREAD
-                kernels.append(estimate_kernel_l0(x[i].mean(0)) if search else e.kernel)
+                kernels.append(estimate_kernel_l0(x[i].mean(0)) if search else named(i, e, unblurred))
             else:
-                kernels.append(e.kernel)
+                kernels.append(named(i, e, unblurred))
             searched.append(search)
         return kernels, searched
 
@@ -379,7 +406,10 @@ class Deblurrer(ResidualUNetRestorer):
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, k in enumerate(kernels):
             groups.setdefault(tuple(k.shape), []).append(i)
-        for index in groups.values():
+        for shape, index in groups.items():
+            if shape == (1, 1):  # no blur: the plain denoiser, not iterated denoising by the deconvolution prior
+                out[index] = self.plain_prior.restore(x[index], sigma=levels[index])
+                continue
             ks = as_kernel_batch([kernels[i] for i in index], len(index)) if len(index) > 1 \
                 else as_kernel_batch(kernels[index[0]], 1)
             out[index] = pnp_deconvolve(x[index], ks, denoise, levels[index], iterations=self.pnp_iterations,

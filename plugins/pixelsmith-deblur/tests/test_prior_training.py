@@ -78,6 +78,7 @@ def test_fine_tune_resumes_exactly_and_feeds_the_deblurrer(tmp_path, pixelsmith_
     path = check_resume(spec.train, _config(tmp_path, pixelsmith_tiny_photos, 4)) / "pnp-prior.safetensors"
     meta = read_metadata(path)
     assert meta["component"] == "unet-denoise" and meta["iterations"] == "2" and meta["kernel_error"] == "0.5"
+    assert meta["noise_max"] == "0.03"  # NOISE_MAX unless noise_max= says otherwise
     assert meta["init"] == str(Deblurrer.gaussian_prior_file.path)  # a fine-tune of the Gaussian denoiser by default
     assert {f"val_psnr_{f}" for f in KERNEL_FAMILIES} <= set(meta)
 
@@ -95,3 +96,29 @@ def test_bad_init_is_refused(tmp_path, pixelsmith_tiny_photos):
     spec = pixelsmith.spec("restorer", "deblur")
     with pytest.raises(TrainingError, match="no such weights file"):
         spec.train(_config(tmp_path / "x", pixelsmith_tiny_photos, 1, init=str(tmp_path / "missing.safetensors")))
+
+
+def test_noise_max_sets_the_training_noise_and_is_checked(tmp_path, pixelsmith_tiny_photos):
+    from pixelsmith_deblur.prior_training import NOISE_MAX, PnPPriorTrainer
+
+    assert PnPPriorTrainer(_config(tmp_path / "a", pixelsmith_tiny_photos, 1)).noise_max == NOISE_MAX
+    assert PnPPriorTrainer(_config(tmp_path / "b", pixelsmith_tiny_photos, 1, noise_max="0.2")).noise_max == 0.2
+    for bad in ("0", "-0.1", "0.6", "nan", "lots"):
+        with pytest.raises(TrainingError, match="noise_max must be a number in"):
+            PnPPriorTrainer(_config(tmp_path / "c", pixelsmith_tiny_photos, 1, noise_max=bad))
+
+
+def test_the_training_blurs_draw_their_noise_up_to_noise_max(tmp_path, pixelsmith_tiny_photos, monkeypatch):
+    import pixelsmith_deblur.prior_training as prior_training
+
+    drawn: list[float] = []
+
+    def recording(x, sigma, generator):
+        drawn.append(float(sigma))
+        return prior_training_noise(x, sigma, generator)
+
+    prior_training_noise = prior_training.gaussian_noise_like
+    monkeypatch.setattr(prior_training, "gaussian_noise_like", recording)
+    prior_training.train_pnp_prior(_config(tmp_path, pixelsmith_tiny_photos, 2, noise_max="0.3"))
+    training = [s for s in drawn if s != 0.01]  # the validation blurs are at 0.01
+    assert len(training) == 4 and max(training) <= 0.3 and max(training) > prior_training.NOISE_MAX

@@ -17,7 +17,8 @@ plug-and-play run is given that σ and the true kernel. It starts from ``init=``
 Gaussian denoiser the plugin ships, ``Deblurrer.gaussian_prior_file``). Validation: fixed blurs (noise
 0.01) of the validation photographs' crops and 4 dead leaves of seed 1, one kernel per construction,
 PSNR of the 8-iteration result. ``kernel_error=P``: on a share P of the samples plug-and-play is told a
-slightly wrong kernel (:func:`perturb_kernel`). Writes ``pnp-prior.safetensors``, a ``unet-denoise``
+slightly wrong kernel (:func:`perturb_kernel`); ``noise_max=S`` draws the noise σ up to S instead of
+:data:`NOISE_MAX`. Writes ``pnp-prior.safetensors``, a ``unet-denoise``
 weights file: ``pixelsmith.restorer("deblur", denoiser_weights=PATH)`` uses it.
 """
 
@@ -35,6 +36,7 @@ from pixelsmith.plugin import (
     RestorationRecipe,
     RestorationTrainer,
     TrainConfig,
+    TrainingError,
     TrainingSession,
     UNet,
     anisotropic_gaussian_kernel,
@@ -59,7 +61,8 @@ __all__ = ["train_pnp_prior", "PnPPriorTrainer", "draw_training_kernel", "prior_
 KERNEL_FAMILIES = ("gaussian", "kornia-motion", "line", "anisotropic", "shake")
 #: Largest kernel side drawn; the patch's margin holds half of it.
 MAX_KERNEL = 25
-#: Noise σ of the training blurs is uniform in [0, NOISE_MAX].
+#: Noise σ of the training blurs is uniform in [0, NOISE_MAX] (``noise_max=`` changes it: the shipped prior,
+#: trained to 0.03, is used far outside that range on heavily noisy images; see the model card).
 NOISE_MAX = 0.03
 #: The pinned prior's architecture (unet-denoise, gray): the fine-tune keeps it.
 PRIOR_WIDTHS = (32, 64, 128, 256)
@@ -152,6 +155,12 @@ class PnPPriorTrainer(RestorationTrainer):
             extra["init"] = str(Deblurrer.gaussian_prior_file.path)
         self.iterations = int(extra.get("iterations", DEFAULT_ITERATIONS))
         self.kernel_error = float(extra.get("kernel_error", 0.0))
+        try:
+            self.noise_max = float(extra.get("noise_max", NOISE_MAX))
+        except ValueError:
+            self.noise_max = math.nan
+        if not 0 < self.noise_max <= 0.5:  # NaN fails too
+            raise TrainingError(f"noise_max must be a number in (0, 0.5], got {extra['noise_max']!r}")
         config = dataclasses.replace(config, extra=extra)
         recipe = RestorationRecipe(
             component="deblur-pnp-prior", task="deblur",
@@ -187,6 +196,7 @@ class PnPPriorTrainer(RestorationTrainer):
     def summary(self, session: TrainingSession, start: int) -> str:
         return (f"fine-tuning the deblur plug-and-play prior through {self.iterations} unrolled iterations on "
                 f"{self.data_description}; {self.patch}² patches, kernels {', '.join(KERNEL_FAMILIES)}, "
+                f"noise σ up to {self.noise_max:g}, "
                 f"batch {session.effective_batch_size}, steps {start}→{self.config.steps}, device {session.device}")
 
     def _unrolled(self, model: torch.nn.Module, y: torch.Tensor, kernels: list[torch.Tensor],
@@ -204,7 +214,7 @@ class PnPPriorTrainer(RestorationTrainer):
             if bool(torch.rand((), generator=rng) < 0.5):
                 p = p.flip(-1)
             _, k = draw_training_kernel(rng)
-            sigma = NOISE_MAX * float(torch.rand((), generator=rng))
+            sigma = self.noise_max * float(torch.rand((), generator=rng))
             b = blur_with_kernel(p, k, "reflect")[..., m:-m, m:-m]  # the margin is real scene: unknown borders
             blurred.append((b + gaussian_noise_like(b, sigma, rng)).clamp(0, 1))
             cleans.append(p[..., m:-m, m:-m])
@@ -235,7 +245,7 @@ class PnPPriorTrainer(RestorationTrainer):
 
     def export_metadata(self, session: TrainingSession, run) -> dict[str, str]:
         return {**super().export_metadata(session, run), "iterations": str(self.iterations),
-                "kernel_error": f"{self.kernel_error:g}"}
+                "kernel_error": f"{self.kernel_error:g}", "noise_max": f"{self.noise_max:g}"}
 
 
 def train_pnp_prior(config: TrainConfig) -> Path:

@@ -72,5 +72,7 @@ OPTIONS = {
     "width": Option("int", "kernel estimator width (part=kernel-estimator)", low=8, high=1024),
     "iterations": Option("int", "unrolled plug-and-play iterations (part=pnp-prior)", low=1, high=100),
     "kernel_error": Option("float", "share of samples given a slightly wrong kernel (part=pnp-prior)", low=0, high=1),
+    "noise_max": Option("float", "largest noise σ of the training blurs, above 0 (part=pnp-prior; default 0.03)",
+                        low=0, high=0.5),
 }
 declare_options(train_deblur, OPTIONS)

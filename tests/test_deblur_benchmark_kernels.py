@@ -33,3 +33,15 @@ def test_the_benchmark_kernels_are_the_same_on_every_run():
     for family in drawn_a:
         assert [d for d, _ in drawn_a[family]] == [d for d, _ in drawn_b[family]]
         assert all(torch.equal(a, b) for (_, a), (_, b) in zip(drawn_a[family], drawn_b[family]))
+
+
+def test_the_search_choice_shakes_are_seeded_and_big_ones_have_the_claimed_sides():
+    import deblur_search_choice
+
+    small, again = deblur_search_choice.shakes(3, big=False), deblur_search_choice.shakes(3, big=False)
+    assert all(torch.equal(a, b) for a, b in zip(small, again))
+    big = deblur_search_choice.shakes(3, big=True)
+    assert all(19 <= k.shape[0] <= 27 and k.shape[0] == k.shape[1] for k in big)
+    for k in small + big:
+        assert float(k.min()) >= 0 and abs(float(k.sum()) - 1) < 1e-5
+    assert not any(torch.equal(a, b) for a in small for b in big if a.shape == b.shape)

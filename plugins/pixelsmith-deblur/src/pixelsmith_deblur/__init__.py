@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from pixelsmith.plugin import RestorerSpec, hookimpl
 
-from .deblur import Deblurrer
+from .deblur import SEARCHED_SIGMA_FACTOR, Deblurrer
 from .kernel_estimator import KernelEstimate, blur_spectrum
+from .l0_kernel import estimate_kernel_l0
 from .spectral_blur import fit_anisotropic_gaussian, fit_line, gaussian_from_spectrum, spectral_misfit, welch_spectrum
 from .training import train_deblur
 from .wiener import wiener_deconvolve
 
 __version__ = "0.1.0"
 __all__ = ["Deblurrer", "KernelEstimate", "blur_spectrum", "wiener_deconvolve", "__version__",
+           # the free-shape kernel search of blind restores, and the factor on a searched kernel's prior levels
+           "estimate_kernel_l0", "SEARCHED_SIGMA_FACTOR",
            # blur read from the power spectrum (not used by blind restores; see the model card)
            "welch_spectrum", "fit_anisotropic_gaussian", "fit_line", "gaussian_from_spectrum", "spectral_misfit"]
 

@@ -27,7 +27,8 @@ balance 5σ) and TV deconvolution (``tv-deconv``) get the true kernel and the tr
 also runs with σ estimated; ``deblur`` runs blind (its kernel estimator) and with the
 true kernel (never σ), by its default plug-and-play method and by its network (``method="network"``). PSNR in dB (core ``psnr``), mean over the images.
 
-    OMP_NUM_THREADS=1 nice -n 2 python benchmarks/deblur_quality.py [--out table.md]
+    OMP_NUM_THREADS=1 nice -n 2 python benchmarks/deblur_quality.py [--levin-like] [--out table.md] [--json cases.json]
+        [--denoiser-weights CANDIDATE.safetensors]   # a candidate prior instead of the shipped one
 """
 
 from __future__ import annotations
@@ -174,6 +175,8 @@ def main() -> None:
                         help="only draw the kernels this run would measure, side by side at the same scale, and exit")
     parser.add_argument("--out", help="also write the Markdown here")
     parser.add_argument("--json", help="also write every case's PSNRs here (family, kernel, image, method)")
+    parser.add_argument("--denoiser-weights", metavar="PATH",
+                        help="deblur's plug-and-play prior from this file instead of the shipped one (a candidate)")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -189,7 +192,8 @@ def main() -> None:
         return
     wiener = pixelsmith.restorer("wiener", device="cpu")
     tv = pixelsmith.restorer("tv-deconv", device="cpu")
-    deblur = pixelsmith.restorer("deblur", device="cpu")
+    prior = {} if args.denoiser_weights is None else {"denoiser_weights": args.denoiser_weights}
+    deblur = pixelsmith.restorer("deblur", device="cpu", **prior)
     network = pixelsmith.restorer("deblur", device="cpu", method="network")
     seconds = {key: 0.0 for key, _ in METHODS}
 

@@ -112,12 +112,12 @@ def test_the_training_blurs_draw_their_noise_up_to_noise_max(tmp_path, pixelsmit
     import pixelsmith_deblur.prior_training as prior_training
 
     drawn: list[float] = []
+    original = prior_training.gaussian_noise_like
 
     def recording(x, sigma, generator):
         drawn.append(float(sigma))
-        return prior_training_noise(x, sigma, generator)
+        return original(x, sigma, generator)
 
-    prior_training_noise = prior_training.gaussian_noise_like
     monkeypatch.setattr(prior_training, "gaussian_noise_like", recording)
     prior_training.train_pnp_prior(_config(tmp_path, pixelsmith_tiny_photos, 2, noise_max="0.3"))
     training = [s for s in drawn if s != 0.01]  # the validation blurs are at 0.01

@@ -91,6 +91,10 @@ NO_BLUR_SIGMA = 0.6
 #: exploratory draws: 4 of 102 changed, by +4.9, +6.7, −0.4 and −0.55. The search costs about 8 s of one thread
 #: on a 256² image, wherever the check runs (a second search where it finds a wide blur). Only on images of
 #: at least WIDE_CHECK_MIN_SIDE px a side: on sharp 64–128 px crops the search found spreads up to 5 px.
+WIDE_CHECK_MIN_SIDE = 192
+WIDE_CHECK_SIGMA = 1.0
+WIDE_CHECK_NOISE = 0.03
+WIDE_BLUR_SPREAD = 2.0
 #: Above this estimated noise (the top of the range the prior was fine-tuned on, ``prior_training.NOISE_MAX``)
 #: an image the estimator reads as unblurred (a Gaussian of σ ≤ NO_BLUR_SIGMA) is denoised by the plain
 #: Gaussian prior instead of deconvolved (blind restores, method="pnp"). Choice data (the 17 images of
@@ -100,10 +104,6 @@ NO_BLUR_SIGMA = 0.6
 #: 0.03) and +0.71 to +1.88 (four, noise 0.2). Not below it: at noise 0.01 the same rule would gain 5.0 dB on
 #: sharp images but lose 1.3–4.8 dB on every image blurred by σ 0.6 that is read the same way.
 UNBLURRED_NOISE = 0.03
-WIDE_CHECK_MIN_SIDE = 192
-WIDE_CHECK_SIGMA = 1.0
-WIDE_CHECK_NOISE = 0.03
-WIDE_BLUR_SPREAD = 2.0
 #: Above this estimated noise a search from scratch restarts its L0 weight at every scale (the search before
 #: 2026-12-02, ``restart_lambda``): the falling weight was chosen on choice data at noise 0.01 only.
 FALLING_LAMBDA_MAX_NOISE = 0.03
@@ -292,7 +292,8 @@ class Deblurrer(ResidualUNetRestorer):
         """The kernel a blind ``restore(x)`` deblurs each image of ``x`` with (``kernel_shape``): the
         estimator's, or one of free shape found on the image. ``restore(x, kernel=...)`` with them gives
         the blind result, except that a kernel searched from scratch also raises the prior's noise levels
-        ×:data:`SEARCHED_SIGMA_FACTOR` (pass ``sigma`` accordingly)."""
+        ×:data:`SEARCHED_SIGMA_FACTOR` (pass ``sigma`` accordingly). A 1×1 kernel means "no blur": an image read
+        as unblurred with noise above :data:`UNBLURRED_NOISE`, which the restore only denoises."""
         x = as_image_batch(x, name="x").to(self.device)
         return self._blind_kernels(x, self.estimator(x))[0]
 

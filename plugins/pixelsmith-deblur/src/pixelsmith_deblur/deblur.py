@@ -54,7 +54,7 @@ __all__ = ["prepare_deblur_input", "Deblurrer", "DeblurGraph", "wiener_graph", "
 DEBLUR_SHA256 = "3dd783a4182ac7684a99aea0d7cb32a963dcfb372693f18caac615fd9c3c1c40"
 #: The plug-and-play prior: unet-denoise's gray network fine-tuned through the unrolled deconvolution
 #: (``pixelsmith train deblur part=pnp-prior``, :mod:`.prior_training`; commands in the model card).
-PNP_PRIOR_SHA256 = "6ec68ddc9e014aae00d583fbea4c903c6ed29cf578b79c77a1406d54949650bd"
+PNP_PRIOR_SHA256 = "9fe09e4ab99c9884d934d61990f063baf1955444c0c2f6e2f088010724197051"
 #: The Gaussian denoiser it was fine-tuned from (unet-denoise's 10,000-step gray weights), the prior until
 #: 2026-12-01: the fine-tune's default starting point, and ``denoiser_weights=`` for the earlier results.
 GAUSSIAN_PRIOR_SHA256 = "b9a72ef43ad93b84f303d3489f596912a39d90f43786bd553e73f7be8027fa36"

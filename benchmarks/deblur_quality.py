@@ -29,6 +29,7 @@ true kernel (never σ), by its default plug-and-play method and by its network (
 
     OMP_NUM_THREADS=1 nice -n 2 python benchmarks/deblur_quality.py [--levin-like] [--out table.md] [--json cases.json]
         [--denoiser-weights CANDIDATE.safetensors]   # a candidate prior instead of the shipped one
+        [--estimator-weights CANDIDATE.safetensors]  # a candidate kernel estimator (both methods' blind rows)
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from pixelsmith.plugin import (
     gaussian_noise_like,
     line_kernel,
     motion_kernel,
+    sha256_of,
     shake_kernel,
 )
 
@@ -177,6 +179,8 @@ def main() -> None:
     parser.add_argument("--json", help="also write every case's PSNRs here (family, kernel, image, method)")
     parser.add_argument("--denoiser-weights", metavar="PATH",
                         help="deblur's plug-and-play prior from this file instead of the shipped one (a candidate)")
+    parser.add_argument("--estimator-weights", metavar="PATH",
+                        help="deblur's kernel estimator from this file instead of the shipped one (a candidate)")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -192,9 +196,10 @@ def main() -> None:
         return
     wiener = pixelsmith.restorer("wiener", device="cpu")
     tv = pixelsmith.restorer("tv-deconv", device="cpu")
+    estimator = {} if args.estimator_weights is None else {"estimator_weights": args.estimator_weights}
     prior = {} if args.denoiser_weights is None else {"denoiser_weights": args.denoiser_weights}
-    deblur = pixelsmith.restorer("deblur", device="cpu", **prior)
-    network = pixelsmith.restorer("deblur", device="cpu", method="network")
+    deblur = pixelsmith.restorer("deblur", device="cpu", **prior, **estimator)
+    network = pixelsmith.restorer("deblur", device="cpu", method="network", **estimator)
     seconds = {key: 0.0 for key, _ in METHODS}
 
     def timed(key: str, fn, *args, **kw) -> float:
@@ -243,6 +248,10 @@ def main() -> None:
         f"{len(leaf_names)} dead-leaves images (seed {PROCEDURAL_SEED}, 256², gray); {kernel_origin}; noise σ = {NOISE}, clipped; mean PSNR (dB) over the {len(imgs)} images.",
         "",
     ]
+    candidates = [f"{what} {path} (sha256 {sha256_of(path)[:16]}…)" for what, path in
+                  (("plug-and-play prior", args.denoiser_weights), ("kernel estimator", args.estimator_weights)) if path]
+    if candidates:  # provenance: these figures are not the shipped files'
+        lines[1:1] = ["", "Candidate files instead of the shipped ones: " + "; ".join(candidates) + "."]
     header = "| kernel | " + " | ".join(label for _, label in METHODS) + " | TV − Wiener | blind − TV | given − TV |"
     rule = "|---" * (len(METHODS) + 4) + "|"
     for family, kernels in families.items():

@@ -233,6 +233,28 @@ def test_an_image_read_as_unblurred_under_heavy_noise_is_denoised_not_deconvolve
     assert torch.allclose(both[:1], expected, atol=1e-6) and not torch.allclose(both[1:], expected, atol=1e-3)
 
 
+def test_a_no_blur_reading_is_denoised_at_any_noise_and_still_checked_for_a_wide_blur():
+    """An estimator with a "none" family (trained with ``no_blur=``) reads a sharp image as such: its 1×1 kernel
+    is kept (denoising only) at low noise too, never searched however unsure, but on a large low-noise image it
+    is checked against a free-shape search like the mildest Gaussian (a shake far beyond the training range
+    may read as sharp)."""
+    from pixelsmith_deblur.deblur import WIDE_CHECK_MIN_SIDE
+
+    none = KernelEstimate("none", torch.ones(1, 1), sigma=0.0, confidence=0.6)
+    small = dead_leaves(1, seed=3, size=96, channels=1)
+    light = (small + gaussian_noise_like(small, 0.005, torch.Generator().manual_seed(0))).clamp(0, 1)
+    heavy = (small + gaussian_noise_like(small, 0.1, torch.Generator().manual_seed(0))).clamp(0, 1)
+    deb = pixelsmith.restorer("deblur", device="cpu")
+    kernels, flags = deb._blind_kernels(torch.cat([light, heavy]), [none, none])
+    assert all(torch.equal(k, torch.ones(1, 1)) for k in kernels) and flags == [False, False]
+    side = WIDE_CHECK_MIN_SIDE
+    sharp = dead_leaves(1, seed=3, size=side, channels=1)
+    shaken = blur_with_kernel(sharp, shake_kernel(26.0, torch.Generator().manual_seed(11)), "reflect")
+    shaken = (shaken + gaussian_noise_like(shaken, 0.01, torch.Generator().manual_seed(0))).clamp(0, 1)
+    (k_shaken,), (searched,) = deb._blind_kernels(shaken, [none])
+    assert searched and torch.equal(k_shaken, estimate_kernel_l0(shaken[0, 0]))
+
+
 def test_kernel_spread_is_the_rms_radius_of_the_kernel():
     from pixelsmith.plugin import line_kernel
     from pixelsmith_deblur.kernel_refine import delta_kernel, kernel_spread

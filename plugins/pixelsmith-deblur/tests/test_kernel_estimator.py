@@ -22,7 +22,15 @@ from pixelsmith.plugin import (
 )
 from pixelsmith.testing import check_resume
 from pixelsmith_deblur import Deblurrer, blur_spectrum
-from pixelsmith_deblur.kernel_estimator import MOTION_LENGTHS, decode, load_kernel_estimator, targets_from_blurs
+from pixelsmith_deblur.kernel_estimator import (
+    MOTION_LENGTHS,
+    KernelEstimatorNet,
+    decode,
+    load_kernel_estimator,
+    targets_from_blurs,
+)
+from pixelsmith_deblur import kernel_training
+from pixelsmith_deblur.kernel_training import HEAVY_NOISE_MAX, _draw_samples
 
 
 def _welch_numpy(img: np.ndarray, window: int, stride: int) -> np.ndarray:
@@ -69,14 +77,14 @@ def test_motion_blur_shows_as_stripes_across_its_direction():
     assert along_x < along_y - 2.0
 
 
-def _one_hot_outputs(blurs):
+def _one_hot_outputs(blurs, families=2):
     t = targets_from_blurs(blurs)
-    n = len(MOTION_LENGTHS)
-    out = torch.zeros(len(blurs), 5 + n)
+    n, f = len(MOTION_LENGTHS), families
+    out = torch.zeros(len(blurs), f + 3 + n)
     out[torch.arange(len(blurs)), t["family"]] = 10.0
-    out[:, 2] = t["sigma"]
-    out[torch.arange(len(blurs)), 3 + t["length"]] = 10.0
-    out[:, 3 + n:] = t["angle"]
+    out[:, f] = t["sigma"]
+    out[torch.arange(len(blurs)), f + 1 + t["length"]] = 10.0
+    out[:, f + 1 + n:] = t["angle"]
     return out
 
 
@@ -90,6 +98,58 @@ def test_targets_decode_back_to_the_same_kernels():
     assert torch.allclose(est[1].kernel, motion_kernel(11, 137.0), atol=1e-6)
     assert est[2].angle == pytest.approx(2.0, abs=1e-3)
     assert "motion length 11" in est[1].describe()
+
+
+def test_a_three_family_estimator_can_answer_no_blur():
+    blurs = [{"name": "none"}, {"name": "gaussian-blur", "sigma": 0.9}, {"name": "motion-blur", "length": 7, "angle": 40.0}]
+    est = decode(_one_hot_outputs(blurs, families=3))
+    assert est[0].family == "none" and est[0].kernel.shape == (1, 1) and float(est[0].kernel) == 1.0
+    assert est[0].confidence > 0.99 and "no blur" in est[0].describe()
+    assert est[1].family == "gaussian" and est[1].sigma == pytest.approx(0.9, abs=1e-5)
+    assert est[2].family == "motion" and est[2].length == 7 and est[2].angle == pytest.approx(40.0, abs=1e-3)
+    # the network's width follows the number of families; two-family files (every one before) still load
+    assert KernelEstimatorNet(width=8, families=3)(torch.zeros(2, 1, 64, 64)).shape == (2, 3 + 3 + len(MOTION_LENGTHS))
+    assert KernelEstimatorNet(width=8)(torch.zeros(2, 1, 64, 64)).shape == (2, 2 + 3 + len(MOTION_LENGTHS))
+    with pytest.raises(InvalidInputError, match="families"):
+        KernelEstimatorNet(width=8, families=4)
+
+
+def test_training_draws_sharp_and_heavily_noisy_samples_only_when_asked(monkeypatch):
+    flat = [torch.full((1, 1, 300, 300), 0.5)]  # a flat image: what is left in a sample is its noise
+    rng = lambda: torch.Generator().manual_seed(5)
+    _, plain = _draw_samples(flat, 40, rng(), augment=False, fixed_crop=96)
+    assert {b["name"] for b in plain} == {"gaussian-blur", "motion-blur"} and max(b["noise"] for b in plain) <= 0.02
+    spectra, blurs = _draw_samples(flat, 40, rng(), augment=False, fixed_crop=96, no_blur=0.5, heavy_noise=0.5)
+    sharp = [b for b in blurs if b["name"] == "none"]
+    heavy = [b for b in blurs if b["noise"] > 0.02]
+    assert 8 <= len(sharp) <= 32 and 8 <= len(heavy) <= 32 and max(b["noise"] for b in blurs) <= HEAVY_NOISE_MAX
+    assert spectra.shape == (40, 1, 64, 64)
+    # the noise recorded is the noise in the image (a flat patch: its standard deviation; 0.5 ± 0.2 is never clipped)
+    seen = []
+    monkeypatch.setattr(kernel_training, "blur_spectrum", lambda image: seen.append(image) or blur_spectrum(image))
+    _, some = _draw_samples(flat, 12, rng(), augment=False, fixed_crop=256, no_blur=0.5, heavy_noise=0.5)
+    for image, b in zip(seen, some):
+        if b["name"] == "none":
+            assert float(image.std()) == pytest.approx(b["noise"], rel=0.03, abs=1e-3)
+    assert any(b["name"] == "none" and b["noise"] > 0.05 for b in some)
+    t = targets_from_blurs(blurs)
+    assert set(t["family"][[b["name"] == "none" for b in blurs]].tolist()) == {2}
+
+
+def test_a_no_blur_run_writes_a_three_family_estimator(tmp_path, pixelsmith_tiny_photos):
+    spec = pixelsmith.spec("restorer", "deblur")
+    config = _config(tmp_path, pixelsmith_tiny_photos, 2)
+    config.extra.update(no_blur="0.3", heavy_noise="0.2")
+    path = spec.train(config)  # spec.train returns the weights file
+    meta = read_metadata(path)
+    assert meta["no_blur"] == "0.3" and meta["heavy_noise"] == "0.2" and '"families": 3' in meta["model_config"]
+    assert "val_none_recall" in meta
+    estimator = load_kernel_estimator(path)
+    assert estimator.raw(torch.rand(1, 1, 96, 96)).shape == (1, 3 + 3 + len(MOTION_LENGTHS))
+    for bad in ("1.0", "-0.1", "x"):
+        config.extra.update(no_blur=bad)
+        with pytest.raises(TrainingError, match="no_blur"):
+            spec.train(TrainConfig(**{**config.__dict__, "out": tmp_path / f"bad{bad}"}))
 
 
 def _config(out, data, steps, **kw):

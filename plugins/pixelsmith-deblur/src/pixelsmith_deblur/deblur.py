@@ -340,15 +340,16 @@ class Deblurrer(ResidualUNetRestorer):
         def named(i: int, e: KernelEstimate, unblurred: bool) -> torch.Tensor:
             # plug-and-play deconvolution by the estimator's mildest Gaussian damages a sharp noisy image (its
             # prior was tuned for deconvolution): above UNBLURRED_NOISE such a reading means "no blur", the
-            # 1×1 kernel, which :meth:`_pnp` answers by denoising alone
-            if unblurred and self.method == "pnp" and noise_of(i) > UNBLURRED_NOISE:
+            # 1×1 kernel, which :meth:`_pnp` answers by denoising alone (as it answers an estimator that
+            # reads "none" itself: its kernel is the 1×1 one)
+            if unblurred and e.family != "none" and self.method == "pnp" and noise_of(i) > UNBLURRED_NOISE:
                 return delta_kernel(1)
             return e.kernel
 
         for i, e in enumerate(estimates):
             # the mildest Gaussian is how the estimator reads an image with little or no blur: a search there
             # fits a kernel to the noise (a sharp camera crop with noise σ 10: 28.6 dB in, 20.4 out)
-            unblurred = e.family == "gaussian" and e.sigma <= NO_BLUR_SIGMA
+            unblurred = e.family == "none" or (e.family == "gaussian" and e.sigma <= NO_BLUR_SIGMA)
             unsure = e.confidence < FREE_SHAPE_BELOW and not unblurred
             search = big_enough and (self.kernel_shape == "free" or (self.kernel_shape == "auto" and unsure))
             if search:
@@ -359,7 +360,7 @@ class Deblurrer(ResidualUNetRestorer):
             elif big_enough and self.kernel_shape == "auto" and e.family == "motion" and self.line_refine_rounds:
                 # a straight line named with confidence: refined from it into a kernel of any shape
                 kernels.append(estimate_kernel_l0(x[i].mean(0), init=e.kernel, rounds=self.line_refine_rounds))
-            elif wide_check and e.family == "gaussian" and e.sigma <= WIDE_CHECK_SIGMA \
+            elif wide_check and (e.family == "none" or (e.family == "gaussian" and e.sigma <= WIDE_CHECK_SIGMA)) \
                     and noise_of(i) <= WIDE_CHECK_NOISE:
                 # sharp, or blurred far beyond the estimator's range: the search with the L0 weight restarting
                 # at every scale tells them apart (the one WIDE_BLUR_SPREAD was calibrated on); the search

@@ -1,4 +1,4 @@
-"""Blind kernel estimation: which blur (Gaussian σ, or motion length and angle) made this image.
+"""Blind kernel estimation: which blur (Gaussian σ, or motion length and angle) made this image, if any.
 
 A blur multiplies the image's spectrum by the kernel's transfer function, whatever the image shows:
 a Gaussian blur darkens the high frequencies evenly in every direction, a linear motion blur
@@ -6,7 +6,9 @@ leaves dark stripes (the zeros of a sinc) across the direction of motion, spaced
 So the estimator does not look at the picture but at its power spectrum, averaged over every
 overlapping 64×64 window of the image (Welch's method: the more windows, the cleaner the
 estimate). A small CNN reads that spectrum and predicts the blur's family and parameters; the
-kernel is then built by the same functions the blur degradations use.
+kernel is then built by the same functions the blur degradations use. Estimators trained with
+``no_blur=`` (see :mod:`.kernel_training`) have a third family, "none": the image is not blurred, and
+its kernel is the 1×1 identity.
 
 The deblurring restorer calls it when no ``kernel=`` is given, and hands the estimated kernel to
 its kernel-aware network.
@@ -41,6 +43,7 @@ from pixelsmith.plugin import (
 __all__ = [
     "KernelEstimate",
     "KernelEstimatorNet",
+    "FAMILIES",
     "blur_spectrum",
     "MOTION_LENGTHS",
     "SPECTRUM_WINDOW",
@@ -53,14 +56,17 @@ SPECTRUM_WINDOW = 64
 MOTION_LENGTHS = (3, 5, 7, 9, 11, 13, 15)
 #: Gaussian σ is predicted within this range (the training range).
 SIGMA_RANGE = (0.5, 3.0)
+#: The blur families, in the order of the network's family logits. Networks of two families (every
+#: estimator before 2026-12-02) cannot answer "none": they read a sharp image as their mildest Gaussian.
+FAMILIES = ("gaussian", "motion", "none")
 
 
 @dataclass(frozen=True)
 class KernelEstimate:
-    """One image's estimated blur: ``family`` "gaussian" or "motion", its parameters and kernel."""
+    """One image's estimated blur: ``family`` "gaussian", "motion" or "none", its parameters and kernel."""
 
     family: str
-    kernel: torch.Tensor                 # k×k, sums to 1
+    kernel: torch.Tensor                 # k×k, sums to 1 ("none": the 1×1 identity)
     sigma: float = float("nan")          # Gaussian σ in pixels
     length: int = 0                      # motion length (odd)
     angle: float = float("nan")          # motion angle in degrees, [0, 180)
@@ -79,6 +85,8 @@ class KernelEstimate:
     def describe(self) -> str:
         if self.family == "gaussian":
             return f"Gaussian σ={self.sigma:.2f} (p={self.confidence:.2f})"
+        if self.family == "none":
+            return f"no blur (p={self.confidence:.2f})"
         return f"motion length {self.length} at {self.angle:.1f}° (p={self.confidence:.2f})"
 
 
@@ -136,21 +144,24 @@ def blur_spectrum(x: torch.Tensor, window: int = SPECTRUM_WINDOW, stride: int | 
 CONFIG_SCHEMA = {"model_config": Field(dict, fields={
     "width": Field(int, required=False, low=8, high=1024),
     "window": Field(int, required=False, choices=(SPECTRUM_WINDOW,)),
+    "families": Field(int, required=False, choices=(2, 3)),
 })}
 
 
 class KernelEstimatorNet(nn.Module):
     """Spectrum (B×1×64×64) → blur family logits, Gaussian σ, motion length logits, motion angle.
 
-    Outputs a B×(2 + 1 + len(MOTION_LENGTHS) + 2) tensor: [family logits (gaussian, motion),
+    Outputs a B×(F + 1 + len(MOTION_LENGTHS) + 2) tensor: [family logits (the first F of :data:`FAMILIES`),
     σ (normalised to [0, 1] over SIGMA_RANGE), length logits, cos 2θ, sin 2θ] (the motion kernel
     is the same at θ and θ + 180°, so the angle is predicted doubled). Two frequency-coordinate
     channels are appended to the input, because where a feature sits in the spectrum is its meaning.
     """
 
-    def __init__(self, width: int = 32, window: int = SPECTRUM_WINDOW) -> None:
+    def __init__(self, width: int = 32, window: int = SPECTRUM_WINDOW, families: int = 2) -> None:
         super().__init__()
-        self.config = {"width": width, "window": window}
+        if families not in (2, 3):
+            raise InvalidInputError(f"families must be 2 (gaussian, motion) or 3 (and none), got {families!r}")
+        self.config = {"width": width, "window": window, "families": families}
         w = width
 
         def block(cin: int, cout: int, stride: int) -> nn.Sequential:
@@ -164,7 +175,7 @@ class KernelEstimatorNet(nn.Module):
         )
         side = window // 16
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * side * side, 256), nn.SiLU(),
-                                  nn.Linear(256, 2 + 1 + len(MOTION_LENGTHS) + 2))
+                                  nn.Linear(256, families + 1 + len(MOTION_LENGTHS) + 2))
         coords = torch.linspace(-1, 1, window)
         self.register_buffer("coords", torch.stack(torch.meshgrid(coords, coords, indexing="ij"))[None],
                              persistent=False)
@@ -179,9 +190,11 @@ class KernelEstimatorNet(nn.Module):
 
 
 def split_outputs(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(family logits B×2, σ in [0, 1] B, length logits B×7, (cos 2θ, sin 2θ) B×2)."""
+    """(family logits B×F, σ in [0, 1] B, length logits B×7, (cos 2θ, sin 2θ) B×2); F (2 or 3) follows
+    from the width of ``out``."""
     n = len(MOTION_LENGTHS)
-    return out[:, :2], out[:, 2], out[:, 3:3 + n], out[:, 3 + n:5 + n]
+    f = out.shape[1] - 1 - n - 2
+    return out[:, :f], out[:, f], out[:, f + 1:f + 1 + n], out[:, f + 1 + n:f + 3 + n]
 
 
 def decode(out: torch.Tensor) -> list[KernelEstimate]:
@@ -190,7 +203,10 @@ def decode(out: torch.Tensor) -> list[KernelEstimate]:
     probs = fam.softmax(-1)
     estimates = []
     for i in range(out.shape[0]):
-        if int(probs[i].argmax()) == 0:
+        family = int(probs[i].argmax())
+        if family == 2:
+            estimates.append(KernelEstimate("none", torch.ones(1, 1), sigma=0.0, confidence=float(probs[i, 2])))
+        elif family == 0:
             s = SIGMA_RANGE[0] + (SIGMA_RANGE[1] - SIGMA_RANGE[0]) * float(sig[i].clamp(0, 1))
             estimates.append(KernelEstimate("gaussian", gaussian_kernel(s), sigma=s, confidence=float(probs[i, 0])))
         else:
@@ -260,10 +276,16 @@ def load_kernel_estimator(source, device: torch.device | str = "cpu") -> KernelE
 
 
 def targets_from_blurs(blurs: Sequence[dict]) -> dict[str, torch.Tensor]:
-    """Training targets from :class:`~pixelsmith.plugin.DegradationDraw` ``blur`` records."""
+    """Training targets from :class:`~pixelsmith.plugin.DegradationDraw` ``blur`` records
+    (``{"name": "none"}`` for a sample left sharp)."""
     family, sigma, length, angle = [], [], [], []
     for b in blurs:
-        if b["name"] == "gaussian-blur":
+        if b["name"] == "none":  # a sharp sample: only the family is learnt
+            family.append(2)
+            sigma.append(0.0)
+            length.append(0)
+            angle.append((1.0, 0.0))
+        elif b["name"] == "gaussian-blur":
             family.append(0)
             sigma.append((b["sigma"] - SIGMA_RANGE[0]) / (SIGMA_RANGE[1] - SIGMA_RANGE[0]))
             length.append(0)

@@ -72,6 +72,9 @@ OPTIONS = {
     "width": Option("int", "kernel estimator width (part=kernel-estimator)", low=8, high=1024),
     "iterations": Option("int", "unrolled plug-and-play iterations (part=pnp-prior)", low=1, high=100),
     "kernel_error": Option("float", "share of samples given a slightly wrong kernel (part=pnp-prior)", low=0, high=1),
+    "no_blur": Option("float", "share of samples left sharp, teaching a 'none' family (part=kernel-estimator)",
+                      low=0, high=1),
+    "heavy_noise": Option("float", "share of samples given noise up to 0.2 (part=kernel-estimator)", low=0, high=1),
     "noise_max": Option("float", "largest noise σ of the training blurs, above 0 (part=pnp-prior; default 0.03)",
                         low=0, high=0.5),
 }

@@ -253,6 +253,11 @@ def test_a_no_blur_reading_is_denoised_at_any_noise_and_still_checked_for_a_wide
     shaken = (shaken + gaussian_noise_like(shaken, 0.01, torch.Generator().manual_seed(0))).clamp(0, 1)
     (k_shaken,), (searched,) = deb._blind_kernels(shaken, [none])
     assert searched and torch.equal(k_shaken, estimate_kernel_l0(shaken[0, 0]))
+    # a mild Gaussian read at p 0.77 with p 0.23 for no blur is sure enough: not searched (it was, −10 dB)
+    torn = KernelEstimate("gaussian", gaussian_kernel(0.9), sigma=0.9, confidence=0.77, p_none=0.225)
+    unsure = KernelEstimate("gaussian", gaussian_kernel(0.9), sigma=0.9, confidence=0.77, p_none=0.05)
+    assert deb._blind_kernels(light, [torn]) == ([torn.kernel], [False])
+    assert deb._blind_kernels(light, [unsure])[1] == [True]
 
 
 def test_kernel_spread_is_the_rms_radius_of_the_kernel():

@@ -105,6 +105,8 @@ def test_a_three_family_estimator_can_answer_no_blur():
     est = decode(_one_hot_outputs(blurs, families=3))
     assert est[0].family == "none" and est[0].kernel.shape == (1, 1) and float(est[0].kernel) == 1.0
     assert est[0].confidence > 0.99 and "no blur" in est[0].describe()
+    assert est[0].p_none == est[0].confidence and est[1].p_none < 1e-3
+    assert decode(_one_hot_outputs(blurs[1:]))[0].p_none == 0.0  # a two-family network cannot say it
     assert est[1].family == "gaussian" and est[1].sigma == pytest.approx(0.9, abs=1e-5)
     assert est[2].family == "motion" and est[2].length == 7 and est[2].angle == pytest.approx(40.0, abs=1e-3)
     # the network's width follows the number of families; two-family files (every one before) still load
@@ -222,3 +224,23 @@ def test_four_view_average_turns_with_the_image():
     ea, eb = est(d)[0], est(d.transpose(-2, -1))[0]
     assert ea.family == eb.family == "motion"
     assert abs(((ea.angle + eb.angle) % 180.0) - 90.0) < 1e-2
+
+
+def test_a_sharp_photo_reads_as_not_blurred_and_a_blurred_one_keeps_its_reading():
+    """The shipped two-family estimator reads a sharp photograph as its mildest Gaussian; the no-blur detector
+    (three families) turns that reading, and only that one, into "none", whose 1×1 kernel is denoised."""
+    f = Deblurrer.no_blur_detector_file
+    assert sha256_of(f.path) == f.sha256 and '"families": 3' in read_metadata(f.path)["model_config"]
+    deb = pixelsmith.restorer("deblur", device="cpu")
+    sharp = test_photos(size=128)["camera"]
+    blurred = pixelsmith.degradation("gaussian-blur", sigma=2.0, noise=0.01).apply(sharp, seed=0).image
+    x = torch.cat([sharp, blurred])
+    raw, checked = deb.estimator(x), deb.estimate_kernels(x)
+    assert raw[0].family == "gaussian" and raw[0].sigma <= 0.6  # how it reads a sharp image
+    assert checked[0].family == "none" and torch.equal(checked[0].kernel, torch.ones(1, 1))
+    assert (checked[1].family, checked[1].sigma) == (raw[1].family, raw[1].sigma) and raw[1].sigma > 1.5
+    assert torch.equal(deb.blind_kernels(sharp)[0], torch.ones(1, 1))
+    off = pixelsmith.restorer("deblur", device="cpu", no_blur_check=False)
+    assert off.estimate_kernels(sharp)[0].family == "gaussian"
+    with pytest.raises(InvalidInputError, match="no_blur_check"):
+        pixelsmith.restorer("deblur", device="cpu", no_blur_check="yes")

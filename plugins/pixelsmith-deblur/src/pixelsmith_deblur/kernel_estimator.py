@@ -73,6 +73,8 @@ class KernelEstimate:
     confidence: float = float("nan")     # the network's probability for ``family``
     #: motion: the length the network's length probabilities average to (continuous, in pixels)
     expected_length: float = float("nan")
+    #: the network's probability for "no blur" (0 for two-family networks, which cannot answer it)
+    p_none: float = 0.0
 
     def candidates(self) -> list[torch.Tensor]:
         """Kernels this estimate may stand for: its own; for motion also the anti-aliased straight line of
@@ -204,17 +206,19 @@ def decode(out: torch.Tensor) -> list[KernelEstimate]:
     estimates = []
     for i in range(out.shape[0]):
         family = int(probs[i].argmax())
+        p_none = float(probs[i, 2]) if probs.shape[1] > 2 else 0.0
         if family == 2:
-            estimates.append(KernelEstimate("none", torch.ones(1, 1), sigma=0.0, confidence=float(probs[i, 2])))
+            estimates.append(KernelEstimate("none", torch.ones(1, 1), sigma=0.0, confidence=p_none, p_none=p_none))
         elif family == 0:
             s = SIGMA_RANGE[0] + (SIGMA_RANGE[1] - SIGMA_RANGE[0]) * float(sig[i].clamp(0, 1))
-            estimates.append(KernelEstimate("gaussian", gaussian_kernel(s), sigma=s, confidence=float(probs[i, 0])))
+            estimates.append(KernelEstimate("gaussian", gaussian_kernel(s), sigma=s, confidence=float(probs[i, 0]),
+                                            p_none=p_none))
         else:
             length = MOTION_LENGTHS[int(lens[i].argmax())]
             expected = float((lens[i].softmax(-1) * torch.tensor(MOTION_LENGTHS, dtype=lens.dtype)).sum())
             angle = (math.degrees(math.atan2(float(ang[i, 1]), float(ang[i, 0]))) / 2.0) % 180.0
             estimates.append(KernelEstimate("motion", motion_kernel(length, angle), length=length, angle=angle,
-                                            confidence=float(probs[i, 1]), expected_length=expected))
+                                            confidence=float(probs[i, 1]), expected_length=expected, p_none=p_none))
     return estimates
 
 

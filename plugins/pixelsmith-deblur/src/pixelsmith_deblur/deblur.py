@@ -78,11 +78,11 @@ FREE_SHAPE_BELOW = 0.99
 #: an image with little or no blur, unsure or not (sharp training photographs with noise σ 0–50/255: 10–14 of
 #: 17 read as σ ≤ 0.6). Searching there fitted a kernel to the noise. Camera shake on the choice data read as
 #: a Gaussian of σ ≤ 0.6 in none of 34 cases (one at 0.74).
-NO_BLUR_SIGMA = 0.6
 #: Since session 15 such a reading is "no blur" (the 1×1 kernel: denoised, not deconvolved) when the no-blur
 #: detector (:data:`NO_BLUR_DETECTOR_SHA256`) also answers "none" (``no_blur_check=True``, the default). Choice
 #: data, the 17 images of ``deblur_line_policy.py``: sharp images read as unblurred lost 3–14 dB to the
 #: deconvolution by σ 0.5 (page at noise 0: 28.4 dB out); see the model card for the trade on mild blurs.
+NO_BLUR_SIGMA = 0.6
 #: The estimator was trained on Gaussians of σ 0.5–3 and lines of 3–15 px. Far beyond that range (camera
 #: shakes 15–27 px across) it often reads a mild Gaussian, confidently, which is also how it reads a sharp
 #: image. So when it names a Gaussian of σ at most WIDE_CHECK_SIGMA on an image whose estimated noise is at
@@ -165,6 +165,11 @@ def _check_kernel(k: Any) -> torch.Tensor:
     if not bool(torch.isfinite(t).all()) or float(t.sum()) <= 0:
         raise InvalidInputError("kernel must be finite with a positive sum")
     return t / t.sum()
+
+
+def _mildest_gaussian(e: KernelEstimate) -> bool:
+    """Whether ``e`` is the estimator's reading of an image with little or no blur (see :data:`NO_BLUR_SIGMA`)."""
+    return e.family == "gaussian" and e.sigma <= NO_BLUR_SIGMA
 
 
 class Deblurrer(ResidualUNetRestorer):
@@ -311,12 +316,10 @@ class Deblurrer(ResidualUNetRestorer):
         """The estimator's readings; with ``no_blur_check``, its mildest Gaussians (σ ≤ :data:`NO_BLUR_SIGMA`)
         that the no-blur detector answers "none" are "none" (the 1×1 kernel)."""
         readings = self.estimator(x)
-        if not self.no_blur_check or not any(e.family == "gaussian" and e.sigma <= NO_BLUR_SIGMA for e in readings):
+        if not self.no_blur_check or not any(map(_mildest_gaussian, readings)):
             return readings
-        answers = self.no_blur_detector(x)
-        return [KernelEstimate("none", torch.ones(1, 1), sigma=0.0, confidence=a.p_none, p_none=a.p_none)
-                if e.family == "gaussian" and e.sigma <= NO_BLUR_SIGMA and a.family == "none" else e
-                for e, a in zip(readings, answers)]
+        answers = self.no_blur_detector(x)  # its "none" estimates carry the 1×1 kernel
+        return [a if _mildest_gaussian(e) and a.family == "none" else e for e, a in zip(readings, answers)]
 
     def estimate_kernels(self, x: Any) -> list[KernelEstimate]:
         """The estimated blur of each image of ``x`` (B×C×H×W in [0, 1]): family ("gaussian", "motion", or
@@ -327,8 +330,9 @@ class Deblurrer(ResidualUNetRestorer):
         """The kernel a blind ``restore(x)`` deblurs each image of ``x`` with (``kernel_shape``): the
         estimator's, or one of free shape found on the image. ``restore(x, kernel=...)`` with them gives
         the blind result, except that a kernel searched from scratch also raises the prior's noise levels
-        ×:data:`SEARCHED_SIGMA_FACTOR` (pass ``sigma`` accordingly). A 1×1 kernel means "no blur": an image read
-        as unblurred with noise above :data:`UNBLURRED_NOISE`, which the restore only denoises."""
+        ×:data:`SEARCHED_SIGMA_FACTOR` (pass ``sigma`` accordingly). A 1×1 kernel means "no blur", which the
+        restore only denoises: an image read as "none" (see ``no_blur_check``), or read as unblurred with noise
+        above :data:`UNBLURRED_NOISE`."""
         x = as_image_batch(x, name="x").to(self.device)
         return self._blind_kernels(x, self._read(x))[0]
 
@@ -384,7 +388,7 @@ class Deblurrer(ResidualUNetRestorer):
         for i, e in enumerate(estimates):
             # the mildest Gaussian is how the estimator reads an image with little or no blur: a search there
             # fits a kernel to the noise (a sharp camera crop with noise σ 10: 28.6 dB in, 20.4 out)
-            unblurred = e.family == "none" or (e.family == "gaussian" and e.sigma <= NO_BLUR_SIGMA)
+            unblurred = e.family == "none" or _mildest_gaussian(e)
             # torn between a blur and no blur (three-family estimators) is a mild blur, not one outside the
             # families: on choice data a σ 0.6 Gaussian read at p 0.77 (0.23 for none) was searched, −10 dB
             unsure = e.confidence + e.p_none < FREE_SHAPE_BELOW and not unblurred

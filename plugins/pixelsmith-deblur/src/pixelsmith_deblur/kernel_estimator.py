@@ -205,11 +205,11 @@ def decode(out: torch.Tensor) -> list[KernelEstimate]:
     probs = fam.softmax(-1)
     estimates = []
     for i in range(out.shape[0]):
-        family = int(probs[i].argmax())
+        family = FAMILIES[int(probs[i].argmax())]
         p_none = float(probs[i, 2]) if probs.shape[1] > 2 else 0.0
-        if family == 2:
+        if family == "none":
             estimates.append(KernelEstimate("none", torch.ones(1, 1), sigma=0.0, confidence=p_none, p_none=p_none))
-        elif family == 0:
+        elif family == "gaussian":
             s = SIGMA_RANGE[0] + (SIGMA_RANGE[1] - SIGMA_RANGE[0]) * float(sig[i].clamp(0, 1))
             estimates.append(KernelEstimate("gaussian", gaussian_kernel(s), sigma=s, confidence=float(probs[i, 0]),
                                             p_none=p_none))

@@ -45,3 +45,20 @@ def test_the_search_choice_shakes_are_seeded_and_big_ones_have_the_claimed_sides
     for k in small + big:
         assert float(k.min()) >= 0 and abs(float(k.sum()) - 1) < 1e-5
     assert not any(torch.equal(a, b) for a in small for b in big if a.shape == b.shape)
+
+
+def test_the_line_projection_finds_a_line_kernel_from_a_rough_reading():
+    # deblur_line_projection.py projects a refined kernel onto each line family; given a member of the family
+    # and a reading off by about a pixel and a degree, the projection must come back to that member
+    import deblur_line_projection as projection
+    from pixelsmith.plugin import line_kernel, motion_kernel
+
+    continuous = line_kernel(8.3, 20.0)
+    d, found = projection.nearest_continuous(continuous, 9.0, 19.0)
+    assert d < 1e-8 and found.shape == continuous.shape and torch.allclose(found, continuous, atol=1e-6)
+    kornia = motion_kernel(9, 30.0)
+    d, found = projection.nearest_kornia(kornia, 10.2, 29.0)
+    assert d < 1e-8 and torch.equal(found, kornia)
+    # the two families differ: each is far from the other's nearest member
+    assert projection.nearest_kornia(continuous, 9.0, 19.0)[0] > 1e-3
+    assert projection.nearest_continuous(kornia, 10.2, 29.0)[0] > 1e-3

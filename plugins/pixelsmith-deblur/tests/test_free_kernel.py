@@ -179,6 +179,34 @@ def test_the_restorer_keeps_a_sure_gaussian_refines_a_sure_line_and_searches_whe
             pixelsmith.restorer("deblur", device="cpu", line_refine_rounds=bad)
 
 
+
+def test_a_search_that_collapses_to_a_point_on_an_image_read_as_motion_blurred_takes_the_estimators_line():
+    """On smooth images (cell, retina in the choice data) the search from scratch finds no path and returns about
+    a point; where the estimator read motion blur (unsure), its line did better than "no blur" (session 16)."""
+    from pixelsmith_deblur.deblur import COLLAPSED_SPREAD, FREE_SHAPE_BELOW
+    from pixelsmith_deblur.kernel_refine import kernel_spread
+
+    r = torch.linspace(0, 1, 64)
+    smooth = (0.3 + 0.4 * r[None, :] * r[:, None])[None, None]  # no edge to pin a kernel on
+    collapsed = estimate_kernel_l0(smooth[0, 0])
+    assert kernel_spread(collapsed) < COLLAPSED_SPREAD
+    unsure = FREE_SHAPE_BELOW - 0.2
+    line = KernelEstimate("motion", motion_kernel(9, 30.0), length=9, angle=30.0, confidence=unsure)
+    blob = KernelEstimate("gaussian", gaussian_kernel(1.5), sigma=1.5, confidence=unsure)
+    deb = pixelsmith.restorer("deblur", device="cpu")
+    (k_line, k_blob), flags = deb._blind_kernels(torch.cat([smooth, smooth]), [line, blob])
+    # the line is named, not searched (the prior's levels stay); an unsure Gaussian keeps the search's answer,
+    # since sharp images are read that way and a point is right for them
+    assert k_line is line.kernel and torch.equal(k_blob, collapsed) and flags == [False, True]
+    # where the search finds a path, it is kept
+    x = test_photos(size=64)["camera"]
+    found = estimate_kernel_l0(x[0].mean(0))
+    assert kernel_spread(found) >= COLLAPSED_SPREAD
+    assert torch.equal(deb._blind_kernels(x, [line])[0][0], found)
+    # kernel_shape="free" always takes the search
+    free = pixelsmith.restorer("deblur", device="cpu", kernel_shape="free")
+    assert torch.equal(free._blind_kernels(smooth, [line])[0][0], collapsed)
+
 @needs_denoiser
 def test_blind_kernels_are_the_kernels_a_blind_restore_uses():
     clean = test_photos(size=96)["camera"]

@@ -131,6 +131,15 @@ SEARCHED_SIGMA_FACTOR = 1.25
 #: true kernel (Kornia / continuous line / anisotropic, dB): none −0.00 / −1.55 / −1.93, one round
 #: −0.52 / −0.82 / −0.82, two −0.73 / −0.97 / −0.51, five −0.92 / −1.14 / −0.43.
 LINE_REFINE_ROUNDS = 1
+#: A kernel searched from scratch with an RMS radius below this (px) has collapsed to about a point. On an image the
+#: estimator read as motion-blurred (unsure), ``"auto"`` then takes the estimator's straight line instead (a
+#: named kernel: the prior's levels are not raised). Choice data (session 16, ``runs/probe16/collapse.py`` on the
+#: 102 camera shakes × choice images of ``benchmarks/deblur_search_choice.py [--big]``): the search collapsed on
+#: smooth or sparse images (cell, retina, rocket, clock, immunohistochemistry; RMS 0–0.98 px against the true
+#: 2.65–6.27); on the 13 such cases with an unsure motion reading, blind gain over TV given the true kernel
+#: −2.21 → −1.05 dB (10 better, by up to +3.2; immunohistochemistry −1.43 and −0.48 worse). Sharp choice images
+#: (17 × noise 0–0.03) were searched only on unsure *Gaussian* readings, which this leaves alone.
+COLLAPSED_SPREAD = 1.0
 KERNEL_SHAPES = ("auto", "family", "free")
 
 
@@ -203,7 +212,9 @@ class Deblurrer(ResidualUNetRestorer):
     confident straight line into a kernel of any shape at full resolution (its true path may be
     anti-aliased, curved or thick; about 1.2 s), and searches from scratch when the estimator's family
     probability is below :data:`FREE_SHAPE_BELOW` (camera shake and other blur it was not trained on) and
-    the estimate is not its mildest Gaussian (σ ≤ :data:`NO_BLUR_SIGMA`, how it reads an image with no blur).
+    the estimate is not its mildest Gaussian (σ ≤ :data:`NO_BLUR_SIGMA`, how it reads an image with no blur);
+    where such a search collapses to about a point on an image read as motion-blurred, the estimator's line is
+    taken instead (:data:`COLLAPSED_SPREAD`).
     A mild Gaussian it keeps (σ ≤ :data:`WIDE_CHECK_SIGMA`) is checked by a search on images of at least
     :data:`WIDE_CHECK_MIN_SIDE` px with little noise, and replaced when the search finds a far wider blur
     (a camera shake beyond the estimator's range, which it reads as a mild Gaussian); ``wide_check=False``
@@ -397,7 +408,12 @@ class Deblurrer(ResidualUNetRestorer):
                 # the falling L0 weight was chosen at noise 0.01; under heavy noise it fits wider kernels to the
                 # noise (the bench's noise-only rows, camera at σ 25 / 50: 24.17 / 22.29 dB → 22.40 / 21.59),
                 # so there the search restarts its weight per scale, as before
-                kernels.append(estimate_kernel_l0(x[i].mean(0), restart_lambda=noise_of(i) > FALLING_LAMBDA_MAX_NOISE))
+                found = estimate_kernel_l0(x[i].mean(0), restart_lambda=noise_of(i) > FALLING_LAMBDA_MAX_NOISE)
+                if self.kernel_shape == "auto" and e.family == "motion" and kernel_spread(found) < COLLAPSED_SPREAD:
+                    # a search that collapsed to a point on an image read as motion-blurred: smooth images
+                    # (cell, retina) have too few edges to pin a path down; the estimator's line beats "no blur"
+                    found, search = e.kernel, False
+                kernels.append(found)
             elif big_enough and self.kernel_shape == "auto" and e.family == "motion" and self.line_refine_rounds:
                 # a straight line named with confidence: refined from it into a kernel of any shape
                 kernels.append(estimate_kernel_l0(x[i].mean(0), init=e.kernel, rounds=self.line_refine_rounds))

@@ -14,6 +14,7 @@ from pixelsmith.plugin import (
     InvalidInputError,
     blur_with_kernel,
     dead_leaves,
+    estimate_noise_sigma,
     gaussian_kernel,
     gaussian_noise_like,
     motion_kernel,
@@ -206,6 +207,13 @@ def test_a_search_that_collapses_to_a_point_on_an_image_read_as_motion_blurred_t
     # kernel_shape="free" always takes the search
     free = pixelsmith.restorer("deblur", device="cpu", kernel_shape="free")
     assert torch.equal(free._blind_kernels(smooth, [line])[0][0], collapsed)
+    # under heavy noise (where the search restarts its L0 weight) the rule was not measured: the search stands
+    from pixelsmith_deblur.deblur import FALLING_LAMBDA_MAX_NOISE
+
+    noisy = (smooth + gaussian_noise_like(smooth, 0.1, torch.Generator().manual_seed(0))).clamp(0, 1)
+    assert float(estimate_noise_sigma(noisy)[0]) > FALLING_LAMBDA_MAX_NOISE
+    (k_noisy,), (searched,) = deb._blind_kernels(noisy, [line])
+    assert searched and torch.equal(k_noisy, estimate_kernel_l0(noisy[0, 0], restart_lambda=True))
 
 @needs_denoiser
 def test_blind_kernels_are_the_kernels_a_blind_restore_uses():

@@ -138,7 +138,8 @@ LINE_REFINE_ROUNDS = 1
 #: smooth or sparse images (cell, retina, rocket, clock, immunohistochemistry; RMS 0–0.98 px against the true
 #: 2.65–6.27); on the 13 such cases with an unsure motion reading, blind gain over TV given the true kernel
 #: −2.21 → −1.05 dB (10 better, by up to +3.2; immunohistochemistry −1.43 and −0.48 worse). Sharp choice images
-#: (17 × noise 0–0.03) were searched only on unsure *Gaussian* readings, which this leaves alone.
+#: (17 × noise 0–0.03) were searched only on unsure *Gaussian* readings, which this leaves alone. Not above an
+#: estimated noise of FALLING_LAMBDA_MAX_NOISE, where the search differs and this was not measured.
 COLLAPSED_SPREAD = 1.0
 KERNEL_SHAPES = ("auto", "family", "free")
 
@@ -408,10 +409,13 @@ class Deblurrer(ResidualUNetRestorer):
                 # the falling L0 weight was chosen at noise 0.01; under heavy noise it fits wider kernels to the
                 # noise (the bench's noise-only rows, camera at σ 25 / 50: 24.17 / 22.29 dB → 22.40 / 21.59),
                 # so there the search restarts its weight per scale, as before
-                found = estimate_kernel_l0(x[i].mean(0), restart_lambda=noise_of(i) > FALLING_LAMBDA_MAX_NOISE)
-                if self.kernel_shape == "auto" and e.family == "motion" and kernel_spread(found) < COLLAPSED_SPREAD:
+                heavy = noise_of(i) > FALLING_LAMBDA_MAX_NOISE
+                found = estimate_kernel_l0(x[i].mean(0), restart_lambda=heavy)
+                if self.kernel_shape == "auto" and e.family == "motion" and not heavy \
+                        and kernel_spread(found) < COLLAPSED_SPREAD:
                     # a search that collapsed to a point on an image read as motion-blurred: smooth images
-                    # (cell, retina) have too few edges to pin a path down; the estimator's line beats "no blur"
+                    # (cell, retina) have too few edges to pin a path down; the estimator's line beats "no blur".
+                    # Chosen at noise 0.01: under heavy noise a point may be right (a sharp image read as motion)
                     found, search = e.kernel, False
                 kernels.append(found)
             elif big_enough and self.kernel_shape == "auto" and e.family == "motion" and self.line_refine_rounds:

@@ -20,10 +20,9 @@ import time
 
 import torch
 
-import pixelsmith
 from deblur_line_policy import images
-from deblur_search_choice import NOISE, shakes
-from pixelsmith.plugin import blur_with_kernel, estimate_noise_sigma, gaussian_noise_like
+from deblur_search_choice import NOISE, scorers, shaken_cases
+from pixelsmith.plugin import estimate_noise_sigma
 from pixelsmith_deblur import COLLAPSED_SPREAD, FREE_SHAPE_BELOW, SEARCHED_SIGMA_FACTOR, estimate_kernel_l0, \
     kernel_spread
 
@@ -36,38 +35,28 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     imgs = dict(list(images().items())[: args.images])
-    deblur = pixelsmith.restorer("deblur", device="cpu")
-    tv = pixelsmith.restorer("tv-deconv", device="cpu")
-    metric = pixelsmith.metric("psnr")
-
-    def psnr(x: torch.Tensor, clean: torch.Tensor) -> float:
-        return float(metric(x.clamp(0, 1), clean)[0])
-
+    deblur, tv, psnr = scorers()
     searched: dict[str, list[tuple[float, float]]] = {}
     n = collapsed = 0
     t0 = time.perf_counter()
-    for si, k in enumerate(shakes(args.shakes, args.big)):
-        for ii, (name, clean) in enumerate(imgs.items()):
-            blurred = blur_with_kernel(clean, k, "reflect")
-            noise = gaussian_noise_like(blurred, NOISE, torch.Generator().manual_seed(1000 * si + ii))
-            y = (blurred + noise).clamp(0, 1)
-            n += 1
-            found = estimate_kernel_l0(y[0].mean(0))
-            if kernel_spread(found) >= COLLAPSED_SPREAD:
-                continue
-            collapsed += 1
-            with torch.inference_mode():
-                estimate = deblur.estimate_kernels(y)[0]
-                level = float(estimate_noise_sigma(y)[0])
-                base = psnr(tv.restore(y, kernel=k, sigma=NOISE), clean)
-                point = psnr(deblur.restore(y, kernel=found, sigma=SEARCHED_SIGMA_FACTOR * level), clean) - base
-                named = psnr(deblur.restore(y, kernel=estimate.kernel, sigma=level), clean) - base
-            unsure = estimate.confidence + estimate.p_none < FREE_SHAPE_BELOW
-            if unsure:
-                searched.setdefault(estimate.family, []).append((point, named))
-            print(f"shake {si} {name:22s} spread {kernel_spread(found):.2f} (true {kernel_spread(k):.2f}); read "
-                  f"{estimate.family} p {estimate.confidence:.2f}{' (searched)' if unsure else ''}: collapsed kernel "
-                  f"{point:+.2f}, the estimator's {named:+.2f}  [{time.perf_counter() - t0:.0f} s]", flush=True)
+    for si, name, clean, k, y in shaken_cases(args.shakes, args.big, imgs):
+        n += 1
+        found = estimate_kernel_l0(y[0].mean(0))
+        if kernel_spread(found) >= COLLAPSED_SPREAD:
+            continue
+        collapsed += 1
+        with torch.inference_mode():
+            estimate = deblur.estimate_kernels(y)[0]
+            level = float(estimate_noise_sigma(y)[0])
+            base = psnr(tv.restore(y, kernel=k, sigma=NOISE), clean)
+            point = psnr(deblur.restore(y, kernel=found, sigma=SEARCHED_SIGMA_FACTOR * level), clean) - base
+            named = psnr(deblur.restore(y, kernel=estimate.kernel, sigma=level), clean) - base
+        unsure = estimate.confidence + estimate.p_none < FREE_SHAPE_BELOW
+        if unsure:
+            searched.setdefault(estimate.family, []).append((point, named))
+        print(f"shake {si} {name:22s} spread {kernel_spread(found):.2f} (true {kernel_spread(k):.2f}); read "
+              f"{estimate.family} p {estimate.confidence:.2f}{' (searched)' if unsure else ''}: collapsed kernel "
+              f"{point:+.2f}, the estimator's {named:+.2f}  [{time.perf_counter() - t0:.0f} s]", flush=True)
     print(f"\n{collapsed} of {n} searches collapsed (RMS radius < {COLLAPSED_SPREAD:g} px); of those, the ones a blind "
           "restore searches (estimator unsure), blind gain over TV given the true kernel, dB:")
     for family, pairs in searched.items():

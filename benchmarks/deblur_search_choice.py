@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -54,6 +55,28 @@ def shakes(n: int, big: bool) -> list[torch.Tensor]:
     return out
 
 
+
+def shaken_cases(n: int, big: bool, imgs: dict[str, torch.Tensor]
+                 ) -> Iterator[tuple[int, str, torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """(shake index, image name, clean, kernel, blurred + noise) for ``n`` shakes of :func:`shakes` × ``imgs``,
+    noise :data:`NOISE` seeded per case (the cases every choice script of the search scores)."""
+    for si, k in enumerate(shakes(n, big)):
+        for ii, (name, clean) in enumerate(imgs.items()):
+            blurred = blur_with_kernel(clean, k, "reflect")
+            noise = gaussian_noise_like(blurred, NOISE, torch.Generator().manual_seed(1000 * si + ii))
+            yield si, name, clean, k, (blurred + noise).clamp(0, 1)
+
+
+def scorers() -> tuple[Any, Any, Callable[[torch.Tensor, torch.Tensor], float]]:
+    """``deblur`` and ``tv-deconv`` on the CPU, and the PSNR (dB) of a restore, clamped to [0, 1], against the
+    clean image."""
+    metric = pixelsmith.metric("psnr")
+
+    def psnr(x: torch.Tensor, clean: torch.Tensor) -> float:
+        return float(metric(x.clamp(0, 1), clean)[0])
+
+    return pixelsmith.restorer("deblur", device="cpu"), pixelsmith.restorer("tv-deconv", device="cpu"), psnr
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--big", action="store_true", help="shakes of 19–27 px a side (seed 900)")
@@ -66,35 +89,25 @@ def main() -> None:
     torch.set_num_threads(1)
     factors = [float(f) for f in args.factors.split(",")]
     imgs = dict(list(images().items())[: args.images])
-    deblur = pixelsmith.restorer("deblur", device="cpu")
-    tv = pixelsmith.restorer("tv-deconv", device="cpu")
-    metric = pixelsmith.metric("psnr")
-
-    def psnr(x: torch.Tensor, clean: torch.Tensor) -> float:
-        return float(metric(x.clamp(0, 1), clean)[0])
-
+    deblur, tv, psnr = scorers()
     cases = []
     t0 = time.perf_counter()
-    for si, k in enumerate(shakes(args.shakes, args.big)):
-        for ii, (name, clean) in enumerate(imgs.items()):
-            blurred = blur_with_kernel(clean, k, "reflect")
-            noise = gaussian_noise_like(blurred, NOISE, torch.Generator().manual_seed(1000 * si + ii))
-            y = (blurred + noise).clamp(0, 1)
-            with torch.inference_mode():
-                base = psnr(tv.restore(y, kernel=k, sigma=NOISE), clean)
-                level = float(estimate_noise_sigma(y)[0])  # what a blind restore estimates
-                case = {"shake": si, "image": name, "y": y, "clean": clean, "kernel": k, "tv": base,
-                        "true": {f: psnr(deblur.restore(y, kernel=k, sigma=f * level), clean) - base for f in factors}}
-                for search, restart in SEARCHES.items():
-                    found = estimate_kernel_l0(y[0].mean(0), restart_lambda=restart)
-                    case[f"kernel_{search}"] = found
-                    for f in factors:
-                        x = deblur.restore(y, kernel=found, sigma=f * level)
-                        case[f"x_{search}_{f:g}"] = x
-                        case[f"gain_{search}_{f:g}"] = psnr(x, clean) - base
-            cases.append(case)
-            gains = "  ".join(f"{s} ×{f:g} {case[f'gain_{s}_{f:g}']:+.2f}" for s in SEARCHES for f in factors)
-            print(f"shake {si} {name:22s} {gains}  [{time.perf_counter() - t0:.0f} s]", flush=True)
+    for si, name, clean, k, y in shaken_cases(args.shakes, args.big, imgs):
+        with torch.inference_mode():
+            base = psnr(tv.restore(y, kernel=k, sigma=NOISE), clean)
+            level = float(estimate_noise_sigma(y)[0])  # what a blind restore estimates
+            case = {"shake": si, "image": name, "y": y, "clean": clean, "kernel": k, "tv": base,
+                    "true": {f: psnr(deblur.restore(y, kernel=k, sigma=f * level), clean) - base for f in factors}}
+            for search, restart in SEARCHES.items():
+                found = estimate_kernel_l0(y[0].mean(0), restart_lambda=restart)
+                case[f"kernel_{search}"] = found
+                for f in factors:
+                    x = deblur.restore(y, kernel=found, sigma=f * level)
+                    case[f"x_{search}_{f:g}"] = x
+                    case[f"gain_{search}_{f:g}"] = psnr(x, clean) - base
+        cases.append(case)
+        gains = "  ".join(f"{s} ×{f:g} {case[f'gain_{s}_{f:g}']:+.2f}" for s in SEARCHES for f in factors)
+        print(f"shake {si} {name:22s} {gains}  [{time.perf_counter() - t0:.0f} s]", flush=True)
 
     n = len(cases)
     print(f"\n{n} cases ({'shakes of 19–27 px, seed 900' if args.big else 'shakes of 10–30 px, seed 500'}, "

@@ -45,6 +45,19 @@ def test_the_search_choice_shakes_are_seeded_and_big_ones_have_the_claimed_sides
     for k in small + big:
         assert float(k.min()) >= 0 and abs(float(k.sum()) - 1) < 1e-5
     assert not any(torch.equal(a, b) for a in small for b in big if a.shape == b.shape)
+    # the cases the choice scripts score: the same on every run, each image blurred by its shake, noise per case
+    from pixelsmith.plugin import blur_with_kernel
+
+    images = {"a": torch.full((1, 1, 48, 48), 0.5),
+              "b": torch.rand(1, 1, 48, 48, generator=torch.Generator().manual_seed(0))}
+    first = list(deblur_search_choice.shaken_cases(2, False, images))
+    second = list(deblur_search_choice.shaken_cases(2, False, images))
+    assert [(si, name) for si, name, *_ in first] == [(0, "a"), (0, "b"), (1, "a"), (1, "b")]
+    for (si, name, clean, k, y), (*_, y2) in zip(first, second):
+        assert torch.equal(y, y2) and torch.equal(k, small[si]) and y.min() >= 0 and y.max() <= 1
+        noise = y - blur_with_kernel(clean, k, "reflect")
+        assert 0.005 < float(noise.std()) < 0.015   # NOISE = 0.01, a little lost to clipping
+    assert not torch.equal(first[0][4] - 0.5, first[2][4] - 0.5)   # another seed per case
 
 
 def test_the_line_projection_finds_a_line_kernel_from_a_rough_reading():

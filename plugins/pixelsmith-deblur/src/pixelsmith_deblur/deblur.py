@@ -133,11 +133,11 @@ SEARCHED_SIGMA_FACTOR = 1.25
 LINE_REFINE_ROUNDS = 1
 #: A kernel searched from scratch with an RMS radius below this (px) has collapsed to about a point. On an image the
 #: estimator read as motion-blurred (unsure), ``"auto"`` then takes the estimator's straight line instead (a
-#: named kernel: the prior's levels are not raised). Choice data (session 16, ``runs/probe16/collapse.py`` on the
-#: 102 camera shakes × choice images of ``benchmarks/deblur_search_choice.py [--big]``): the search collapsed on
+#: named kernel: the prior's levels are not raised). Choice data (session 16, ``benchmarks/deblur_collapse_choice.py
+#: [--big]``: the 102 camera shakes × choice images of ``deblur_search_choice.py``): the search collapsed on
 #: smooth or sparse images (cell, retina, rocket, clock, immunohistochemistry; RMS 0–0.98 px against the true
-#: 2.65–6.27); on the 13 such cases with an unsure motion reading, blind gain over TV given the true kernel
-#: −2.21 → −1.05 dB (10 better, by up to +3.2; immunohistochemistry −1.43 and −0.48 worse). Sharp choice images
+#: 2.65–6.27); on the 12 such cases with an unsure motion reading, blind gain over TV given the true kernel
+#: −2.33 → −1.31 dB (9 better, by up to +3.2; immunohistochemistry −1.43 and −0.48 worse). Sharp choice images
 #: (17 × noise 0–0.03) were searched only on unsure *Gaussian* readings, which this leaves alone. Not above an
 #: estimated noise of FALLING_LAMBDA_MAX_NOISE, where the search differs and this was not measured.
 COLLAPSED_SPREAD = 1.0

@@ -15,26 +15,19 @@ About 10 s a case on one thread, 20 s more for each collapsed one (51 cases with
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import torch
 
-from deblur_line_policy import images
-from deblur_search_choice import NOISE, scorers, shaken_cases
+from deblur_search_choice import NOISE, choice_images, parse_case_arguments, scorers, shaken_cases
 from pixelsmith.plugin import estimate_noise_sigma
 from pixelsmith_deblur import COLLAPSED_SPREAD, FREE_SHAPE_BELOW, SEARCHED_SIGMA_FACTOR, estimate_kernel_l0, \
     kernel_spread
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--big", action="store_true", help="shakes of 19–27 px a side (seed 900)")
-    parser.add_argument("--shakes", type=int, default=3, help="shakes drawn (default 3)")
-    parser.add_argument("--images", type=int, default=None, help="only the first N images (a quick look)")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    imgs = dict(list(images().items())[: args.images])
+    args = parse_case_arguments(__doc__)
+    imgs = choice_images(args.images)
     deblur, tv, psnr = scorers()
     searched: dict[str, list[tuple[float, float]]] = {}
     n = collapsed = 0

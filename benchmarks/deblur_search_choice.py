@@ -67,6 +67,28 @@ def shaken_cases(n: int, big: bool, imgs: dict[str, torch.Tensor]
             yield si, name, clean, k, (blurred + noise).clamp(0, 1)
 
 
+
+def add_case_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that choose the cases (:func:`shaken_cases`): ``--big``, ``--shakes N``, ``--images N``."""
+    parser.add_argument("--big", action="store_true", help="shakes of 19–27 px a side (seed 900)")
+    parser.add_argument("--shakes", type=int, default=3, help="shakes drawn (default 3)")
+    parser.add_argument("--images", type=int, default=None, help="only the first N images (a quick look)")
+
+
+
+def parse_case_arguments(doc: str) -> argparse.Namespace:
+    """The command line of a choice script that takes only the case options (``doc``: its docstring); one torch
+    thread from here on, as every timing and training on this machine."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    add_case_arguments(parser)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    return args
+
+def choice_images(n: int | None = None) -> dict[str, torch.Tensor]:
+    """The choice images of ``deblur_line_policy.py`` (the first ``n``, or all)."""
+    return dict(list(images().items())[:n])
+
 def scorers() -> tuple[Any, Any, Callable[[torch.Tensor, torch.Tensor], float]]:
     """``deblur`` and ``tv-deconv`` on the CPU, and the PSNR (dB) of a restore, clamped to [0, 1], against the
     clean image."""
@@ -79,16 +101,14 @@ def scorers() -> tuple[Any, Any, Callable[[torch.Tensor, torch.Tensor], float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--big", action="store_true", help="shakes of 19–27 px a side (seed 900)")
-    parser.add_argument("--shakes", type=int, default=3, help="shakes drawn (default 3)")
-    parser.add_argument("--images", type=int, default=None, help="only the first N images (a quick look)")
+    add_case_arguments(parser)
     parser.add_argument("--factors", default=f"{SEARCHED_SIGMA_FACTOR:g}", help="comma-separated factors on the "
                         f"prior's levels (default: the shipped {SEARCHED_SIGMA_FACTOR:g})")
     parser.add_argument("--save", metavar="PATH", help="save every case here (torch.save) for offline scoring")
     args = parser.parse_args()
     torch.set_num_threads(1)
     factors = [float(f) for f in args.factors.split(",")]
-    imgs = dict(list(images().items())[: args.images])
+    imgs = choice_images(args.images)
     deblur, tv, psnr = scorers()
     cases = []
     t0 = time.perf_counter()

@@ -9,7 +9,7 @@ radius below ``COLLAPSED_SPREAD`` (about a point: smooth or sparse images give t
 restore with it (prior's levels × ``SEARCHED_SIGMA_FACTOR``, as shipped until session 16) is compared with the
 restore with the kernel estimator's own reading (levels × 1), as blind gain over TV deconvolution given the
 true kernel (dB). Printed per case, with the estimator's reading; the summary counts only the cases a blind
-restore searches (the estimator unsure, probability below ``FREE_SHAPE_BELOW``), split by the family read.
+restore searches (``is_unsure_reading``: the estimator unsure of the family), split by the family read.
 About 10 s a case on one thread, 20 s more for each collapsed one (51 cases with the defaults).
 """
 
@@ -21,7 +21,7 @@ import torch
 
 from deblur_search_choice import NOISE, choice_images, parse_case_arguments, scorers, shaken_cases
 from pixelsmith.plugin import estimate_noise_sigma
-from pixelsmith_deblur import COLLAPSED_SPREAD, FREE_SHAPE_BELOW, SEARCHED_SIGMA_FACTOR, estimate_kernel_l0, \
+from pixelsmith_deblur import COLLAPSED_SPREAD, SEARCHED_SIGMA_FACTOR, estimate_kernel_l0, is_unsure_reading, \
     kernel_spread
 
 
@@ -44,7 +44,7 @@ def main() -> None:
             base = psnr(tv.restore(y, kernel=k, sigma=NOISE), clean)
             point = psnr(deblur.restore(y, kernel=found, sigma=SEARCHED_SIGMA_FACTOR * level), clean) - base
             named = psnr(deblur.restore(y, kernel=estimate.kernel, sigma=level), clean) - base
-        unsure = estimate.confidence + estimate.p_none < FREE_SHAPE_BELOW
+        unsure = is_unsure_reading(estimate)
         if unsure:
             searched.setdefault(estimate.family, []).append((point, named))
         print(f"shake {si} {name:22s} spread {kernel_spread(found):.2f} (true {kernel_spread(k):.2f}); read "

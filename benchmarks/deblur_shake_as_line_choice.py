@@ -21,7 +21,8 @@ import torch
 
 from deblur_search_choice import NOISE, choice_images, parse_case_arguments, scorers, shaken_cases
 from pixelsmith.plugin import estimate_noise_sigma
-from pixelsmith_deblur import FREE_SHAPE_BELOW, SEARCHED_SIGMA_FACTOR, estimate_kernel_l0, kernel_spread
+from pixelsmith_deblur import FREE_SHAPE_BELOW, SEARCHED_SIGMA_FACTOR, estimate_kernel_l0, is_unsure_reading, \
+    kernel_spread
 
 
 def main() -> None:
@@ -34,7 +35,7 @@ def main() -> None:
     for si, name, clean, k, y in shaken_cases(args.shakes, args.big, imgs):
         n += 1
         estimate = deblur.estimate_kernels(y)[0]
-        if estimate.family != "motion" or estimate.confidence + estimate.p_none < FREE_SHAPE_BELOW:
+        if estimate.family != "motion" or is_unsure_reading(estimate):
             continue
         with torch.inference_mode():
             level = float(estimate_noise_sigma(y)[0])

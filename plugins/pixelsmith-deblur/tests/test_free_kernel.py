@@ -180,7 +180,6 @@ def test_the_restorer_keeps_a_sure_gaussian_refines_a_sure_line_and_searches_whe
             pixelsmith.restorer("deblur", device="cpu", line_refine_rounds=bad)
 
 
-
 def test_a_search_that_collapses_to_a_point_on_an_image_read_as_motion_blurred_takes_the_estimators_line():
     """On smooth images (cell, retina in the choice data) the search from scratch finds no path and returns about
     a point; where the estimator read motion blur (unsure), its line did better than "no blur" (session 16)."""
@@ -214,6 +213,7 @@ def test_a_search_that_collapses_to_a_point_on_an_image_read_as_motion_blurred_t
     assert float(estimate_noise_sigma(noisy)[0]) > FALLING_LAMBDA_MAX_NOISE
     (k_noisy,), (searched,) = deb._blind_kernels(noisy, [line])
     assert searched and torch.equal(k_noisy, estimate_kernel_l0(noisy[0, 0], restart_lambda=True))
+
 
 @needs_denoiser
 def test_blind_kernels_are_the_kernels_a_blind_restore_uses():
@@ -294,6 +294,9 @@ def test_a_no_blur_reading_is_denoised_at_any_noise_and_still_checked_for_a_wide
     unsure = KernelEstimate("gaussian", gaussian_kernel(0.9), sigma=0.9, confidence=0.77, p_none=0.05)
     assert deb._blind_kernels(light, [torn]) == ([torn.kernel], [False])
     assert deb._blind_kernels(light, [unsure])[1] == [True]
+    from pixelsmith_deblur import is_unsure_reading  # the predicate the choice benchmarks count cases by
+
+    assert not is_unsure_reading(torn) and is_unsure_reading(unsure) and not is_unsure_reading(none)
 
 
 def test_kernel_spread_is_the_rms_radius_of_the_kernel():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pixelsmith.plugin import RestorerSpec, hookimpl
 
-from .deblur import COLLAPSED_SPREAD, FREE_SHAPE_BELOW, SEARCHED_SIGMA_FACTOR, Deblurrer
+from .deblur import COLLAPSED_SPREAD, FREE_SHAPE_BELOW, SEARCHED_SIGMA_FACTOR, Deblurrer, is_unsure_reading
 from .kernel_estimator import KernelEstimate, blur_spectrum
 from .kernel_refine import kernel_spread
 from .l0_kernel import estimate_kernel_l0
@@ -15,8 +15,9 @@ from .wiener import wiener_deconvolve
 __version__ = "0.1.0"
 __all__ = ["Deblurrer", "KernelEstimate", "blur_spectrum", "wiener_deconvolve", "__version__",
            # the free-shape kernel search of blind restores, the factor on a searched kernel's prior levels, when the
-           # search counts as collapsed (RMS radius, kernel_spread) and when a reading counts as unsure
+           # search counts as collapsed (RMS radius, kernel_spread) and which readings it runs on
            "estimate_kernel_l0", "SEARCHED_SIGMA_FACTOR", "COLLAPSED_SPREAD", "kernel_spread", "FREE_SHAPE_BELOW",
+           "is_unsure_reading",
            # blur read from the power spectrum (not used by blind restores; see the model card)
            "welch_spectrum", "fit_anisotropic_gaussian", "fit_line", "gaussian_from_spectrum", "spectral_misfit"]
 

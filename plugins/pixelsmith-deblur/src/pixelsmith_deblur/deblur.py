@@ -47,7 +47,7 @@ from .l0_kernel import estimate_kernel_l0
 from .pnp import DEFAULT_ITERATIONS, DEFAULT_PNP_ENSEMBLE, DEFAULT_REGULARISATION, pnp_deconvolve
 from .wiener import DEFAULT_BALANCE, wiener_deconvolve
 
-__all__ = ["prepare_deblur_input", "Deblurrer", "DeblurGraph", "wiener_graph", "DEBLUR_SHA256",
+__all__ = ["prepare_deblur_input", "Deblurrer", "is_unsure_reading", "DeblurGraph", "wiener_graph", "DEBLUR_SHA256",
            "KERNEL_ESTIMATOR_SHA256", "PNP_PRIOR_SHA256", "GAUSSIAN_PRIOR_SHA256"]
 
 
@@ -180,6 +180,21 @@ def _check_kernel(k: Any) -> torch.Tensor:
 def _mildest_gaussian(e: KernelEstimate) -> bool:
     """Whether ``e`` is the estimator's reading of an image with little or no blur (see :data:`NO_BLUR_SIGMA`)."""
     return e.family == "gaussian" and e.sigma <= NO_BLUR_SIGMA
+
+
+def _reads_unblurred(e: KernelEstimate) -> bool:
+    """Whether ``e`` says "no blur" or is the mildest Gaussian: how the estimator reads an image with little or
+    no blur."""
+    return e.family == "none" or _mildest_gaussian(e)
+
+
+def is_unsure_reading(e: KernelEstimate) -> bool:
+    """Whether a blind restore with ``kernel_shape="auto"`` searches a kernel of free shape for the estimator's reading
+    ``e`` (on an image big enough to search): the estimator is unsure of the family (its probability, plus that of
+    no blur, below :data:`FREE_SHAPE_BELOW`) and the reading is not one of an unblurred image."""
+    # torn between a blur and no blur (three-family estimators) is a mild blur, not one outside the
+    # families: on choice data a σ 0.6 Gaussian read at p 0.77 (0.23 for none) was searched, −10 dB
+    return e.confidence + e.p_none < FREE_SHAPE_BELOW and not _reads_unblurred(e)
 
 
 class Deblurrer(ResidualUNetRestorer):
@@ -400,11 +415,9 @@ class Deblurrer(ResidualUNetRestorer):
         for i, e in enumerate(estimates):
             # the mildest Gaussian is how the estimator reads an image with little or no blur: a search there
             # fits a kernel to the noise (a sharp camera crop with noise σ 10: 28.6 dB in, 20.4 out)
-            unblurred = e.family == "none" or _mildest_gaussian(e)
-            # torn between a blur and no blur (three-family estimators) is a mild blur, not one outside the
-            # families: on choice data a σ 0.6 Gaussian read at p 0.77 (0.23 for none) was searched, −10 dB
-            unsure = e.confidence + e.p_none < FREE_SHAPE_BELOW and not unblurred
-            search = big_enough and (self.kernel_shape == "free" or (self.kernel_shape == "auto" and unsure))
+            unblurred = _reads_unblurred(e)
+            search = big_enough and (self.kernel_shape == "free"
+                                     or (self.kernel_shape == "auto" and is_unsure_reading(e)))
             if search:
                 # the falling L0 weight was chosen at noise 0.01; under heavy noise it fits wider kernels to the
                 # noise (the bench's noise-only rows, camera at σ 25 / 50: 24.17 / 22.29 dB → 22.40 / 21.59),

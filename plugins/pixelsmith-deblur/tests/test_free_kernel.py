@@ -149,7 +149,7 @@ def test_the_restorer_keeps_a_sure_gaussian_refines_a_sure_line_and_searches_whe
     from pixelsmith_deblur.deblur import FREE_SHAPE_BELOW
 
     x = test_photos(size=64)["camera"]
-    deb = pixelsmith.restorer("deblur", device="cpu", line_refine_rounds=1)
+    deb = pixelsmith.restorer("deblur", device="cpu", line_refine_rounds=1, shake_check=False)
     sure = KernelEstimate("gaussian", gaussian_kernel(1.0), sigma=1.0, confidence=1.0)
     line = KernelEstimate("motion", motion_kernel(7, 30.0), length=7, angle=30.0, confidence=1.0)
     unsure = KernelEstimate("gaussian", gaussian_kernel(1.0), sigma=1.0, confidence=FREE_SHAPE_BELOW - 0.1)
@@ -344,3 +344,63 @@ def test_a_sure_mild_gaussian_is_checked_against_a_free_search_on_large_low_nois
     assert off._blind_kernels(shaken, [mild]) == ([mild.kernel], [False])
     with pytest.raises(InvalidInputError, match="wide_check must be True or False"):
         pixelsmith.restorer("deblur", device="cpu", wide_check=1)
+
+
+def _shaken_leaves() -> tuple[torch.Tensor, torch.Tensor]:
+    """A dead-leaves image under a camera shake that the estimator reads as a straight line with confidence."""
+    clean = dead_leaves(1, seed=3, size=128, channels=1)
+    k = shake_kernel(22.0, torch.Generator().manual_seed(1))
+    noise = gaussian_noise_like(clean, 0.01, torch.Generator().manual_seed(1))
+    return clean, (blur_with_kernel(clean, k, "reflect") + noise).clamp(0, 1)
+
+
+@needs_denoiser
+def test_a_camera_shake_read_as_a_confident_line_is_caught_by_the_shake_check():
+    """Choice data (session 17): 22 of 51 camera shakes were read as a straight line with probability ≥ 0.99, and the
+    refined line lost 4 dB there; the search is taken where it has the line's extent and explains the image as well."""
+    from pixelsmith_deblur import SEARCHED_SIGMA_FACTOR, is_unsure_reading
+
+    clean, y = _shaken_leaves()
+    deb = pixelsmith.restorer("deblur", device="cpu", pnp_ensemble=1)
+    off = pixelsmith.restorer("deblur", device="cpu", pnp_ensemble=1, shake_check=False)
+    reading = deb.estimate_kernels(y)[0]
+    assert reading.family == "motion" and not is_unsure_reading(reading)
+    (checked,), (searched,) = deb._blind_kernels(y, [reading])
+    assert searched and torch.equal(checked, estimate_kernel_l0(y[0, 0]))
+    (line,), (line_searched,) = off._blind_kernels(y, [reading])
+    assert not line_searched and torch.equal(line, estimate_kernel_l0(y[0, 0], init=reading.kernel, rounds=1))
+    psnr = pixelsmith.metric("psnr")
+    out = deb.restore(y, sigma=0.01)
+    assert float(psnr(out, clean)[0]) > float(psnr(off.restore(y, sigma=0.01), clean)[0]) + 1.0
+    # the blind restore is the restore with the searched kernel at the searched kernel's raised levels
+    again = deb.restore(y, kernel=checked, sigma=0.01 * SEARCHED_SIGMA_FACTOR)
+    assert torch.allclose(out, again, atol=1e-5)
+
+
+def test_the_shake_check_keeps_the_line_where_the_search_has_another_extent_or_is_not_asked(monkeypatch):
+    import pixelsmith_deblur.deblur as deblur_module
+    from pixelsmith_deblur.deblur import FALLING_LAMBDA_MAX_NOISE, SHAKE_CHECK_SPREAD
+    from pixelsmith_deblur.kernel_refine import kernel_spread
+
+    _, y = _shaken_leaves()
+    line = KernelEstimate("motion", motion_kernel(9, 30.0), length=9, angle=30.0, confidence=1.0)
+    refined = estimate_kernel_l0(y[0, 0], init=line.kernel, rounds=1)
+    wide = gaussian_kernel(4.0)  # a search far wider than the line: no deconvolution is even tried
+    assert kernel_spread(wide) - kernel_spread(refined) >= SHAKE_CHECK_SPREAD
+    real_search = deblur_module.estimate_kernel_l0
+    monkeypatch.setattr(deblur_module, "estimate_kernel_l0",
+                        lambda img, **kw: real_search(img, **kw) if "init" in kw else wide)
+    deb = pixelsmith.restorer("deblur", device="cpu")
+    monkeypatch.setattr(deb, "_pnp", lambda *a: pytest.fail("no deconvolution for a search of another extent"))
+    (kept,), flags = deb._blind_kernels(y, [line])
+    assert torch.equal(kept, refined) and flags == [False]
+    monkeypatch.setattr(deblur_module, "estimate_kernel_l0", real_search)
+    # not asked: under heavy noise (the search differs there), with the network method, or switched off
+    noisy = (y + gaussian_noise_like(y, 0.1, torch.Generator().manual_seed(2))).clamp(0, 1)
+    assert float(estimate_noise_sigma(noisy)[0]) > FALLING_LAMBDA_MAX_NOISE
+    assert deb._blind_kernels(noisy, [line])[1] == [False]
+    for other in (pixelsmith.restorer("deblur", device="cpu", method="network"),
+                  pixelsmith.restorer("deblur", device="cpu", shake_check=False)):
+        assert other._blind_kernels(y, [line])[1] == [False]
+    with pytest.raises(InvalidInputError, match="shake_check"):
+        pixelsmith.restorer("deblur", device="cpu", shake_check="yes")

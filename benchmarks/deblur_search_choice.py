@@ -55,7 +55,6 @@ def shakes(n: int, big: bool) -> list[torch.Tensor]:
     return out
 
 
-
 def shaken_cases(n: int, big: bool, imgs: dict[str, torch.Tensor]
                  ) -> Iterator[tuple[int, str, torch.Tensor, torch.Tensor, torch.Tensor]]:
     """(shake index, image name, clean, kernel, blurred + noise) for ``n`` shakes of :func:`shakes` × ``imgs``,
@@ -67,13 +66,11 @@ def shaken_cases(n: int, big: bool, imgs: dict[str, torch.Tensor]
             yield si, name, clean, k, (blurred + noise).clamp(0, 1)
 
 
-
 def add_case_arguments(parser: argparse.ArgumentParser) -> None:
     """The options that choose the cases (:func:`shaken_cases`): ``--big``, ``--shakes N``, ``--images N``."""
     parser.add_argument("--big", action="store_true", help="shakes of 19–27 px a side (seed 900)")
     parser.add_argument("--shakes", type=int, default=3, help="shakes drawn (default 3)")
     parser.add_argument("--images", type=int, default=None, help="only the first N images (a quick look)")
-
 
 
 def parse_case_arguments(doc: str) -> argparse.Namespace:
@@ -88,6 +85,7 @@ def parse_case_arguments(doc: str) -> argparse.Namespace:
 def choice_images(n: int | None = None) -> dict[str, torch.Tensor]:
     """The choice images of ``deblur_line_policy.py`` (the first ``n``, or all)."""
     return dict(list(images().items())[:n])
+
 
 def scorers() -> tuple[Any, Any, Callable[[torch.Tensor, torch.Tensor], float]]:
     """``deblur`` and ``tv-deconv`` on the CPU, and the PSNR (dB) of a restore, clamped to [0, 1], against the

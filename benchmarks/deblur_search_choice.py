@@ -55,14 +55,15 @@ def shakes(n: int, big: bool) -> list[torch.Tensor]:
     return out
 
 
-def shaken_cases(n: int, big: bool, imgs: dict[str, torch.Tensor]
+def shaken_cases(n: int, big: bool, imgs: dict[str, torch.Tensor], noise_sigma: float = NOISE
                  ) -> Iterator[tuple[int, str, torch.Tensor, torch.Tensor, torch.Tensor]]:
     """(shake index, image name, clean, kernel, blurred + noise) for ``n`` shakes of :func:`shakes` × ``imgs``,
-    noise :data:`NOISE` seeded per case (the cases every choice script of the search scores)."""
+    noise ``noise_sigma`` (:data:`NOISE` by default) seeded per case (the cases every choice script of the search
+    scores)."""
     for si, k in enumerate(shakes(n, big)):
         for ii, (name, clean) in enumerate(imgs.items()):
             blurred = blur_with_kernel(clean, k, "reflect")
-            noise = gaussian_noise_like(blurred, NOISE, torch.Generator().manual_seed(1000 * si + ii))
+            noise = gaussian_noise_like(blurred, noise_sigma, torch.Generator().manual_seed(1000 * si + ii))
             yield si, name, clean, k, (blurred + noise).clamp(0, 1)
 
 

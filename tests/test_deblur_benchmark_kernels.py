@@ -79,14 +79,16 @@ def test_the_line_projection_finds_a_line_kernel_from_a_rough_reading():
 
 def test_the_shake_check_benchmark_scores_the_rule_deblur_ships():
     import deblur_shake_check_choice as choice
-    from pixelsmith_deblur import COLLAPSED_SPREAD, SHAKE_CHECK_RESIDUAL, SHAKE_CHECK_SPREAD
+    from pixelsmith_deblur import COLLAPSED_SPREAD, SHAKE_CHECK_MAX_NOISE, SHAKE_CHECK_RESIDUAL, SHAKE_CHECK_SPREAD
 
-    line = {"line_spread": 3.0, "line_residual": 1e-4}
+    line = {"line_spread": 3.0, "line_residual": 1e-4, "level": 0.01}
     near, far = 3.0 - 0.9 * SHAKE_CHECK_SPREAD, 3.0 + 1.1 * SHAKE_CHECK_SPREAD
     worse, better = 1.01 * SHAKE_CHECK_RESIDUAL * 1e-4, 0.99 * SHAKE_CHECK_RESIDUAL * 1e-4
     assert choice.takes_search({**line, "searched_spread": near, "searched_residual": 1e-4})
     assert choice.takes_search({**line, "searched_spread": near, "searched_residual": better})
     assert not choice.takes_search({**line, "searched_spread": near, "searched_residual": worse})
     assert not choice.takes_search({**line, "searched_spread": far, "searched_residual": 1e-5})
-    collapsed = {"line_spread": 0.9 * COLLAPSED_SPREAD, "line_residual": 1e-4}
+    collapsed = {"line_spread": 0.9 * COLLAPSED_SPREAD, "line_residual": 1e-4, "level": 0.01}
     assert not choice.takes_search({**collapsed, "searched_spread": 0.5 * COLLAPSED_SPREAD, "searched_residual": 1e-5})
+    noisy = {**line, "level": 1.1 * SHAKE_CHECK_MAX_NOISE}  # not asked above the noise it was chosen at
+    assert not choice.takes_search({**noisy, "searched_spread": near, "searched_residual": 1e-5})

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pixelsmith.plugin import RestorerSpec, hookimpl
 
-from .deblur import (COLLAPSED_SPREAD, FREE_SHAPE_BELOW, SEARCHED_SIGMA_FACTOR, SHAKE_CHECK_RESIDUAL,
-                     SHAKE_CHECK_SPREAD, Deblurrer, interior_residual, is_unsure_reading)
+from .deblur import (COLLAPSED_SPREAD, FREE_SHAPE_BELOW, SEARCHED_SIGMA_FACTOR, SHAKE_CHECK_MAX_NOISE,
+                     SHAKE_CHECK_RESIDUAL, SHAKE_CHECK_SPREAD, Deblurrer, interior_residual, is_unsure_reading)
 from .kernel_estimator import KernelEstimate, blur_spectrum
 from .kernel_refine import kernel_spread
 from .l0_kernel import estimate_kernel_l0
@@ -20,7 +20,7 @@ __all__ = ["Deblurrer", "KernelEstimate", "blur_spectrum", "wiener_deconvolve", 
            "estimate_kernel_l0", "SEARCHED_SIGMA_FACTOR", "COLLAPSED_SPREAD", "kernel_spread", "FREE_SHAPE_BELOW",
            "is_unsure_reading",
            # the check of a confident straight line against a search: thresholds, and the residual it compares
-           "SHAKE_CHECK_SPREAD", "SHAKE_CHECK_RESIDUAL", "interior_residual",
+           "SHAKE_CHECK_SPREAD", "SHAKE_CHECK_RESIDUAL", "SHAKE_CHECK_MAX_NOISE", "interior_residual",
            # blur read from the power spectrum (not used by blind restores; see the model card)
            "welch_spectrum", "fit_anisotropic_gaussian", "fit_line", "gaussian_from_spectrum", "spectral_misfit"]
 

@@ -257,10 +257,10 @@ class Deblurrer(ResidualUNetRestorer):
     (a camera shake beyond the estimator's range, which it reads as a mild Gaussian); ``wide_check=False``
     switches that check off (the policy before 2026-12-01's session 11).
     ``line_refine_rounds`` (default :data:`LINE_REFINE_ROUNDS`): rounds of that refinement of a confident
-    straight line; 0 keeps the estimator's line. ``shake_check`` (default True, plug-and-play only, estimated noise
-    ≤ :data:`SHAKE_CHECK_MAX_NOISE`): a confident straight line is also checked against a kernel searched from scratch, taken where it has the line's extent and
-    explains the image about as well (a camera shake the estimator took for a line, :data:`SHAKE_CHECK_SPREAD`;
-    8–12 s more per 256² image read as a line).
+    straight line; 0 keeps the estimator's line. ``shake_check`` (default True; plug-and-play only, at estimated
+    noise ≤ :data:`SHAKE_CHECK_MAX_NOISE`): a confident straight line is also checked against a kernel searched from
+    scratch, which is taken where it has the line's extent and explains the image about as well (a camera shake the
+    estimator took for a line, :data:`SHAKE_CHECK_SPREAD`; 8–12 s more per 256² image read as a line).
     ``kernel_candidates=True`` implies ``kernel_shape="family"``.
     """
 
@@ -509,7 +509,8 @@ class Deblurrer(ResidualUNetRestorer):
             return line, False, None  # a point, or a blur of another extent: the search went astray
         sharp = self._pnp(x, [line], level)
         shaken = self._pnp(x, [found], level * SEARCHED_SIGMA_FACTOR)
-        # the searched kernel's deconvolution is smoother (raised levels), so "about as well" already favours it
+        # the searched kernel is deconvolved at raised levels, which smooths more and so leaves a larger residual for
+        # an equally good kernel: "about as well" (×SHAKE_CHECK_RESIDUAL) makes room for that
         if interior_residual(shaken, found, x) <= SHAKE_CHECK_RESIDUAL * interior_residual(sharp, line, x):
             return found, True, shaken
         return line, False, sharp

@@ -404,7 +404,9 @@ class Deblurrer(ResidualUNetRestorer):
             levels = estimate_noise_sigma(x) if sigma is None else noise_levels(sigma, x.shape[0])
         done: dict[int, torch.Tensor] = {}  # deconvolutions the blind policy already made
         if blind:
-            params["kernel"], searched, done = self._blind_choice(x, estimates, levels)
+            # levels without sigma are the noise estimate the policy's noise tests read: made once
+            params["kernel"], searched, done = self._blind_choice(x, estimates, levels,
+                                                                  estimated=levels if sigma is None else None)
         if levels is not None and params.get("kernel") is not None:
             kernels = self._kernels(params["kernel"], x.shape[0])
             levels = levels * torch.tensor([SEARCHED_SIGMA_FACTOR if s else 1.0 for s in searched], dtype=levels.dtype)
@@ -431,18 +433,20 @@ class Deblurrer(ResidualUNetRestorer):
         """Each image's kernel for a blind restore (``kernel_shape``, see the class doc), and whether it
         was searched from scratch (the prior's levels: the noise estimated on ``x``)."""
         levels = estimate_noise_sigma(x) if self.method == "pnp" else None
-        return self._blind_choice(x, estimates, levels)[:2]
+        return self._blind_choice(x, estimates, levels, estimated=levels)[:2]
 
-    def _blind_choice(self, x: torch.Tensor, estimates: list[KernelEstimate], levels: torch.Tensor | None
+    def _blind_choice(self, x: torch.Tensor, estimates: list[KernelEstimate], levels: torch.Tensor | None,
+                      estimated: torch.Tensor | None = None
                       ) -> tuple[list[torch.Tensor], list[bool], dict[int, torch.Tensor]]:
         """:meth:`_blind_kernels` with the prior's noise levels given (None: not plug-and-play), and the
         deconvolutions already made to choose the kernels (image index → restored, at ``levels``, raised for a
-        searched kernel)."""
+        searched kernel). ``estimated``: the batch's noise estimate (:func:`estimate_noise_sigma`) if already
+        made, else it is made when a rule needs it."""
         kernels, searched = [], []
         done: dict[int, torch.Tensor] = {}
         big_enough = min(x.shape[-2:]) >= L0_MIN_SIDE  # else the estimator's kernel, whatever the setting
         wide_check = self.wide_check and min(x.shape[-2:]) >= WIDE_CHECK_MIN_SIDE and self.kernel_shape == "auto"
-        noise: list[torch.Tensor] = []  # the batch's noise estimate, made once if some image needs it
+        noise: list[torch.Tensor] = [] if estimated is None else [estimated]  # made once, if some image needs it
 
         def noise_of(i: int) -> float:
             if not noise:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Iterator
 
 import torch
 
@@ -57,6 +58,15 @@ def images() -> dict[str, torch.Tensor]:
     return out
 
 
+def line_policy_cases(imgs: dict[str, torch.Tensor], noise_sigma: float = NOISE
+                      ) -> Iterator[tuple[str, str, torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """(kernel name, image name, clean, kernel, blurred + noise) for every kernel of :func:`kernels` × ``imgs``,
+    the noise seeded by the case's index (the cases of this script, scored by the other choice scripts too)."""
+    for j, ((kname, kernel), (name, clean)) in enumerate(itertools.product(kernels().items(), imgs.items())):
+        noise = gaussian_noise_like(clean, noise_sigma, torch.Generator().manual_seed(j))
+        yield kname, name, clean, kernel, (blur_with_kernel(clean, kernel, "reflect") + noise).clamp(0, 1)
+
+
 def rules(c: dict[str, float], misfit: dict[str, float], agree: bool) -> dict[str, float]:
     """The three misfit rules' picks (gains) for one case."""
     gaussian_better = lambda other: misfit.get("spectral Gaussian", math.inf) < misfit[other]  # noqa: E731
@@ -78,9 +88,7 @@ def main() -> None:
     pictures = images()
     table: dict[str, dict[str, list[float]]] = {}
     seen = confident = 0
-    for j, ((kname, kernel), (name, clean)) in enumerate(itertools.product(kernels().items(), pictures.items())):
-        blurred = (blur_with_kernel(clean, kernel, "reflect")
-                   + gaussian_noise_like(clean, NOISE, torch.Generator().manual_seed(j))).clamp(0, 1)
+    for kname, name, clean, kernel, blurred in line_policy_cases(pictures):
         seen += 1
         estimate = deb.estimate_kernels(blurred)[0]
         if estimate.family != "motion" or estimate.confidence < 0.99:

@@ -28,9 +28,9 @@ from typing import Iterator
 
 import torch
 
-from deblur_line_policy import kernels
+from deblur_line_policy import line_policy_cases
 from deblur_search_choice import NOISE, choice_images, scorers, shaken_cases
-from pixelsmith.plugin import blur_with_kernel, estimate_noise_sigma, gaussian_noise_like
+from pixelsmith.plugin import estimate_noise_sigma
 from pixelsmith_deblur import (COLLAPSED_SPREAD, SEARCHED_SIGMA_FACTOR, SHAKE_CHECK_MAX_NOISE, SHAKE_CHECK_RESIDUAL,
                                SHAKE_CHECK_SPREAD, estimate_kernel_l0, interior_residual, is_unsure_reading, kernel_spread)
 
@@ -40,10 +40,8 @@ CASE_SETS = ("lines", "shakes", "big")
 def cases(which: str, imgs: dict[str, torch.Tensor], noise_sigma: float = NOISE
           ) -> Iterator[tuple[str, str, torch.Tensor, torch.Tensor, torch.Tensor]]:
     """(kernel name, image name, clean, kernel, blurred + noise) of one case set, seeded as its source script."""
-    if which == "lines":  # the cases of deblur_line_policy.py, whose noise is seeded by the case's index
-        for j, ((kname, k), (name, clean)) in enumerate(itertools.product(kernels().items(), imgs.items())):
-            noise = gaussian_noise_like(clean, noise_sigma, torch.Generator().manual_seed(j))
-            yield kname, name, clean, k, (blur_with_kernel(clean, k, "reflect") + noise).clamp(0, 1)
+    if which == "lines":  # the cases of deblur_line_policy.py
+        yield from line_policy_cases(imgs, noise_sigma)
     else:
         for si, name, clean, k, y in shaken_cases(3, which == "big", imgs, noise_sigma):
             yield f"shake{' big' if which == 'big' else ''} {si}", name, clean, k, y

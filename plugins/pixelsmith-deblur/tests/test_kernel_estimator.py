@@ -11,6 +11,8 @@ import torch
 import pixelsmith
 from pixelsmith.plugin import (
     InvalidInputError,
+    anisotropic_gaussian_kernel,
+    line_kernel,
     TrainConfig,
     TrainingError,
     WeightsError,
@@ -23,6 +25,7 @@ from pixelsmith.plugin import (
 from pixelsmith.testing import check_resume
 from pixelsmith_deblur import Deblurrer, blur_spectrum
 from pixelsmith_deblur.kernel_estimator import (
+    EXTRA_OUTPUTS,
     MOTION_LENGTHS,
     KernelEstimatorNet,
     decode,
@@ -30,7 +33,14 @@ from pixelsmith_deblur.kernel_estimator import (
     targets_from_blurs,
 )
 from pixelsmith_deblur import kernel_training
-from pixelsmith_deblur.kernel_training import HEAVY_NOISE_MAX, _draw_samples
+from pixelsmith_deblur.kernel_training import (
+    ANISO_ACROSS,
+    ANISO_ALONG,
+    HEAVY_NOISE_MAX,
+    MAX_SHAKE_SIDE,
+    _draw_samples,
+    draw_construction,
+)
 
 
 def _welch_numpy(img: np.ndarray, window: int, stride: int) -> np.ndarray:
@@ -80,11 +90,14 @@ def test_motion_blur_shows_as_stripes_across_its_direction():
 def _one_hot_outputs(blurs, families=2):
     t = targets_from_blurs(blurs)
     n, f = len(MOTION_LENGTHS), families
-    out = torch.zeros(len(blurs), f + 3 + n)
+    e = EXTRA_OUTPUTS if families == 6 else 0
+    out = torch.zeros(len(blurs), f + 3 + n + e)
     out[torch.arange(len(blurs)), t["family"]] = 10.0
     out[:, f] = t["sigma"]
     out[torch.arange(len(blurs)), f + 1 + t["length"]] = 10.0
-    out[:, f + 1 + n:] = t["angle"]
+    if e:
+        out[:, f + 1 + n:f + 1 + n + e] = t["extras"]
+    out[:, -2:] = t["angle"]
     return out
 
 
@@ -114,6 +127,51 @@ def test_a_three_family_estimator_can_answer_no_blur():
     assert KernelEstimatorNet(width=8)(torch.zeros(2, 1, 64, 64)).shape == (2, 2 + 3 + len(MOTION_LENGTHS))
     with pytest.raises(InvalidInputError, match="families"):
         KernelEstimatorNet(width=8, families=4)
+
+
+def test_a_six_family_estimator_names_every_construction_with_its_parameters():
+    blurs = [{"name": "line", "length": 12.4, "angle": 100.0},
+             {"name": "anisotropic", "sigma_x": 2.5, "sigma_y": 0.7, "angle": 130.0},
+             {"name": "shake"}, {"name": "gaussian-blur", "sigma": 1.3},
+             {"name": "motion-blur", "length": 9, "angle": 30.0}]
+    est = decode(_one_hot_outputs(blurs, families=6))
+    assert [e.family for e in est] == ["line", "anisotropic", "shake", "gaussian", "motion"]
+    assert est[0].expected_length == pytest.approx(12.4, abs=1e-4) and est[0].angle == pytest.approx(100.0, abs=1e-3)
+    assert torch.allclose(est[0].kernel, line_kernel(12.4, 100.0), atol=1e-5)
+    assert (est[1].sigma, est[1].sigma_minor) == (pytest.approx(2.5, abs=1e-5), pytest.approx(0.7, abs=1e-5))
+    assert torch.allclose(est[1].kernel, anisotropic_gaussian_kernel(2.5, 0.7, 130.0), atol=1e-5)
+    assert "camera shake" in est[2].describe() and "line 12.4 px" in est[0].describe()
+    assert torch.allclose(est[3].kernel, gaussian_kernel(1.3), atol=1e-5)
+    assert torch.allclose(est[4].kernel, motion_kernel(9, 30.0), atol=1e-6)
+    # σ across read larger than σ along: the same Gaussian, described with its axes turned
+    swapped = _one_hot_outputs(blurs[1:2], families=6)
+    swapped[0, -2 - EXTRA_OUTPUTS:-2 - EXTRA_OUTPUTS + 2] = swapped[0, -2 - EXTRA_OUTPUTS:-2 - EXTRA_OUTPUTS + 2].flip(0)
+    turned = decode(swapped)[0]
+    assert turned.sigma > turned.sigma_minor and turned.angle == pytest.approx(40.0, abs=1e-3)
+    assert torch.allclose(turned.kernel, anisotropic_gaussian_kernel(0.7, 2.5, 130.0), atol=1e-5)
+    assert KernelEstimatorNet(width=8, families=6)(torch.zeros(2, 1, 64, 64)).shape == (2, 6 + 3 + 3 + len(MOTION_LENGTHS))
+
+
+def test_the_construction_draw_is_seeded_and_covers_the_five_constructions():
+    draws = [draw_construction(torch.Generator().manual_seed(s)) for s in range(60)]
+    again = [draw_construction(torch.Generator().manual_seed(s)) for s in range(60)]
+    assert all(torch.equal(a[1], b[1]) and a[0] == b[0] for a, b in zip(draws, again))
+    assert {b["name"] for b, _ in draws} == {"gaussian-blur", "motion-blur", "line", "anisotropic", "shake"}
+    for blur, k in draws:
+        assert float(k.sum()) == pytest.approx(1.0, abs=1e-5) and float(k.min()) >= 0
+        if blur["name"] == "shake":
+            assert k.shape[-1] <= MAX_SHAKE_SIDE
+        if blur["name"] == "anisotropic":  # σ along is the larger; the kernel is the one the record names
+            assert ANISO_ACROSS[0] <= blur["sigma_y"] <= blur["sigma_x"] <= ANISO_ALONG[1]
+            assert torch.allclose(k, anisotropic_gaussian_kernel(blur["sigma_x"], blur["sigma_y"], blur["angle"]))
+    flat = [torch.full((1, 1, 300, 300), 0.5)]
+    spectra, blurs = _draw_samples(flat, 20, torch.Generator().manual_seed(1), augment=False, fixed_crop=96,
+                                   constructions="all")
+    assert spectra.shape == (20, 1, 64, 64) and max(b["noise"] for b in blurs) <= 0.02
+    assert len({b["name"] for b in blurs}) >= 4
+    t = targets_from_blurs(blurs)
+    line = [i for i, b in enumerate(blurs) if b["name"] == "line"]
+    assert line and set(t["family"][line].tolist()) == {3} and float(t["extras"][line, 2].min()) >= 0
 
 
 def test_training_draws_sharp_and_heavily_noisy_samples_only_when_asked(monkeypatch):
@@ -157,6 +215,23 @@ def test_a_no_blur_run_writes_a_three_family_estimator(tmp_path, pixelsmith_tiny
 def _config(out, data, steps, **kw):
     return TrainConfig(out=out, data=data, steps=steps, batch_size=2, checkpoint_every=2, sample_every=1000,
                        seed=3, device="cpu", quiet=True, extra={"part": "kernel-estimator", "width": "8", "schedule_steps": "4"}, **kw)
+
+
+def test_a_constructions_run_writes_a_six_family_estimator(tmp_path, pixelsmith_tiny_photos):
+    spec = pixelsmith.spec("restorer", "deblur")
+    config = _config(tmp_path, pixelsmith_tiny_photos, 2)
+    config.extra.update(constructions="all")
+    path = spec.train(config)
+    meta = read_metadata(path)
+    assert meta["constructions"] == "all" and '"families": 6' in meta["model_config"]
+    assert {"val_line_length_mae", "val_aniso_sigma_mae"} <= set(meta)
+    estimator = load_kernel_estimator(path)
+    assert estimator.raw(torch.rand(1, 1, 96, 96)).shape == (1, 6 + 3 + 3 + len(MOTION_LENGTHS))
+    assert estimator(torch.rand(1, 1, 96, 96))[0].family in ("gaussian", "motion", "none", "line", "anisotropic",
+                                                              "shake")
+    config.extra.update(constructions="every")
+    with pytest.raises(TrainingError, match="constructions"):
+        spec.train(TrainConfig(**{**config.__dict__, "out": tmp_path / "bad"}))
 
 
 def test_trains_resumes_exactly_and_feeds_the_deblurrer(tmp_path, pixelsmith_tiny_photos):

@@ -30,6 +30,7 @@ from pixelsmith.plugin import (
     WeightsError,
     WeightsFile,
     build_checked,
+    anisotropic_gaussian_kernel,
     gaussian_kernel,
     line_kernel,
     load_into,
@@ -44,6 +45,7 @@ __all__ = [
     "KernelEstimate",
     "KernelEstimatorNet",
     "FAMILIES",
+    "FAMILY_COUNTS",
     "blur_spectrum",
     "MOTION_LENGTHS",
     "SPECTRUM_WINDOW",
@@ -58,7 +60,17 @@ MOTION_LENGTHS = (3, 5, 7, 9, 11, 13, 15)
 SIGMA_RANGE = (0.5, 3.0)
 #: The blur families, in the order of the network's family logits. Networks of two families (every
 #: estimator before 2026-12-02) cannot answer "none": they read a sharp image as their mildest Gaussian.
-FAMILIES = ("gaussian", "motion", "none")
+#: Six-family networks (``part=kernel-estimator constructions=all``) also name the other constructions of
+#: the benchmarks: continuous straight lines, anisotropic Gaussians and camera-shake paths.
+FAMILIES = ("gaussian", "motion", "none", "line", "anisotropic", "shake")
+#: How many families a network may have: the first 2, 3 or 6 of :data:`FAMILIES`.
+FAMILY_COUNTS = (2, 3, 6)
+#: Six-family networks: anisotropic σ (both axes) predicted within this range, continuous line lengths within
+#: LINE_RANGE (both normalised to [0, 1]).
+ANISO_SIGMA_RANGE = (0.3, 3.5)
+LINE_RANGE = (3.0, 21.0)
+#: Outputs beyond the two-family layout that six-family networks have: σ along, σ across, line length.
+EXTRA_OUTPUTS = 3
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,7 @@ class KernelEstimate:
     length: int = 0                      # motion length (odd)
     angle: float = float("nan")          # motion angle in degrees, [0, 180)
     confidence: float = float("nan")     # the network's probability for ``family``
+    sigma_minor: float = float("nan")    # anisotropic: σ across ``angle`` (``sigma`` is σ along it)
     #: motion: the length the network's length probabilities average to (continuous, in pixels)
     expected_length: float = float("nan")
     #: the network's probability for "no blur" (0 for two-family networks, which cannot answer it)
@@ -89,6 +102,13 @@ class KernelEstimate:
             return f"Gaussian σ={self.sigma:.2f} (p={self.confidence:.2f})"
         if self.family == "none":
             return f"no blur (p={self.confidence:.2f})"
+        if self.family == "anisotropic":
+            return f"anisotropic Gaussian σ={self.sigma:.2f}×{self.sigma_minor:.2f} at {self.angle:.1f}° " \
+                   f"(p={self.confidence:.2f})"
+        if self.family == "line":
+            return f"line {self.expected_length:.1f} px at {self.angle:.1f}° (p={self.confidence:.2f})"
+        if self.family == "shake":
+            return f"camera shake (p={self.confidence:.2f})"
         return f"motion length {self.length} at {self.angle:.1f}° (p={self.confidence:.2f})"
 
 
@@ -146,23 +166,26 @@ def blur_spectrum(x: torch.Tensor, window: int = SPECTRUM_WINDOW, stride: int | 
 CONFIG_SCHEMA = {"model_config": Field(dict, fields={
     "width": Field(int, required=False, low=8, high=1024),
     "window": Field(int, required=False, choices=(SPECTRUM_WINDOW,)),
-    "families": Field(int, required=False, choices=(2, 3)),
+    "families": Field(int, required=False, choices=FAMILY_COUNTS),
 })}
 
 
 class KernelEstimatorNet(nn.Module):
     """Spectrum (B×1×64×64) → blur family logits, Gaussian σ, motion length logits, motion angle.
 
-    Outputs a B×(F + 1 + len(MOTION_LENGTHS) + 2) tensor: [family logits (the first F of :data:`FAMILIES`),
-    σ (normalised to [0, 1] over SIGMA_RANGE), length logits, cos 2θ, sin 2θ] (the motion kernel
-    is the same at θ and θ + 180°, so the angle is predicted doubled). Two frequency-coordinate
+    Outputs a B×(F + 1 + len(MOTION_LENGTHS) + E + 2) tensor: [family logits (the first F of :data:`FAMILIES`),
+    σ (normalised to [0, 1] over SIGMA_RANGE), length logits, extras, cos 2θ, sin 2θ] (the motion kernel
+    is the same at θ and θ + 180°, so the angle is predicted doubled; the angle is shared by every oriented
+    family). Six-family networks have E = 3 extras (anisotropic σ along and across over ANISO_SIGMA_RANGE,
+    line length over LINE_RANGE, each normalised to [0, 1]); others none. Two frequency-coordinate
     channels are appended to the input, because where a feature sits in the spectrum is its meaning.
     """
 
     def __init__(self, width: int = 32, window: int = SPECTRUM_WINDOW, families: int = 2) -> None:
         super().__init__()
-        if families not in (2, 3):
-            raise InvalidInputError(f"families must be 2 (gaussian, motion) or 3 (and none), got {families!r}")
+        if families not in FAMILY_COUNTS:
+            raise InvalidInputError(f"families must be 2 (gaussian, motion), 3 (and none) or 6 (and line, "
+                                    f"anisotropic, shake), got {families!r}")
         self.config = {"width": width, "window": window, "families": families}
         w = width
 
@@ -177,7 +200,7 @@ class KernelEstimatorNet(nn.Module):
         )
         side = window // 16
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * side * side, 256), nn.SiLU(),
-                                  nn.Linear(256, families + 1 + len(MOTION_LENGTHS) + 2))
+                                  nn.Linear(256, families + 1 + len(MOTION_LENGTHS) + _extras(families) + 2))
         coords = torch.linspace(-1, 1, window)
         self.register_buffer("coords", torch.stack(torch.meshgrid(coords, coords, indexing="ij"))[None],
                              persistent=False)
@@ -191,22 +214,67 @@ class KernelEstimatorNet(nn.Module):
         return self.head(self.features(x))
 
 
+def _extras(families: int) -> int:
+    return EXTRA_OUTPUTS if families == 6 else 0
+
+
+def _family_count(width: int) -> int:
+    """F from the width of a network's outputs (the layouts of 2, 3 and 6 families differ in width)."""
+    for f in FAMILY_COUNTS:
+        if f + 1 + len(MOTION_LENGTHS) + _extras(f) + 2 == width:
+            return f
+    raise InvalidInputError(f"{width} outputs match no kernel-estimator layout")
+
+
 def split_outputs(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(family logits B×F, σ in [0, 1] B, length logits B×7, (cos 2θ, sin 2θ) B×2); F (2 or 3) follows
+    """(family logits B×F, σ in [0, 1] B, length logits B×7, (cos 2θ, sin 2θ) B×2); F (2, 3 or 6) follows
     from the width of ``out``."""
     n = len(MOTION_LENGTHS)
-    f = out.shape[1] - 1 - n - 2
-    return out[:, :f], out[:, f], out[:, f + 1:f + 1 + n], out[:, f + 1 + n:f + 3 + n]
+    f = _family_count(out.shape[1])
+    return out[:, :f], out[:, f], out[:, f + 1:f + 1 + n], out[:, -2:]
+
+
+def split_extras(out: torch.Tensor) -> torch.Tensor | None:
+    """Six-family outputs: B×3 (anisotropic σ along, across, line length; each normalised to [0, 1]);
+    None for networks without them."""
+    f = _family_count(out.shape[1])
+    e = _extras(f)
+    return out[:, -2 - e:-2] if e else None
+
+
+def _denormalise(v: torch.Tensor, lo_hi: tuple[float, float]) -> float:
+    return lo_hi[0] + (lo_hi[1] - lo_hi[0]) * float(v.clamp(0, 1))
 
 
 def decode(out: torch.Tensor) -> list[KernelEstimate]:
     """Network outputs → one :class:`KernelEstimate` (with its kernel) per image."""
-    fam, sig, lens, ang = split_outputs(out.detach().float().cpu())
+    out = out.detach().float().cpu()
+    fam, sig, lens, ang = split_outputs(out)
+    extras = split_extras(out)
     probs = fam.softmax(-1)
     estimates = []
     for i in range(out.shape[0]):
         family = FAMILIES[int(probs[i].argmax())]
         p_none = float(probs[i, 2]) if probs.shape[1] > 2 else 0.0
+        p = float(probs[i].max())
+        angle = (math.degrees(math.atan2(float(ang[i, 1]), float(ang[i, 0]))) / 2.0) % 180.0
+        if family == "anisotropic":
+            along, across = _denormalise(extras[i, 0], ANISO_SIGMA_RANGE), _denormalise(extras[i, 1], ANISO_SIGMA_RANGE)
+            if across > along:  # the network's σ along is the larger one; turn the axes if it says otherwise
+                along, across, angle = across, along, (angle + 90.0) % 180.0
+            estimates.append(KernelEstimate("anisotropic", anisotropic_gaussian_kernel(along, across, angle),
+                                            sigma=along, sigma_minor=across, angle=angle, confidence=p, p_none=p_none))
+            continue
+        if family == "line":
+            length = _denormalise(extras[i, 2], LINE_RANGE)
+            estimates.append(KernelEstimate("line", line_kernel(length, angle), length=int(round(length)),
+                                            angle=angle, confidence=p, expected_length=length, p_none=p_none))
+            continue
+        if family == "shake":  # no parametric kernel: the straight line of the motion heads stands in for it
+            length = MOTION_LENGTHS[int(lens[i].argmax())]
+            estimates.append(KernelEstimate("shake", motion_kernel(length, angle), length=length, angle=angle,
+                                            confidence=p, p_none=p_none))
+            continue
         if family == "none":
             estimates.append(KernelEstimate("none", torch.ones(1, 1), sigma=0.0, confidence=p_none, p_none=p_none))
         elif family == "gaussian":
@@ -216,7 +284,6 @@ def decode(out: torch.Tensor) -> list[KernelEstimate]:
         else:
             length = MOTION_LENGTHS[int(lens[i].argmax())]
             expected = float((lens[i].softmax(-1) * torch.tensor(MOTION_LENGTHS, dtype=lens.dtype)).sum())
-            angle = (math.degrees(math.atan2(float(ang[i, 1]), float(ang[i, 0]))) / 2.0) % 180.0
             estimates.append(KernelEstimate("motion", motion_kernel(length, angle), length=length, angle=angle,
                                             confidence=float(probs[i, 1]), expected_length=expected, p_none=p_none))
     return estimates
@@ -279,11 +346,30 @@ def load_kernel_estimator(source, device: torch.device | str = "cpu") -> KernelE
     return KernelEstimator(net, device)
 
 
+def _normalise(v: float, lo_hi: tuple[float, float]) -> float:
+    return (v - lo_hi[0]) / (lo_hi[1] - lo_hi[0])
+
+
 def targets_from_blurs(blurs: Sequence[dict]) -> dict[str, torch.Tensor]:
     """Training targets from :class:`~pixelsmith.plugin.DegradationDraw` ``blur`` records
-    (``{"name": "none"}`` for a sample left sharp)."""
-    family, sigma, length, angle = [], [], [], []
+    (``{"name": "none"}`` for a sample left sharp; "line", "anisotropic" and "shake" records for the
+    other constructions, see :mod:`.kernel_training`)."""
+    family, sigma, length, angle, extras = [], [], [], [], []
     for b in blurs:
+        extra = (0.0, 0.0, 0.0)
+        if b["name"] in ("line", "anisotropic", "shake"):
+            family.append(FAMILIES.index(b["name"]))
+            sigma.append(0.0)
+            length.append(0)
+            a = math.radians(2.0 * float(b.get("angle", 0.0)))
+            angle.append((math.cos(a), math.sin(a)))
+            if b["name"] == "anisotropic":
+                extra = (_normalise(b["sigma_x"], ANISO_SIGMA_RANGE), _normalise(b["sigma_y"], ANISO_SIGMA_RANGE), 0.0)
+            elif b["name"] == "line":
+                extra = (0.0, 0.0, _normalise(b["length"], LINE_RANGE))
+            extras.append(extra)
+            continue
+        extras.append(extra)
         if b["name"] == "none":  # a sharp sample: only the family is learnt
             family.append(2)
             sigma.append(0.0)
@@ -301,4 +387,5 @@ def targets_from_blurs(blurs: Sequence[dict]) -> dict[str, torch.Tensor]:
             a = math.radians(2.0 * float(b["angle"]))
             angle.append((math.cos(a), math.sin(a)))
     return {"family": torch.tensor(family), "sigma": torch.tensor(sigma, dtype=torch.float32),
-            "length": torch.tensor(length), "angle": torch.tensor(angle, dtype=torch.float32)}
+            "length": torch.tensor(length), "angle": torch.tensor(angle, dtype=torch.float32),
+            "extras": torch.tensor(extras, dtype=torch.float32)}

@@ -8,7 +8,10 @@ motion length 3–15 at any angle, noise up to 0.02). ``no_blur=P`` leaves a sha
 sharp (noise only), and the network gets a third family, "none"; ``heavy_noise=P`` adds to a share P of
 the samples more noise, for a total σ of 0.02–:data:`HEAVY_NOISE_MAX` (blind restores meet heavily noisy
 images: an estimator trained at ≤ 0.02 reads a sharp one under noise 0.1 as a short motion blur). Both
-default to 0, which draws exactly as before. The loss is cross-entropy on the blur family
+default to 0, which draws exactly as before. ``constructions=all`` draws the blur from five constructions
+with equal probability instead (:func:`draw_construction`: isotropic Gaussians, Kornia's lines, continuous
+lines, anisotropic Gaussians, camera-shake paths) and trains a six-family network that names each of them
+and reads the continuous line's length and the anisotropic Gaussian's two widths too. The loss is cross-entropy on the blur family
 and on the motion length, L1 on the Gaussian σ and squared error on the doubled motion angle.
 Adam with warm-up and cosine decay, EMA weights, validation on fixed draws from the held-out
 photographs, rotated checkpoints, ``--resume``; writes ``kernel-estimator.safetensors``.
@@ -25,9 +28,20 @@ import torch.nn.functional as F
 
 from pixelsmith.plugin import NetworkTrainer, TrainConfig, TrainingSession, load_training_images, run_trainer
 
-from .kernel_estimator import KernelEstimatorNet, blur_spectrum, split_outputs, targets_from_blurs
+from .kernel_estimator import (
+    ANISO_SIGMA_RANGE,
+    LINE_RANGE,
+    MOTION_LENGTHS,
+    SIGMA_RANGE,
+    KernelEstimatorNet,
+    blur_spectrum,
+    split_extras,
+    split_outputs,
+    targets_from_blurs,
+)
 
-__all__ = ["train_kernel_estimator", "KernelEstimatorTrainer", "CROP_RANGE", "HEAVY_NOISE_MAX"]
+__all__ = ["train_kernel_estimator", "KernelEstimatorTrainer", "CROP_RANGE", "HEAVY_NOISE_MAX", "draw_construction",
+           "CONSTRUCTIONS"]
 
 #: Side of the training crops, drawn uniformly per sample.
 CROP_RANGE = (96, 256)
@@ -35,16 +49,62 @@ CROP_RANGE = (96, 256)
 HEAVY_NOISE_MAX = 0.2
 #: Noise σ of the samples left sharp (``no_blur=``) is uniform in [0, this]: the blurred ones' range.
 SHARP_NOISE_MAX = 0.02
+#: ``constructions=``: "training" (the deblurring model's own draw: Gaussians and Kornia's lines) or "all".
+CONSTRUCTIONS = ("training", "all")
+#: ``constructions=all``: camera shakes of 8–30 px path are kept when their kernel is at most this side (the
+#: plug-and-play prior's training draw, ``prior_training.draw_training_kernel``), and the crops' margin holds half.
+MAX_SHAKE_SIDE = 25
+#: ``constructions=all``: anisotropic widths (σ along, σ across; across < along is enforced by turning the axes).
+ANISO_ALONG = (0.8, 3.5)
+ANISO_ACROSS = (0.3, 1.5)
+#: ``constructions=all``: noise σ uniform in [0, this] (the deblurring draw's range).
+CONSTRUCTION_NOISE_MAX = 0.02
+
+
+def draw_construction(rng: torch.Generator) -> tuple[dict, torch.Tensor]:
+    """(blur record, kernel) from one of five constructions with equal probability, every draw from ``rng``:
+    isotropic Gaussian σ in SIGMA_RANGE, Kornia's line of odd length 3–15, continuous line in LINE_RANGE,
+    anisotropic Gaussian (:data:`ANISO_ALONG` × :data:`ANISO_ACROSS`), camera-shake path of 8–30 px. Ranges
+    cover those of ``benchmarks/deblur_quality.py``, whose kernels are drawn from another seed."""
+    from pixelsmith.plugin import anisotropic_gaussian_kernel, gaussian_kernel, line_kernel, motion_kernel, shake_kernel
+
+    def u(lo: float, hi: float) -> float:
+        return lo + (hi - lo) * float(torch.rand((), generator=rng, dtype=torch.float64))
+
+    which = int(torch.randint(0, 5, (1,), generator=rng))
+    angle = u(0, 180)
+    if which == 0:
+        s = u(*SIGMA_RANGE)
+        return {"name": "gaussian-blur", "sigma": s}, gaussian_kernel(s)
+    if which == 1:
+        length = MOTION_LENGTHS[int(torch.randint(0, len(MOTION_LENGTHS), (1,), generator=rng))]
+        return {"name": "motion-blur", "length": length, "angle": angle}, motion_kernel(length, angle)
+    if which == 2:
+        length = u(*LINE_RANGE)
+        return {"name": "line", "length": length, "angle": angle}, line_kernel(length, angle)
+    if which == 3:
+        along, across = u(*ANISO_ALONG), u(*ANISO_ACROSS)
+        if across > along:
+            along, across, angle = across, along, (angle + 90.0) % 180.0
+        along, across = min(along, ANISO_SIGMA_RANGE[1]), max(across, ANISO_SIGMA_RANGE[0])
+        return ({"name": "anisotropic", "sigma_x": along, "sigma_y": across, "angle": angle},
+                anisotropic_gaussian_kernel(along, across, angle))
+    while True:
+        k = shake_kernel(u(8, 30), torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,), generator=rng))))
+        if k.shape[-1] <= MAX_SHAKE_SIDE:
+            return {"name": "shake"}, k
 
 
 def _draw_samples(images: list[torch.Tensor], n: int, rng: torch.Generator, augment: bool,
                   fixed_crop: int | None = None, no_blur: float = 0.0,
-                  heavy_noise: float = 0.0) -> tuple[torch.Tensor, list[dict]]:
+                  heavy_noise: float = 0.0, constructions: str = "training") -> tuple[torch.Tensor, list[dict]]:
     """n (spectrum, blur record) pairs, every draw from ``rng`` (``no_blur``, ``heavy_noise``: the
-    shares of samples left sharp and given extra noise; 0 draws nothing for them)."""
-    from pixelsmith.plugin import blur_margin, draw_degradation
+    shares of samples left sharp and given extra noise; 0 draws nothing for them; ``constructions``: one of
+    :data:`CONSTRUCTIONS`)."""
+    from pixelsmith.plugin import blur_margin, blur_with_kernel, draw_degradation, gaussian_noise_like
 
-    margin = blur_margin("deblur")
+    every = constructions == "all"
+    margin = MAX_SHAKE_SIDE // 2 + 1 if every else blur_margin("deblur")
     spectra, blurs = [], []
     for _ in range(n):
         crop = fixed_crop or int(torch.randint(CROP_RANGE[0], CROP_RANGE[1] + 1, (1,), generator=rng))
@@ -71,6 +131,12 @@ def _draw_samples(images: list[torch.Tensor], n: int, rng: torch.Generator, augm
             sigma = SHARP_NOISE_MAX * float(torch.rand((), generator=rng))
             image = (sharp + sigma * torch.randn(sharp.shape, generator=rng)).clamp(0, 1)
             blur = {"name": "none", "noise": sigma}
+        elif every:
+            blur, kernel = draw_construction(rng)
+            sigma = CONSTRUCTION_NOISE_MAX * float(torch.rand((), generator=rng))
+            blurred = blur_with_kernel(patch, kernel, "reflect")[..., margin:size - margin, margin:size - margin]
+            image = (blurred + gaussian_noise_like(blurred, sigma, rng)).clamp(0, 1)
+            blur = {**blur, "noise": sigma}
         else:
             draw = draw_degradation("deblur", patch, rng, margin)
             image, blur = draw.image, {**(draw.blur or {}), "noise": draw.sigma}
@@ -87,14 +153,32 @@ def _draw_samples(images: list[torch.Tensor], n: int, rng: torch.Generator, augm
 
 def _loss(out: torch.Tensor, t: dict[str, torch.Tensor]) -> torch.Tensor:
     fam, sig, lens, ang = split_outputs(out)
+    extras = split_extras(out)
     gauss, motion = t["family"] == 0, t["family"] == 1
+    line, aniso = t["family"] == 3, t["family"] == 4
     loss = F.cross_entropy(fam, t["family"])
     if gauss.any():
         loss = loss + 4.0 * F.l1_loss(sig[gauss], t["sigma"][gauss])
     if motion.any():
         loss = loss + F.cross_entropy(lens[motion], t["length"][motion])
         loss = loss + F.mse_loss(ang[motion], t["angle"][motion])
+    if extras is not None and line.any():
+        loss = loss + 4.0 * F.l1_loss(extras[line, 2], t["extras"][line, 2])
+        loss = loss + F.mse_loss(ang[line], t["angle"][line])
+    if extras is not None and aniso.any():
+        loss = loss + 4.0 * F.l1_loss(extras[aniso, :2], t["extras"][aniso, :2])
+        # the angle of a nearly round Gaussian hardly matters and cannot be read: weighted by its elongation
+        along, across = t["extras"][aniso, 0], t["extras"][aniso, 1]
+        weight = ((along - across) / along.clamp_min(1e-3)).clamp(0, 1)
+        loss = loss + (weight[:, None] * (ang[aniso] - t["angle"][aniso]).square()).mean()
     return loss
+
+
+def _angle_error_deg(ang: torch.Tensor, target: torch.Tensor) -> float:
+    pred = torch.atan2(ang[:, 1], ang[:, 0])
+    true = torch.atan2(target[:, 1], target[:, 0])
+    diff = torch.remainder(pred - true + math.pi, 2 * math.pi) - math.pi  # doubled angle
+    return float(torch.rad2deg(diff.abs()).mean() / 2)
 
 
 def _scores(out: torch.Tensor, t: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -109,10 +193,21 @@ def _scores(out: torch.Tensor, t: dict[str, torch.Tensor]) -> dict[str, float]:
         values["val_sigma_mae"] = float((sig[gauss].clamp(0, 1) - t["sigma"][gauss]).abs().mean() * 2.5)
     if motion.any():
         values["val_length_acc"] = float((lens[motion].argmax(-1) == t["length"][motion]).float().mean())
-        pred = torch.atan2(ang[motion, 1], ang[motion, 0])
-        true = torch.atan2(t["angle"][motion, 1], t["angle"][motion, 0])
-        diff = torch.remainder(pred - true + math.pi, 2 * math.pi) - math.pi  # doubled angle
-        values["val_angle_mae_deg"] = float(torch.rad2deg(diff.abs()).mean() / 2)
+        values["val_angle_mae_deg"] = _angle_error_deg(ang[motion], t["angle"][motion])
+    extras = split_extras(out.float().cpu())
+    line, aniso = t["family"] == 3, t["family"] == 4
+    if extras is not None and line.any():
+        span = LINE_RANGE[1] - LINE_RANGE[0]
+        values["val_line_length_mae"] = float((extras[line, 2].clamp(0, 1) - t["extras"][line, 2]).abs().mean() * span)
+        values["val_line_angle_mae_deg"] = _angle_error_deg(ang[line], t["angle"][line])
+    if extras is not None and aniso.any():
+        span = ANISO_SIGMA_RANGE[1] - ANISO_SIGMA_RANGE[0]
+        values["val_aniso_sigma_mae"] = float((extras[aniso, :2].clamp(0, 1) - t["extras"][aniso, :2]).abs().mean()
+                                              * span)
+    if fam.shape[1] == 6:
+        for i, name in ((3, "line"), (4, "aniso"), (5, "shake")):
+            if (t["family"] == i).any():
+                values[f"val_{name}_recall"] = float((fam[t["family"] == i].argmax(-1) == i).float().mean())
     return values
 
 
@@ -126,12 +221,17 @@ class KernelEstimatorTrainer(NetworkTrainer):
     lr_min, warmup, ema_decay = 1e-5, 200, 0.998
 
     def load_data(self, session: TrainingSession) -> None:
+        from pixelsmith.plugin import TrainingError
+
         self.no_blur = self._share("no_blur")
         self.heavy_noise = self._share("heavy_noise")
+        self.constructions = str(self.extra.get("constructions", "training"))
+        if self.constructions not in CONSTRUCTIONS:
+            raise TrainingError(f"constructions must be one of {', '.join(CONSTRUCTIONS)}, got {self.constructions!r}")
         self.train_imgs, val_imgs, self.data_description = load_training_images(self.config.data, channels=1)
         self.val_spectra, val_blurs = _draw_samples(val_imgs, 128, torch.Generator().manual_seed(self.config.seed + 999),
                                                     augment=False, fixed_crop=192, no_blur=self.no_blur,
-                                                    heavy_noise=self.heavy_noise)
+                                                    heavy_noise=self.heavy_noise, constructions=self.constructions)
         self.val_t = targets_from_blurs(val_blurs)
 
     def _share(self, key: str) -> float:
@@ -146,17 +246,20 @@ class KernelEstimatorTrainer(NetworkTrainer):
         return value
 
     def build(self, session: TrainingSession) -> KernelEstimatorNet:
-        return KernelEstimatorNet(width=int(self.extra.get("width", 32)), families=3 if self.no_blur > 0 else 2)
+        families = 6 if self.constructions == "all" else 3 if self.no_blur > 0 else 2
+        return KernelEstimatorNet(width=int(self.extra.get("width", 32)), families=families)
 
     def summary(self, session: TrainingSession, start: int) -> str:
+        blurs = "five constructions" if self.constructions == "all" else "the deblurring draw"
         return (f"training the deblur kernel estimator on {self.data_description}; crops {CROP_RANGE[0]}–{CROP_RANGE[1]} "
-                f"px, {self.no_blur:.0%} left sharp, {self.heavy_noise:.0%} with noise up to {HEAVY_NOISE_MAX:g}, "
+                f"px, blurs from {blurs}, {self.no_blur:.0%} left sharp, {self.heavy_noise:.0%} with noise up to "
+                f"{HEAVY_NOISE_MAX:g}, "
                 f"batch {session.effective_batch_size}, steps {start}→{self.config.steps}, device {session.device}")
 
     def loss(self, session: TrainingSession, step: int, model: torch.nn.Module) -> torch.Tensor:
         spectra, blurs = _draw_samples(self.train_imgs, self.config.batch_size, session.step_generator(step, "data"),
                                        augment=self.config.augment, no_blur=self.no_blur,
-                                       heavy_noise=self.heavy_noise)
+                                       heavy_noise=self.heavy_noise, constructions=self.constructions)
         targets = {k: v.to(session.device) for k, v in targets_from_blurs(blurs).items()}
         return _loss(model(spectra.to(session.device)), targets)
 
@@ -168,7 +271,7 @@ class KernelEstimatorTrainer(NetworkTrainer):
 
     def export_metadata(self, session: TrainingSession, run) -> dict[str, str]:
         return {**super().export_metadata(session, run), "no_blur": f"{self.no_blur:g}",
-                "heavy_noise": f"{self.heavy_noise:g}"}
+                "heavy_noise": f"{self.heavy_noise:g}", "constructions": self.constructions}
 
 
 def train_kernel_estimator(config: TrainConfig) -> Path:

@@ -75,6 +75,8 @@ OPTIONS = {
     "no_blur": Option("float", "share of samples left sharp, teaching a 'none' family (part=kernel-estimator)",
                       low=0, high=1),
     "heavy_noise": Option("float", "share of samples given noise up to 0.2 (part=kernel-estimator)", low=0, high=1),
+    "constructions": Option("str", "blurs drawn: the deblurring draw, or all five kernel constructions "
+                            "(part=kernel-estimator)", choices=("training", "all")),
     "noise_max": Option("float", "largest noise σ of the training blurs, above 0 (part=pnp-prior; default 0.03)",
                         low=0, high=0.5),
 }

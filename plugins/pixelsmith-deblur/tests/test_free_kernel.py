@@ -12,11 +12,13 @@ from scipy.optimize import nnls
 import pixelsmith
 from pixelsmith.plugin import (
     InvalidInputError,
+    anisotropic_gaussian_kernel,
     blur_with_kernel,
     dead_leaves,
     estimate_noise_sigma,
     gaussian_kernel,
     gaussian_noise_like,
+    line_kernel,
     motion_kernel,
     shake_kernel,
     test_photos,
@@ -405,3 +407,38 @@ def test_the_shake_check_keeps_the_line_where_the_search_has_another_extent_or_i
         assert other._blind_kernels(y, [line])[1] == [False]
     with pytest.raises(InvalidInputError, match="shake_check"):
         pixelsmith.restorer("deblur", device="cpu", shake_check="yes")
+
+
+def test_a_six_family_estimator_names_the_kernel_to_take(monkeypatch):
+    """With an estimator that names the constructions (``constructions=all``): a continuous line or an anisotropic
+    Gaussian is taken as read, a Kornia line refined, a camera shake searched, falling back to the runner-up
+    family's kernel where the search collapses; no "unsure" searches and no shake check."""
+    import pixelsmith_deblur.deblur as deblur_module
+    from pixelsmith_deblur.deblur import Deblurrer
+
+    _, y = _shaken_leaves()
+    line = KernelEstimate("line", line_kernel(11.0, 40.0), length=11, angle=40.0, expected_length=11.0, confidence=0.6)
+    aniso = KernelEstimate("anisotropic", anisotropic_gaussian_kernel(2.5, 0.7, 130.0), sigma=2.5, sigma_minor=0.7,
+                           angle=130.0, confidence=0.5)
+    kornia = KernelEstimate("motion", motion_kernel(9, 30.0), length=9, angle=30.0, confidence=0.5)
+    shake = KernelEstimate("shake", line.kernel, confidence=0.8, runner_up=line)
+    searched, refined = gaussian_kernel(2.0), gaussian_kernel(1.5)
+    calls = []
+    monkeypatch.setattr(deblur_module, "estimate_kernel_l0",
+                        lambda img, **kw: calls.append(kw) or (refined if "init" in kw else searched))
+    monkeypatch.setattr(Deblurrer, "reads_constructions", property(lambda self: True))
+    deb = pixelsmith.restorer("deblur", device="cpu")
+    monkeypatch.setattr(deb, "_pnp", lambda *a: pytest.fail("no shake check for an estimator that names shakes"))
+    kernels, flags = deb._blind_kernels(y.expand(4, -1, -1, -1), [line, aniso, kornia, shake])
+    assert torch.equal(kernels[0], line.kernel) and torch.equal(kernels[1], aniso.kernel)
+    assert torch.equal(kernels[2], refined) and torch.equal(kernels[3], searched)
+    assert flags == [False, False, False, True] and len(calls) == 2
+    # a search that collapses to about a point: the runner-up's kernel, deconvolved as a named one
+    monkeypatch.setattr(deblur_module, "estimate_kernel_l0", lambda img, **kw: torch.ones(1, 1))
+    (kept,), flags = deb._blind_kernels(y, [shake])
+    assert torch.equal(kept, line.kernel) and flags == [False]
+    # a two-family estimator's unsure reading is still searched
+    monkeypatch.setattr(Deblurrer, "reads_constructions", property(lambda self: False))
+    monkeypatch.setattr(deblur_module, "estimate_kernel_l0", lambda img, **kw: searched)
+    assert deb._blind_kernels(y, [KernelEstimate("motion", motion_kernel(9, 30.0), length=9, angle=30.0,
+                                                 confidence=0.5)])[1] == [True]

@@ -268,6 +268,28 @@ def test_shipped_estimator_matches_its_sha256():
     assert sha256_of(f.path) == f.sha256 and f.path.stat().st_size < 2**20 * 4
 
 
+def test_shipped_constructions_estimator_names_each_construction_of_a_test_photo():
+    f = Deblurrer.constructions_estimator_file
+    assert sha256_of(f.path) == f.sha256 and f.path.stat().st_size < 2**20 * 4
+    deb = pixelsmith.restorer("deblur", device="cpu", estimator="constructions")
+    assert deb.reads_constructions and not pixelsmith.restorer("deblur", device="cpu").reads_constructions
+    clean = test_photos(size=256)["coins"]  # test split: never trained on
+    read = lambda blur, **params: deb.estimate_kernels(
+        pixelsmith.degradation(blur, noise=0.01, **params).apply(clean, seed=0).image)[0]
+    line = read("motion-blur", length=12.5, angle=110.0, kernel_type="line")
+    assert line.family == "line" and abs(line.expected_length - 12.5) < 1.5 and abs(line.angle - 110.0) < 5
+    aniso = read("anisotropic-blur", sigma_x=2.5, sigma_y=0.7, angle=130.0)
+    assert aniso.family == "anisotropic" and abs(aniso.sigma - 2.5) < 0.4 and abs(aniso.sigma_minor - 0.7) < 0.3
+    assert abs(aniso.angle - 130.0) < 5
+    shake = read("shake-blur", length=20.0)
+    assert shake.family == "shake" and shake.runner_up is not None
+    assert read("gaussian-blur", sigma=2.0).family == "gaussian"
+    with pytest.raises(InvalidInputError, match="estimator must be one of"):
+        pixelsmith.restorer("deblur", device="cpu", estimator="six")
+    with pytest.raises(InvalidInputError, match="not both"):
+        pixelsmith.restorer("deblur", device="cpu", estimator="constructions", estimator_weights=f.path)
+
+
 @pytest.mark.parametrize("blur,params", [("gaussian-blur", {"sigma": 2.0}),
                                          ("motion-blur", {"length": 9, "angle": 30.0})])
 def test_shipped_estimator_finds_the_blur_of_a_test_photo(blur, params):

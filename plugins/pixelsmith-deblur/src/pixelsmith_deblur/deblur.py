@@ -63,6 +63,12 @@ GAUSSIAN_PRIOR_SHA256 = "b9a72ef43ad93b84f303d3489f596912a39d90f43786bd553e73f7b
 #: kernels (see the model card); kept as an option for kernels the estimator cannot name.
 REFINE_ROUNDS = 0
 KERNEL_ESTIMATOR_SHA256 = "f8e0b5ae814779d6d1b4039c892f4a153f6abc2546db309dd9686e8ded6edfbc"
+#: The six-family estimator (``part=kernel-estimator constructions=all``, session 18), ``estimator="constructions"``:
+#: it names continuous lines, anisotropic Gaussians and camera shakes besides Gaussians and Kornia's lines, and reads
+#: the kernel of each (model card: "Blind kernels named by construction").
+KERNEL_CONSTRUCTIONS_SHA256 = "91c227da5012addfb3059fd26dcc78a843529fa5fbaf8d07acf2e03d34b26de7"
+#: ``estimator=``: the packaged kernel estimators.
+ESTIMATORS = ("standard", "constructions")
 #: A three-family estimator (``part=kernel-estimator no_blur=0.2 heavy_noise=0.25``, session 15) asked one
 #: question only: is the image blurred at all? Its blur readings are not used: as the blind policy's estimator
 #: it read camera shakes confidently as lines, so fewer were searched (choice shakes: 77 of 153 against 104;
@@ -263,10 +269,18 @@ class Deblurrer(ResidualUNetRestorer):
     scratch, which is taken where it has the line's extent and explains the image about as well (a camera shake the
     estimator took for a line, :data:`SHAKE_CHECK_SPREAD`; 8–12 s more per 256² image read as a line).
     ``kernel_candidates=True`` implies ``kernel_shape="family"``.
+
+    ``estimator="constructions"`` (opt-in since 2026-12-02) reads blind kernels with the six-family estimator,
+    which names the construction of the blur: with ``kernel_shape="auto"`` a continuous line or an anisotropic
+    Gaussian is taken as read, a Kornia line refined as above, a camera shake searched from scratch (where the
+    search collapses to about a point, the most likely other family's kernel); no unsure-reading searches and
+    no shake check.
     """
 
     weights_file = packaged_weights("pixelsmith_deblur", "deblur.safetensors", DEBLUR_SHA256)
     estimator_file = packaged_weights("pixelsmith_deblur", "kernel-estimator.safetensors", KERNEL_ESTIMATOR_SHA256)
+    constructions_estimator_file = packaged_weights("pixelsmith_deblur", "kernel-constructions.safetensors",
+                                                    KERNEL_CONSTRUCTIONS_SHA256)
     no_blur_detector_file = packaged_weights("pixelsmith_deblur", "no-blur-detector.safetensors",
                                              NO_BLUR_DETECTOR_SHA256)
     #: The gray denoiser weights the pnp method gives ``unet-denoise``: pinned here, so deblurring results do
@@ -284,7 +298,7 @@ class Deblurrer(ResidualUNetRestorer):
                  pnp_regularisation: float = DEFAULT_REGULARISATION, refine_rounds: int = REFINE_ROUNDS,
                  pnp_ensemble: int | None = None, kernel_candidates: bool = False, kernel_shape: str | None = None,
                  line_refine_rounds: int = LINE_REFINE_ROUNDS, wide_check: bool = True, no_blur_check: bool = True,
-                 shake_check: bool = True, **options: Any) -> None:
+                 shake_check: bool = True, estimator: str = "standard", **options: Any) -> None:
         if method not in ("pnp", "network"):
             raise InvalidInputError(f"method must be 'pnp' or 'network', got {method!r}")
         if isinstance(pnp_iterations, bool) or not isinstance(pnp_iterations, int) or not 1 <= pnp_iterations <= 100:
@@ -316,7 +330,12 @@ class Deblurrer(ResidualUNetRestorer):
         self.shake_check = shake_check
         super().__init__(device, **options)
         self.refine_rounds = refine_rounds
-        self._estimator_source = estimator_weights if estimator_weights is not None else self.estimator_file
+        if estimator not in ESTIMATORS:
+            raise InvalidInputError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+        if estimator_weights is not None and estimator != "standard":
+            raise InvalidInputError(f"give estimator={estimator!r} or estimator_weights=, not both")
+        packaged = self.constructions_estimator_file if estimator == "constructions" else self.estimator_file
+        self._estimator_source = estimator_weights if estimator_weights is not None else packaged
         self.method, self.denoiser_name = method, denoiser
         # unet-denoise gets the pinned prior file unless told otherwise; another denoiser its own weights
         self._denoiser_weights = denoiser_weights if denoiser_weights is not None else \
@@ -361,6 +380,12 @@ class Deblurrer(ResidualUNetRestorer):
     def estimator(self) -> KernelEstimator:
         """The blind kernel estimator, loaded on first use (kernel-given restores never need it)."""
         return load_kernel_estimator(self._estimator_source, self.device)
+
+    @property
+    def reads_constructions(self) -> bool:
+        """Whether the kernel estimator is a six-family one (``constructions=all``): it names continuous lines,
+        anisotropic Gaussians and camera shakes itself."""
+        return self.estimator.net.config["families"] == 6
 
     @cached_property
     def no_blur_detector(self) -> KernelEstimator:
@@ -462,13 +487,24 @@ class Deblurrer(ResidualUNetRestorer):
                 return delta_kernel(1)
             return e.kernel
 
+        # six-family estimators name the constructions themselves: no "unsure" searches, no shake check
+        constructions = self.kernel_shape == "auto" and self.reads_constructions
         for i, e in enumerate(estimates):
             # the mildest Gaussian is how the estimator reads an image with little or no blur: a search there
             # fits a kernel to the noise (a sharp camera crop with noise σ 10: 28.6 dB in, 20.4 out)
             unblurred = _reads_unblurred(e)
             search = big_enough and (self.kernel_shape == "free"
-                                     or (self.kernel_shape == "auto" and is_unsure_reading(e)))
-            if search:
+                                     or (self.kernel_shape == "auto" and not constructions and is_unsure_reading(e))
+                                     or (constructions and e.family == "shake"))
+            if search and constructions:
+                # a camera shake named as such: its path searched from scratch; where the search collapses to
+                # about a point (too few edges to pin a path down) the most likely other family's kernel
+                heavy = noise_of(i) > FALLING_LAMBDA_MAX_NOISE
+                found = estimate_kernel_l0(x[i].mean(0), restart_lambda=heavy)
+                if kernel_spread(found) < COLLAPSED_SPREAD and e.runner_up is not None:
+                    found, search = e.runner_up.kernel, False
+                kernels.append(found)
+            elif search:
                 # the falling L0 weight was chosen at noise 0.01; under heavy noise it fits wider kernels to the
                 # noise (the bench's noise-only rows, camera at σ 25 / 50: 24.17 / 22.29 dB → 22.40 / 21.59),
                 # so there the search restarts its weight per scale, as before
@@ -484,7 +520,8 @@ class Deblurrer(ResidualUNetRestorer):
             elif big_enough and self.kernel_shape == "auto" and e.family == "motion" and self.line_refine_rounds:
                 # a straight line named with confidence: refined from it into a kernel of any shape
                 line = estimate_kernel_l0(x[i].mean(0), init=e.kernel, rounds=self.line_refine_rounds)
-                if self.shake_check and levels is not None and noise_of(i) <= SHAKE_CHECK_MAX_NOISE:
+                if self.shake_check and not constructions and levels is not None \
+                        and noise_of(i) <= SHAKE_CHECK_MAX_NOISE:
                     line, search, sharp = self._shake_check(x[i:i + 1], line, levels[i:i + 1])
                     if sharp is not None:
                         done[i] = sharp

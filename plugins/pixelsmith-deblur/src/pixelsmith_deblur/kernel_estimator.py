@@ -88,6 +88,9 @@ class KernelEstimate:
     expected_length: float = float("nan")
     #: the network's probability for "no blur" (0 for two-family networks, which cannot answer it)
     p_none: float = 0.0
+    #: "shake" readings (six-family networks): the reading of the most likely other family, whose kernel stands in
+    #: where a camera shake's path cannot be searched
+    runner_up: "KernelEstimate | None" = None
 
     def candidates(self) -> list[torch.Tensor]:
         """Kernels this estimate may stand for: its own; for motion also the anti-aliased straight line of
@@ -270,10 +273,12 @@ def decode(out: torch.Tensor) -> list[KernelEstimate]:
             estimates.append(KernelEstimate("line", line_kernel(length, angle), length=int(round(length)),
                                             angle=angle, confidence=p, expected_length=length, p_none=p_none))
             continue
-        if family == "shake":  # no parametric kernel: the straight line of the motion heads stands in for it
-            length = MOTION_LENGTHS[int(lens[i].argmax())]
-            estimates.append(KernelEstimate("shake", motion_kernel(length, angle), length=length, angle=angle,
-                                            confidence=p, p_none=p_none))
+        if family == "shake":  # no parametric kernel: the most likely other family's stands in for it
+            others = out[i:i + 1].clone()
+            others[0, FAMILIES.index("shake")] = -math.inf
+            runner_up = decode(others)[0]
+            estimates.append(KernelEstimate("shake", runner_up.kernel, confidence=p, p_none=p_none,
+                                            runner_up=runner_up))
             continue
         if family == "none":
             estimates.append(KernelEstimate("none", torch.ones(1, 1), sigma=0.0, confidence=p_none, p_none=p_none))

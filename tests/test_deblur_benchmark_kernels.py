@@ -92,3 +92,23 @@ def test_the_shake_check_benchmark_scores_the_rule_deblur_ships():
     assert not choice.takes_search({**collapsed, "searched_spread": 0.5 * COLLAPSED_SPREAD, "searched_residual": 1e-5})
     noisy = {**line, "level": 1.1 * SHAKE_CHECK_MAX_NOISE}  # not asked above the noise it was chosen at
     assert not choice.takes_search({**noisy, "searched_spread": near, "searched_residual": 1e-5})
+
+
+def test_the_constructions_choice_scores_the_rule_deblur_ships():
+    """benchmarks/deblur_constructions_choice.py: a shake reading takes its search unless that collapsed (then the
+    runner-up's kernel); other readings the candidate the rule names, Gaussians their own kernel."""
+    import deblur_constructions_choice as choice
+    from pixelsmith_deblur import COLLAPSED_SPREAD
+
+    shipped = choice.rule("refined", "param", "param")
+    shake = {"read": "shake", "searched": -1.0, "second": 2.0, "searched_spread": COLLAPSED_SPREAD + 0.5}
+    assert shipped(shake) == -1.0
+    assert shipped({**shake, "searched_spread": COLLAPSED_SPREAD - 0.5}) == 2.0
+    assert choice.rule("refined", "param", "param", collapse=False)({**shake, "searched_spread": 0.0}) == -1.0
+    reading = {"param": 1.0, "refined": 3.0, "searched": 5.0}
+    assert shipped({**reading, "read": "motion"}) == 3.0 and shipped({**reading, "read": "line"}) == 1.0
+    assert shipped({**reading, "read": "gaussian"}) == 1.0 and shipped({**reading, "read": "anisotropic"}) == 1.0
+    assert choice.rule("param", "refined", "refined")({**reading, "read": "anisotropic"}) == 3.0
+    names = [kname for kname, *_ in choice.cases({"a": torch.rand(1, 1, 40, 40), "b": torch.rand(1, 1, 40, 40)})]
+    assert len(names) == 2 * (11 + 3 + len(choice.GAUSSIANS))
+    assert {n.split()[0] for n in names} == set(choice.FAMILIES)

@@ -145,11 +145,13 @@ def test_a_six_family_estimator_names_every_construction_with_its_parameters():
     assert torch.allclose(est[4].kernel, motion_kernel(9, 30.0), atol=1e-6)
     # σ across read larger than σ along: the same Gaussian, described with its axes turned
     swapped = _one_hot_outputs(blurs[1:2], families=6)
-    swapped[0, -2 - EXTRA_OUTPUTS:-2 - EXTRA_OUTPUTS + 2] = swapped[0, -2 - EXTRA_OUTPUTS:-2 - EXTRA_OUTPUTS + 2].flip(0)
+    widths = slice(-2 - EXTRA_OUTPUTS, -2 - EXTRA_OUTPUTS + 2)  # σ along, σ across
+    swapped[0, widths] = swapped[0, widths].flip(0)
     turned = decode(swapped)[0]
     assert turned.sigma > turned.sigma_minor and turned.angle == pytest.approx(40.0, abs=1e-3)
     assert torch.allclose(turned.kernel, anisotropic_gaussian_kernel(0.7, 2.5, 130.0), atol=1e-5)
-    assert KernelEstimatorNet(width=8, families=6)(torch.zeros(2, 1, 64, 64)).shape == (2, 6 + 3 + 3 + len(MOTION_LENGTHS))
+    width = 6 + 3 + 3 + len(MOTION_LENGTHS)
+    assert KernelEstimatorNet(width=8, families=6)(torch.zeros(2, 1, 64, 64)).shape == (2, width)
 
 
 def test_the_construction_draw_is_seeded_and_covers_the_five_constructions():

@@ -165,9 +165,11 @@ def test_regenerating_reproduces_the_shipped_files(tmp_path):
 
 def test_pinned_weights_follow_the_instance():
     deblur = pixelsmith.spec("restorer", "deblur")
-    # its network, its kernel estimator and no-blur detector, the denoiser prior its plug-and-play method pins
-    # and the Gaussian denoiser that prior was fine-tuned from
-    assert sorted(w.path.name for w in pinned_weights(deblur)) == ["deblur.safetensors", "kernel-estimator.safetensors",
+    # its network, its kernel estimators (standard and six-family) and no-blur detector, the denoiser prior its
+    # plug-and-play method pins and the Gaussian denoiser that prior was fine-tuned from
+    assert sorted(w.path.name for w in pinned_weights(deblur)) == ["deblur.safetensors",
+                                                                  "kernel-constructions.safetensors",
+                                                                  "kernel-estimator.safetensors",
                                                                   "no-blur-detector.safetensors",
                                                                   "pnp-prior-gray.safetensors",
                                                                   "pnp-prior-unfolded.safetensors"]

@@ -496,21 +496,16 @@ class Deblurrer(ResidualUNetRestorer):
             search = big_enough and (self.kernel_shape == "free"
                                      or (self.kernel_shape == "auto" and not constructions and is_unsure_reading(e))
                                      or (constructions and e.family == "shake"))
-            if search and constructions:
-                # a camera shake named as such: its path searched from scratch; where the search collapses to
-                # about a point (too few edges to pin a path down) the most likely other family's kernel
-                heavy = noise_of(i) > FALLING_LAMBDA_MAX_NOISE
-                found = estimate_kernel_l0(x[i].mean(0), restart_lambda=heavy)
-                if kernel_spread(found) < COLLAPSED_SPREAD and e.runner_up is not None:
-                    found, search = e.runner_up.kernel, False
-                kernels.append(found)
-            elif search:
+            if search:
                 # the falling L0 weight was chosen at noise 0.01; under heavy noise it fits wider kernels to the
                 # noise (the bench's noise-only rows, camera at σ 25 / 50: 24.17 / 22.29 dB → 22.40 / 21.59),
                 # so there the search restarts its weight per scale, as before
                 heavy = noise_of(i) > FALLING_LAMBDA_MAX_NOISE
                 found = estimate_kernel_l0(x[i].mean(0), restart_lambda=heavy)
-                if self.kernel_shape == "auto" and e.family == "motion" and not heavy \
+                if constructions and e.runner_up is not None and kernel_spread(found) < COLLAPSED_SPREAD:
+                    # a camera shake named as such whose search collapsed: the most likely other family's kernel
+                    found, search = e.runner_up.kernel, False
+                elif self.kernel_shape == "auto" and e.family == "motion" and not heavy \
                         and kernel_spread(found) < COLLAPSED_SPREAD:
                     # a search that collapsed to a point on an image read as motion-blurred: smooth images
                     # (cell, retina) have too few edges to pin a path down; the estimator's line beats "no blur".

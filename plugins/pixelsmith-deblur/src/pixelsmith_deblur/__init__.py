@@ -31,7 +31,8 @@ def pixelsmith_register_restorers() -> list[RestorerSpec]:
         RestorerSpec(
             name="deblur",
             factory=Deblurrer,
-            summary="Deblurring of any blur kernel with noise: plug-and-play with the unet-denoise prior (or method=network, a U-Net); blind (estimates the kernel) or kernel=",
+            summary=("Deblurring of any blur kernel with noise: plug-and-play with the unet-denoise prior "
+                     "(or method=network, a U-Net); blind (estimates the kernel) or kernel="),
             version=__version__,
             tasks=("deblur",),
             channels=(1, 3),

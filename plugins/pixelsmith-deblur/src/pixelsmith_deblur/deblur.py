@@ -156,12 +156,12 @@ COLLAPSED_SPREAD = 1.0
 #: (:func:`interior_residual` at most SHAKE_CHECK_RESIDUAL times the line's). Choice data (session 17,
 #: ``benchmarks/deblur_shake_check_choice.py``: 173 confident-line readings among the 17 choice images × the 11
 #: kernels of ``deblur_line_policy.py`` and × the 3 + 3 shakes of ``deblur_search_choice.py``), blind gain over TV
-#: given the true kernel, refined line → this rule: camera shake −4.11 → −2.18 dB (21 of 40 changed), anisotropic
-#: +0.16 → +0.04 (9 of 37), Kornia's lines −0.54 → −0.51 (4 of 48), continuous lines −0.12 → −0.04 (9 of 48); the
-#: neighbouring thresholds (0.3–1 px, ×1.05–1.1) give shake −2.2 to −2.8 with the lines within 0.1 dB. A search on
-#: every such reading instead: shake −2.33, but Kornia −2.77, lines −1.74, anisotropic −1.07. Costs a search (about
-#: 8 s of one thread on a 256² image) wherever a line is read with confidence, and a second deconvolution where the
-#: search has the line's extent.
+#: given the true kernel, refined line → this rule: camera shake −4.11 → −2.18 dB (21 of 40 changed),
+#: anisotropic +0.16 → +0.04 (9 of 37), Kornia's lines −0.54 → −0.51 (4 of 48), continuous lines −0.12 → −0.04
+#: (9 of 48); the neighbouring thresholds (0.3–1 px, ×1.05–1.1) give shake −2.2 to −2.8 with the lines within
+#: 0.1 dB. A search on every such reading instead: shake −2.33, but Kornia −2.77, lines −1.74, anisotropic −1.07.
+#: Costs a search (about 8 s of one thread on a 256² image) wherever a line is read with confidence, and a
+#: second deconvolution where the search has the line's extent.
 #: Only at low noise: at noise 0.025 (``--noise 0.025 --cases lines,shakes --images 9``, 86 confident-line readings)
 #: the same rule cost 0.9 dB on continuous lines and 0.6 on Kornia's and lost 0.16 on shakes too; at noise 0.018
 #: (83 readings) it cost continuous lines 0.36 dB, Kornia's 0.10, anisotropic 0.07 and gained shakes only 0.21.
@@ -243,9 +243,9 @@ class Deblurrer(ResidualUNetRestorer):
     motion estimate is also tried as the continuous line of its expected length, and the deconvolution
     that explains the blurred image better is kept; twice the time on motion blur; off by default: it
     helps continuous lines but picks the wrong kernel for some Kornia-blurred photographs, see the
-    model card), then refine the estimated kernel ``refine_rounds``
-    times, fitting it to the deconvolved image, :mod:`.kernel_refine`); ``"network"`` the deblurring U-Net with a Wiener estimate as
-    input (one network call; faster, weaker on kernels outside its training draw).
+    model card), then refine the estimated kernel ``refine_rounds`` times, fitting it to the
+    deconvolved image, :mod:`.kernel_refine`); ``"network"`` the deblurring U-Net with a Wiener
+    estimate as input (one network call; faster, weaker on kernels outside its training draw).
     ``estimator_weights=PATH`` replaces the packaged kernel-estimator weights. ``no_blur_check`` (default
     True): an image the estimator reads as its mildest Gaussian is asked again, of a three-family estimator
     trained with sharp images; where it answers "no blur" the image is only denoised (1×1 kernel).

@@ -245,6 +245,11 @@ def split_extras(out: torch.Tensor) -> torch.Tensor | None:
     return out[:, -2 - e:-2] if e else None
 
 
+# The regressed widths and lengths are learnt as a fraction of their range: one pair of maps both ways.
+def _normalise(v: float, lo_hi: tuple[float, float]) -> float:
+    return (v - lo_hi[0]) / (lo_hi[1] - lo_hi[0])
+
+
 def _denormalise(v: torch.Tensor, lo_hi: tuple[float, float]) -> float:
     return lo_hi[0] + (lo_hi[1] - lo_hi[0]) * float(v.clamp(0, 1))
 
@@ -283,7 +288,7 @@ def decode(out: torch.Tensor) -> list[KernelEstimate]:
         if family == "none":
             estimates.append(KernelEstimate("none", torch.ones(1, 1), sigma=0.0, confidence=p_none, p_none=p_none))
         elif family == "gaussian":
-            s = SIGMA_RANGE[0] + (SIGMA_RANGE[1] - SIGMA_RANGE[0]) * float(sig[i].clamp(0, 1))
+            s = _denormalise(sig[i], SIGMA_RANGE)
             estimates.append(KernelEstimate("gaussian", gaussian_kernel(s), sigma=s, confidence=float(probs[i, 0]),
                                             p_none=p_none))
         else:
@@ -351,10 +356,6 @@ def load_kernel_estimator(source, device: torch.device | str = "cpu") -> KernelE
     return KernelEstimator(net, device)
 
 
-def _normalise(v: float, lo_hi: tuple[float, float]) -> float:
-    return (v - lo_hi[0]) / (lo_hi[1] - lo_hi[0])
-
-
 def targets_from_blurs(blurs: Sequence[dict]) -> dict[str, torch.Tensor]:
     """Training targets from :class:`~pixelsmith.plugin.DegradationDraw` ``blur`` records
     (``{"name": "none"}`` for a sample left sharp; "line", "anisotropic" and "shake" records for the
@@ -382,7 +383,7 @@ def targets_from_blurs(blurs: Sequence[dict]) -> dict[str, torch.Tensor]:
             angle.append((1.0, 0.0))
         elif b["name"] == "gaussian-blur":
             family.append(0)
-            sigma.append((b["sigma"] - SIGMA_RANGE[0]) / (SIGMA_RANGE[1] - SIGMA_RANGE[0]))
+            sigma.append(_normalise(b["sigma"], SIGMA_RANGE))
             length.append(0)
             angle.append((1.0, 0.0))
         else:

@@ -11,8 +11,9 @@ deblurring* (SIGGRAPH Asia 2009):
 solved in one FFT division (:func:`fit_kernel`) or, more accurately, under the constraint k ≥ 0
 (:func:`fit_kernel_nonnegative`, projected gradient on the normal equations: positivity alone makes a
 path-like kernel sparse, where clipping an unconstrained fit leaves a halo of noise), then cut to a
-support, cleaned (faint taps and specks apart from the path removed) and normalised to sum 1. Gradients are used because a blur acts on
-them as on the image while they are sparse, which keeps the fit well posed. Alternating this with the
+support, cleaned (faint taps and specks apart from the path removed) and normalised to sum 1.
+Gradients are used because a blur acts on them as on the image while they are sparse, which keeps
+the fit well posed. Alternating this with the
 deconvolution moves a wrong initial family towards the true kernel.
 """
 

@@ -11,8 +11,9 @@ images: an estimator trained at ≤ 0.02 reads a sharp one under noise 0.1 as a 
 default to 0, which draws exactly as before. ``constructions=all`` draws the blur from five constructions
 with equal probability instead (:func:`draw_construction`: isotropic Gaussians, Kornia's lines, continuous
 lines, anisotropic Gaussians, camera-shake paths) and trains a six-family network that names each of them
-and reads the continuous line's length and the anisotropic Gaussian's two widths too. The loss is cross-entropy on the blur family
-and on the motion length, L1 on the Gaussian σ and squared error on the doubled motion angle.
+and reads the continuous line's length and the anisotropic Gaussian's two widths too. The loss is
+cross-entropy on the blur family and on the motion length, L1 on the Gaussian σ and squared error on
+the doubled motion angle.
 Adam with warm-up and cosine decay, EMA weights, validation on fixed draws from the held-out
 photographs, rotated checkpoints, ``--resume``; writes ``kernel-estimator.safetensors``.
 """
@@ -47,7 +48,8 @@ __all__ = ["train_kernel_estimator", "KernelEstimatorTrainer", "CROP_RANGE", "HE
 CROP_RANGE = (96, 256)
 #: ``heavy_noise=``: the largest total noise σ of the samples given extra noise (the bench's σ 50/255).
 HEAVY_NOISE_MAX = 0.2
-#: Noise σ of the samples left sharp (``no_blur=``) is uniform in [0, this]: the blurred ones' range.
+#: Noise σ of the samples left sharp (``no_blur=``) and of the ``constructions=all`` blurs is uniform in
+#: [0, this]: the deblurring draw's range, so every family is seen at the noise it is read under.
 SHARP_NOISE_MAX = 0.02
 #: ``constructions=``: "training" (the deblurring model's own draw: Gaussians and Kornia's lines) or "all".
 CONSTRUCTIONS = ("training", "all")
@@ -57,8 +59,6 @@ MAX_SHAKE_SIDE = 25
 #: ``constructions=all``: anisotropic widths (σ along, σ across; across < along is enforced by turning the axes).
 ANISO_ALONG = (0.8, 3.5)
 ANISO_ACROSS = (0.3, 1.5)
-#: ``constructions=all``: noise σ uniform in [0, this] (the deblurring draw's range).
-CONSTRUCTION_NOISE_MAX = 0.02
 
 
 def draw_construction(rng: torch.Generator) -> tuple[dict, torch.Tensor]:
@@ -133,7 +133,7 @@ def _draw_samples(images: list[torch.Tensor], n: int, rng: torch.Generator, augm
             blur = {"name": "none", "noise": sigma}
         elif every:
             blur, kernel = draw_construction(rng)
-            sigma = CONSTRUCTION_NOISE_MAX * float(torch.rand((), generator=rng))
+            sigma = SHARP_NOISE_MAX * float(torch.rand((), generator=rng))
             blurred = blur_with_kernel(patch, kernel, "reflect")[..., margin:size - margin, margin:size - margin]
             image = (blurred + gaussian_noise_like(blurred, sigma, rng)).clamp(0, 1)
             blur = {**blur, "noise": sigma}

@@ -17,8 +17,8 @@ prior*, CVPR 2014):
   strongest edges only, the full scale to a latent image that keeps finer ones.
 
 The result is centred on its centre of mass (the blur degradations' convention) to a fraction of a
-pixel, so the deconvolved image is not shifted. FFTs are periodic, so the blurred image is mirror-padded by the kernel's side and
-only the interior enters the kernel fit.
+pixel, so the deconvolved image is not shifted. FFTs are periodic, so the blurred image is
+mirror-padded by the kernel's side and only the interior enters the kernel fit.
 """
 
 from __future__ import annotations

@@ -36,7 +36,8 @@ DEFAULT_ITERATIONS = 8
 DEFAULT_PNP_ENSEMBLE = 4
 #: The denoiser's noise level at the first iteration (images in [0, 1]).
 DEFAULT_SIGMA_START = 49 / 255
-#: λ in α_t = λ σ² / σ_t²: 1.0 beat DPIR's 0.23 (and 0.5, 1.5) by 0.3–7 dB on the training photographs with this denoiser.
+#: λ in α_t = λ σ² / σ_t²: 1.0 beat DPIR's 0.23 (and 0.5, 1.5) by 0.3–7 dB on the training photographs
+#: with this denoiser.
 DEFAULT_REGULARISATION = 1.0
 #: Floor on σ: with no noise at all the data step would be an unregularised inverse filter.
 MIN_SIGMA = 0.5 / 255

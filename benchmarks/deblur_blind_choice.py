@@ -58,7 +58,8 @@ def main() -> None:
     else:
         families = {family: [k] for family, k in kernels().items()}
     only = args.settings or list(SETTINGS)
-    deblurrers = {s: pixelsmith.restorer("deblur", device="cpu", **SETTINGS[s]) for s in only}
+    # the settings studied are the two-family estimator's (the default until 2026-12-03)
+    deblurrers = {s: pixelsmith.restorer("deblur", device="cpu", estimator="standard", **SETTINGS[s]) for s in only}
     overall: dict[str, list[float]] = {s: [] for s in only}
     for family, family_kernels in families.items():
         if args.families and family not in args.families.split(","):

@@ -109,6 +109,9 @@ def report(records: list[dict]) -> None:
     for motion, line, aniso in itertools.product(("param", "refined"), repeat=3):
         row(f"Kornia {motion}, line {line}, anisotropic {aniso}", rule(motion, line, aniso))
     row("Kornia refined, line/anisotropic param, no collapse rule", rule("refined", "param", "param", collapse=False))
+    chosen = rule("refined", "param", "param")
+    row("as chosen, a shake reading restored by the standard policy",
+        lambda r: r["shipped"] if r["read"] == "shake" else chosen(r))
 
 
 def main() -> None:

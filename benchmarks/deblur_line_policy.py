@@ -83,7 +83,7 @@ def rules(c: dict[str, float], misfit: dict[str, float], agree: bool) -> dict[st
 def main() -> None:
     torch.set_num_threads(1)
     tv = pixelsmith.restorer("tv-deconv")
-    deb = pixelsmith.restorer("deblur", device="cpu")
+    deb = pixelsmith.restorer("deblur", device="cpu", estimator="standard")  # the two-family policy studied
     psnr = pixelsmith.metric("psnr")
     pictures = images()
     table: dict[str, dict[str, list[float]]] = {}

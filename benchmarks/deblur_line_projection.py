@@ -71,7 +71,7 @@ def nearest_kornia(k: torch.Tensor, length: float, angle: float) -> tuple[float,
 def main() -> None:
     torch.set_num_threads(1)
     tv = pixelsmith.restorer("tv-deconv")
-    deb = pixelsmith.restorer("deblur", device="cpu")
+    deb = pixelsmith.restorer("deblur", device="cpu", estimator="standard")  # the two-family policy studied
     psnr = pixelsmith.metric("psnr")
     table: dict[str, dict[str, list[float]]] = {}
     for j, ((kname, kernel), (name, clean)) in enumerate(itertools.product(kernels().items(), images().items())):

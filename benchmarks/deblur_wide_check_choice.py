@@ -47,8 +47,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     imgs = dict(list(images().items())[: args.images])
-    on = pixelsmith.restorer("deblur", device="cpu")
-    off = pixelsmith.restorer("deblur", device="cpu", wide_check=False)
+    on = pixelsmith.restorer("deblur", device="cpu", estimator="standard")  # the two-family policy studied
+    off = pixelsmith.restorer("deblur", device="cpu", estimator="standard", wide_check=False)
     tv = pixelsmith.restorer("tv-deconv", device="cpu")
     psnr = pixelsmith.metric("psnr")
 

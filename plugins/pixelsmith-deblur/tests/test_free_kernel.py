@@ -185,7 +185,7 @@ def test_the_restorer_keeps_a_sure_gaussian_refines_a_sure_line_and_searches_whe
     from pixelsmith_deblur.deblur import FREE_SHAPE_BELOW
 
     x = test_photos(size=64)["camera"]
-    deb = pixelsmith.restorer("deblur", device="cpu", line_refine_rounds=1, shake_check=False)
+    deb = pixelsmith.restorer("deblur", device="cpu", estimator="standard", line_refine_rounds=1, shake_check=False)
     sure = KernelEstimate("gaussian", gaussian_kernel(1.0), sigma=1.0, confidence=1.0)
     line = KernelEstimate("motion", motion_kernel(7, 30.0), length=7, angle=30.0, confidence=1.0)
     unsure = KernelEstimate("gaussian", gaussian_kernel(1.0), sigma=1.0, confidence=FREE_SHAPE_BELOW - 0.1)
@@ -201,19 +201,19 @@ def test_the_restorer_keeps_a_sure_gaussian_refines_a_sure_line_and_searches_whe
     mild = KernelEstimate("gaussian", gaussian_kernel(NO_BLUR_SIGMA), sigma=NO_BLUR_SIGMA, confidence=0.6)
     (k_mild,), flags_mild = deb._blind_kernels(x, [mild])
     assert k_mild is mild.kernel and flags_mild == [False]
-    family_only = pixelsmith.restorer("deblur", device="cpu", kernel_shape="family")
+    family_only = pixelsmith.restorer("deblur", device="cpu", estimator="standard", kernel_shape="family")
     assert family_only._blind_kernels(x, [unsure])[0][0] is unsure.kernel
-    always = pixelsmith.restorer("deblur", device="cpu", kernel_shape="free")
+    always = pixelsmith.restorer("deblur", device="cpu", estimator="standard", kernel_shape="free")
     assert torch.equal(always._blind_kernels(x, [sure])[0][0], searched)
     with pytest.raises(InvalidInputError, match="kernel_shape must be one of"):
-        pixelsmith.restorer("deblur", device="cpu", kernel_shape="any")
+        pixelsmith.restorer("deblur", device="cpu", estimator="standard", kernel_shape="any")
     # line_refine_rounds=0: a confident line is the estimator's own; an unsure estimate is still searched
-    kept_line = pixelsmith.restorer("deblur", device="cpu", line_refine_rounds=0)
+    kept_line = pixelsmith.restorer("deblur", device="cpu", estimator="standard", line_refine_rounds=0)
     (k_line, k_unsure), flags = kept_line._blind_kernels(torch.cat([x, x]), [line, unsure])
     assert k_line is line.kernel and flags == [False, True] and torch.equal(k_unsure, searched)
     for bad in (-1, 11, 1.5, True):
         with pytest.raises(InvalidInputError, match="line_refine_rounds"):
-            pixelsmith.restorer("deblur", device="cpu", line_refine_rounds=bad)
+            pixelsmith.restorer("deblur", device="cpu", estimator="standard", line_refine_rounds=bad)
 
 
 def test_a_search_that_collapses_to_a_point_on_an_image_read_as_motion_blurred_takes_the_estimators_line():
@@ -229,7 +229,7 @@ def test_a_search_that_collapses_to_a_point_on_an_image_read_as_motion_blurred_t
     unsure = FREE_SHAPE_BELOW - 0.2
     line = KernelEstimate("motion", motion_kernel(9, 30.0), length=9, angle=30.0, confidence=unsure)
     blob = KernelEstimate("gaussian", gaussian_kernel(1.5), sigma=1.5, confidence=unsure)
-    deb = pixelsmith.restorer("deblur", device="cpu")
+    deb = pixelsmith.restorer("deblur", device="cpu", estimator="standard")
     (k_line, k_blob), flags = deb._blind_kernels(torch.cat([smooth, smooth]), [line, blob])
     # the line is named, not searched (the prior's levels stay); an unsure Gaussian keeps the search's answer,
     # since sharp images are read that way and a point is right for them
@@ -240,7 +240,7 @@ def test_a_search_that_collapses_to_a_point_on_an_image_read_as_motion_blurred_t
     assert kernel_spread(found) >= COLLAPSED_SPREAD
     assert torch.equal(deb._blind_kernels(x, [line])[0][0], found)
     # kernel_shape="free" always takes the search
-    free = pixelsmith.restorer("deblur", device="cpu", kernel_shape="free")
+    free = pixelsmith.restorer("deblur", device="cpu", estimator="standard", kernel_shape="free")
     assert torch.equal(free._blind_kernels(smooth, [line])[0][0], collapsed)
     # under heavy noise (where the search restarts its L0 weight) the rule was not measured: the search stands
     from pixelsmith_deblur.deblur import FALLING_LAMBDA_MAX_NOISE
@@ -255,7 +255,7 @@ def test_a_search_that_collapses_to_a_point_on_an_image_read_as_motion_blurred_t
 def test_blind_kernels_are_the_kernels_a_blind_restore_uses():
     clean = test_photos(size=96)["camera"]
     y = pixelsmith.degradation("motion-blur", length=7, angle=60.0, noise=0.01).apply(clean, seed=0).image
-    deb = pixelsmith.restorer("deblur", device="cpu", pnp_ensemble=1)
+    deb = pixelsmith.restorer("deblur", device="cpu", estimator="standard", pnp_ensemble=1)
     (kernel,) = deb.blind_kernels(y)
     estimate = deb.estimate_kernels(y)[0]
     assert estimate.family == "motion" and estimate.confidence >= 0.99   # so refined, not searched
@@ -270,7 +270,7 @@ def test_a_blind_restore_of_an_unblurred_noisy_photo_does_not_make_it_worse():
     clean = test_photos(size=128)["camera"]
     noisy = pixelsmith.degradation("gaussian-noise", sigma=10 / 255).apply(clean, seed=0).image
     psnr = pixelsmith.metric("psnr")
-    out = pixelsmith.restorer("deblur", device="cpu", pnp_ensemble=1).restore(noisy)
+    out = pixelsmith.restorer("deblur", device="cpu", estimator="standard", pnp_ensemble=1).restore(noisy)
     assert float(psnr(out, clean)[0]) > float(psnr(noisy, clean)[0]) + 1.0
 
 
@@ -290,12 +290,12 @@ def test_an_image_read_as_unblurred_under_heavy_noise_is_denoised_not_deconvolve
     mild = KernelEstimate("gaussian", gaussian_kernel(NO_BLUR_SIGMA), sigma=NO_BLUR_SIGMA, confidence=1.0)
     wider = KernelEstimate("gaussian", gaussian_kernel(NO_BLUR_SIGMA + 0.2), sigma=NO_BLUR_SIGMA + 0.2,
                            confidence=1.0)
-    deb = pixelsmith.restorer("deblur", device="cpu", pnp_ensemble=1)
+    deb = pixelsmith.restorer("deblur", device="cpu", estimator="standard", pnp_ensemble=1)
     (k_heavy, k_light, k_wider), flags = deb._blind_kernels(torch.cat([heavy, light, heavy]), [mild, mild, wider])
     assert torch.equal(k_heavy, torch.ones(1, 1)) and flags == [False, False, False]
     assert k_light is mild.kernel and k_wider is wider.kernel
     # the network method has no plain denoiser: it keeps the estimator's kernel
-    network = pixelsmith.restorer("deblur", device="cpu", method="network")
+    network = pixelsmith.restorer("deblur", device="cpu", estimator="standard", method="network")
     assert network._blind_kernels(heavy, [mild])[0][0] is mild.kernel
     # a 1×1 kernel, given or found, is the plain Gaussian prior's denoising at the noise level
     plain = pixelsmith.restorer("unet-denoise", device="cpu", weights=Deblurrer.gaussian_prior_file, ensemble=1)
@@ -316,7 +316,7 @@ def test_a_no_blur_reading_is_denoised_at_any_noise_and_still_checked_for_a_wide
     small = dead_leaves(1, seed=3, size=96, channels=1)
     light = (small + gaussian_noise_like(small, 0.005, torch.Generator().manual_seed(0))).clamp(0, 1)
     heavy = (small + gaussian_noise_like(small, 0.1, torch.Generator().manual_seed(0))).clamp(0, 1)
-    deb = pixelsmith.restorer("deblur", device="cpu")
+    deb = pixelsmith.restorer("deblur", device="cpu", estimator="standard")
     kernels, flags = deb._blind_kernels(torch.cat([light, heavy]), [none, none])
     assert all(torch.equal(k, torch.ones(1, 1)) for k in kernels) and flags == [False, False]
     side = WIDE_CHECK_MIN_SIDE
@@ -363,7 +363,7 @@ def test_a_sure_mild_gaussian_is_checked_against_a_free_search_on_large_low_nois
     shaken = (shaken + gaussian_noise_like(shaken, 0.01, torch.Generator().manual_seed(0))).clamp(0, 1)
     sharp = (sharp + gaussian_noise_like(sharp, 0.01, torch.Generator().manual_seed(1))).clamp(0, 1)
     mild = KernelEstimate("gaussian", gaussian_kernel(0.7), sigma=0.7, confidence=1.0)
-    deb = pixelsmith.restorer("deblur", device="cpu")
+    deb = pixelsmith.restorer("deblur", device="cpu", estimator="standard")
     (k_sharp, k_shaken), flags = deb._blind_kernels(torch.cat([sharp, shaken]), [mild, mild])
     assert flags == [False, True]
     assert k_sharp is mild.kernel
@@ -376,10 +376,10 @@ def test_a_sure_mild_gaussian_is_checked_against_a_free_search_on_large_low_nois
     small = shaken[..., : side // 2, : side // 2]
     assert deb._blind_kernels(small, [mild]) == ([mild.kernel], [False])
     # wide_check=False: the policy before the check
-    off = pixelsmith.restorer("deblur", device="cpu", wide_check=False)
+    off = pixelsmith.restorer("deblur", device="cpu", estimator="standard", wide_check=False)
     assert off._blind_kernels(shaken, [mild]) == ([mild.kernel], [False])
     with pytest.raises(InvalidInputError, match="wide_check must be True or False"):
-        pixelsmith.restorer("deblur", device="cpu", wide_check=1)
+        pixelsmith.restorer("deblur", device="cpu", estimator="standard", wide_check=1)
 
 
 def _shaken_leaves() -> tuple[torch.Tensor, torch.Tensor]:
@@ -397,8 +397,8 @@ def test_a_camera_shake_read_as_a_confident_line_is_caught_by_the_shake_check():
     from pixelsmith_deblur import SEARCHED_SIGMA_FACTOR, is_unsure_reading
 
     clean, y = _shaken_leaves()
-    deb = pixelsmith.restorer("deblur", device="cpu", pnp_ensemble=1)
-    off = pixelsmith.restorer("deblur", device="cpu", pnp_ensemble=1, shake_check=False)
+    deb = pixelsmith.restorer("deblur", device="cpu", estimator="standard", pnp_ensemble=1)
+    off = pixelsmith.restorer("deblur", device="cpu", estimator="standard", pnp_ensemble=1, shake_check=False)
     reading = deb.estimate_kernels(y)[0]
     assert reading.family == "motion" and not is_unsure_reading(reading)
     (checked,), (searched,) = deb._blind_kernels(y, [reading])
@@ -426,7 +426,7 @@ def test_the_shake_check_keeps_the_line_where_the_search_has_another_extent_or_i
     real_search = deblur_module.estimate_kernel_l0
     monkeypatch.setattr(deblur_module, "estimate_kernel_l0",
                         lambda img, **kw: real_search(img, **kw) if "init" in kw else wide)
-    deb = pixelsmith.restorer("deblur", device="cpu")
+    deb = pixelsmith.restorer("deblur", device="cpu", estimator="standard")
     monkeypatch.setattr(deb, "_pnp", lambda *a: pytest.fail("no deconvolution for a search of another extent"))
     (kept,), flags = deb._blind_kernels(y, [line])
     assert torch.equal(kept, refined) and flags == [False]
@@ -436,17 +436,17 @@ def test_the_shake_check_keeps_the_line_where_the_search_has_another_extent_or_i
     noisy = (y + gaussian_noise_like(y, 0.03, torch.Generator().manual_seed(2))).clamp(0, 1)
     assert float(estimate_noise_sigma(noisy)[0]) > SHAKE_CHECK_MAX_NOISE
     assert deb._blind_kernels(noisy, [line])[1] == [False]
-    for other in (pixelsmith.restorer("deblur", device="cpu", method="network"),
-                  pixelsmith.restorer("deblur", device="cpu", shake_check=False)):
+    for other in (pixelsmith.restorer("deblur", device="cpu", estimator="standard", method="network"),
+                  pixelsmith.restorer("deblur", device="cpu", estimator="standard", shake_check=False)):
         assert other._blind_kernels(y, [line])[1] == [False]
     with pytest.raises(InvalidInputError, match="shake_check"):
-        pixelsmith.restorer("deblur", device="cpu", shake_check="yes")
+        pixelsmith.restorer("deblur", device="cpu", estimator="standard", shake_check="yes")
 
 
 def test_a_six_family_estimator_names_the_kernel_to_take(monkeypatch):
     """With an estimator that names the constructions (``constructions=all``): a continuous line or an anisotropic
-    Gaussian is taken as read, a Kornia line refined, a camera shake searched, falling back to the runner-up
-    family's kernel where the search collapses; no "unsure" searches and no shake check."""
+    Gaussian is taken as read, a Kornia line refined, with no "unsure" searches and no shake check; an image named
+    camera-shaken is read again by the two-family estimator and goes its way (here: an unsure reading, searched)."""
     import pixelsmith_deblur.deblur as deblur_module
     from pixelsmith_deblur.deblur import Deblurrer
 
@@ -456,21 +456,27 @@ def test_a_six_family_estimator_names_the_kernel_to_take(monkeypatch):
                            angle=130.0, confidence=0.5)
     kornia = KernelEstimate("motion", motion_kernel(9, 30.0), length=9, angle=30.0, confidence=0.5)
     shake = KernelEstimate("shake", line.kernel, confidence=0.8, runner_up=line)
+    unsure = KernelEstimate("motion", motion_kernel(7, 10.0), length=7, angle=10.0, confidence=0.4)
     searched, refined = gaussian_kernel(2.0), gaussian_kernel(1.5)
-    calls = []
+    calls, reread = [], []
     monkeypatch.setattr(deblur_module, "estimate_kernel_l0",
                         lambda img, **kw: calls.append(kw) or (refined if "init" in kw else searched))
     monkeypatch.setattr(Deblurrer, "reads_constructions", property(lambda self: True))
     deb = pixelsmith.restorer("deblur", device="cpu")
     monkeypatch.setattr(deb, "_pnp", lambda *a: pytest.fail("no shake check for an estimator that names shakes"))
+    monkeypatch.setattr(deb, "_read", lambda x, estimator=None: reread.append((x.shape[0], estimator))
+                        or [unsure] * x.shape[0])
     kernels, flags = deb._blind_kernels(y.expand(4, -1, -1, -1), [line, aniso, kornia, shake])
     assert torch.equal(kernels[0], line.kernel) and torch.equal(kernels[1], aniso.kernel)
     assert torch.equal(kernels[2], refined) and torch.equal(kernels[3], searched)
     assert flags == [False, False, False, True] and len(calls) == 2
-    # a search that collapses to about a point: the runner-up's kernel, deconvolved as a named one
+    # only the shaken image was read again, by the packaged two-family estimator
+    assert reread == [(1, deb.standard_estimator)] and deb.standard_estimator.net.config["families"] == 2
+    # the standard way keeps its collapse rule: a search that collapses on an image it reads as motion
+    # takes its line
     monkeypatch.setattr(deblur_module, "estimate_kernel_l0", lambda img, **kw: torch.ones(1, 1))
     (kept,), flags = deb._blind_kernels(y, [shake])
-    assert torch.equal(kept, line.kernel) and flags == [False]
+    assert torch.equal(kept, unsure.kernel) and flags == [False]
     # a two-family estimator's unsure reading is still searched
     monkeypatch.setattr(Deblurrer, "reads_constructions", property(lambda self: False))
     monkeypatch.setattr(deblur_module, "estimate_kernel_l0", lambda img, **kw: searched)

@@ -274,7 +274,11 @@ def test_shipped_constructions_estimator_names_each_construction_of_a_test_photo
     f = Deblurrer.constructions_estimator_file
     assert sha256_of(f.path) == f.sha256 and f.path.stat().st_size < 2**20 * 4
     deb = pixelsmith.restorer("deblur", device="cpu", estimator="constructions")
-    assert deb.reads_constructions and not pixelsmith.restorer("deblur", device="cpu").reads_constructions
+    assert deb.reads_constructions and pixelsmith.restorer("deblur", device="cpu").reads_constructions  # the default
+    assert not pixelsmith.restorer("deblur", device="cpu", estimator="standard").reads_constructions
+    # a candidate file reads as what it holds
+    assert not pixelsmith.restorer("deblur", device="cpu", estimator_weights=Deblurrer.estimator_file.path
+                                   ).reads_constructions
     clean = test_photos(size=256)["coins"]  # test split: never trained on
     read = lambda blur, **params: deb.estimate_kernels(
         pixelsmith.degradation(blur, noise=0.01, **params).apply(clean, seed=0).image)[0]
@@ -297,7 +301,7 @@ def test_shipped_constructions_estimator_names_each_construction_of_a_test_photo
 def test_shipped_estimator_finds_the_blur_of_a_test_photo(blur, params):
     clean = test_photos(size=256)["coins"]  # test split: never trained on
     d = pixelsmith.degradation(blur, noise=0.01, **params).apply(clean, seed=0)
-    e = pixelsmith.restorer("deblur", device="cpu").estimate_kernels(d.image)[0]
+    e = pixelsmith.restorer("deblur", device="cpu", estimator="standard").estimate_kernels(d.image)[0]
     if blur == "gaussian-blur":
         assert e.family == "gaussian" and abs(e.sigma - 2.0) < 0.3
     else:

@@ -198,17 +198,18 @@ def test_blind_restores_keep_the_candidate_that_explains_the_blur_best():
     clean = test_photos(size=64)["camera"]
     y = (blur_with_kernel(clean, line_kernel(12.6, 40.0), "reflect")
          + gaussian_noise_like(clean, 0.01, torch.Generator().manual_seed(0))).clamp(0, 1)
-    deb = pixelsmith.restorer("deblur", device="cpu", pnp_ensemble=1, kernel_candidates=True)
+    deb = pixelsmith.restorer("deblur", device="cpu", estimator="standard", pnp_ensemble=1, kernel_candidates=True)
     estimate = deb.estimate_kernels(y)[0]
     assert estimate.family == "motion" and len(estimate.candidates()) == 2
     tried = [deb.restore(y, kernel=k, sigma=0.01) for k in estimate.candidates()]
     residuals = [interior_residual(t, k / k.sum(), y) for t, k in zip(tried, estimate.candidates())]
     best = tried[min(range(2), key=residuals.__getitem__)]
     assert torch.allclose(deb.restore(y, sigma=0.01), best, atol=1e-6)
-    only_first = pixelsmith.restorer("deblur", device="cpu", pnp_ensemble=1, kernel_shape="family")
+    only_first = pixelsmith.restorer("deblur", device="cpu", estimator="standard", pnp_ensemble=1,
+                                     kernel_shape="family")
     assert only_first.kernel_candidates is False and deb.kernel_shape == "family"  # off by default
     assert torch.allclose(only_first.restore(y, sigma=0.01), tried[0], atol=1e-6)
     with pytest.raises(InvalidInputError, match="kernel_candidates must be True or False"):
-        pixelsmith.restorer("deblur", device="cpu", kernel_candidates="yes")
+        pixelsmith.restorer("deblur", device="cpu", estimator="standard", kernel_candidates="yes")
     with pytest.raises(InvalidInputError, match="cannot be combined with kernel_shape='auto'"):
-        pixelsmith.restorer("deblur", device="cpu", kernel_candidates=True, kernel_shape="auto")
+        pixelsmith.restorer("deblur", device="cpu", estimator="standard", kernel_candidates=True, kernel_shape="auto")

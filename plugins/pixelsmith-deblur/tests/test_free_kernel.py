@@ -446,7 +446,8 @@ def test_the_shake_check_keeps_the_line_where_the_search_has_another_extent_or_i
 def test_a_six_family_estimator_names_the_kernel_to_take(monkeypatch):
     """With an estimator that names the constructions (``constructions=all``): a continuous line or an anisotropic
     Gaussian is taken as read, a Kornia line refined, with no "unsure" searches and no shake check; an image named
-    camera-shaken is read again by the two-family estimator and goes its way (here: an unsure reading, searched)."""
+    camera-shaken, or noisier than the estimator's training, is read again by the two-family estimator and goes its
+    way (here: an unsure reading, searched)."""
     import pixelsmith_deblur.deblur as deblur_module
     from pixelsmith_deblur.deblur import Deblurrer
 
@@ -477,6 +478,18 @@ def test_a_six_family_estimator_names_the_kernel_to_take(monkeypatch):
     monkeypatch.setattr(deblur_module, "estimate_kernel_l0", lambda img, **kw: torch.ones(1, 1))
     (kept,), flags = deb._blind_kernels(y, [shake])
     assert torch.equal(kept, unsure.kernel) and flags == [False]
+    # noisier than the six-family estimator's training: any reading goes the standard way
+    from pixelsmith_deblur.deblur import CONSTRUCTIONS_MAX_NOISE
+
+    monkeypatch.setattr(deblur_module, "estimate_kernel_l0", lambda img, **kw: searched)
+    monkeypatch.setattr(deblur_module, "estimate_noise_sigma",
+                        lambda x: torch.full((x.shape[0],), CONSTRUCTIONS_MAX_NOISE * 1.1, dtype=torch.float64))
+    reread.clear()
+    (kept,), flags = deb._blind_kernels(y, [aniso])
+    assert torch.equal(kept, searched) and flags == [True] and reread == [(1, deb.standard_estimator)]
+    monkeypatch.setattr(deblur_module, "estimate_noise_sigma",
+                        lambda x: torch.full((x.shape[0],), CONSTRUCTIONS_MAX_NOISE * 0.9, dtype=torch.float64))
+    assert torch.equal(deb._blind_kernels(y, [aniso])[0][0], aniso.kernel)
     # a two-family estimator's unsure reading is still searched
     monkeypatch.setattr(Deblurrer, "reads_constructions", property(lambda self: False))
     monkeypatch.setattr(deblur_module, "estimate_kernel_l0", lambda img, **kw: searched)

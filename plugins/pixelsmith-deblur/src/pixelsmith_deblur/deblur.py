@@ -74,6 +74,13 @@ ESTIMATORS = ("standard", "constructions")
 #: "standard" +1.20 / +0.49 / +0.59 / +0.54 / +0.02 (mean +0.57), "constructions" with a shake reading handed to
 #: the standard policy +1.55 / +0.76 / +1.80 / +1.58 / -0.13 (mean +1.11).
 DEFAULT_ESTIMATOR = "constructions"
+#: The six-family estimator was trained at noise ≤ 0.02 only (the two-family one and its no-blur detector up to 0.2):
+#: above this estimated noise its images are read the standard way. Choice data (session 20, `runs/probe20/
+#: noise_probe.py`: every other choice image, sharp at noise 0.03–0.2, Gaussian σ 2 / Kornia 9 px / line 8.3 px at
+#: 0.03 and 0.05): sharp at 0.1 / 0.2, six-family 30.28 / 27.57 dB against standard 30.48 / 27.75 (a sharp astronaut
+#: at 0.1 read as motion: 26.0 against 29.6); blurred at 0.03–0.05 six-family +0.04 dB better; estimated noise of
+#: the 0.06 cases ≤ 0.09 (mostly 0.059–0.064), of the 0.1 cases ≥ 0.094; thresholds 0.04–0.08 within 0.015 dB.
+CONSTRUCTIONS_MAX_NOISE = 0.08
 #: A three-family estimator (``part=kernel-estimator no_blur=0.2 heavy_noise=0.25``, session 15) asked one
 #: question only: is the image blurred at all? Its blur readings are not used: as the blind policy's estimator
 #: it read camera shakes confidently as lines, so fewer were searched (choice shakes: 77 of 153 against 104;
@@ -280,7 +287,8 @@ class Deblurrer(ResidualUNetRestorer):
     ``kernel_shape="auto"`` a Gaussian, continuous line or anisotropic Gaussian is taken as read, a Kornia line
     refined as above, with no unsure-reading searches and no shake check; an image it names camera-shaken is
     handed to the standard policy above (the two-family estimator's reading, searched where unsure, the shake
-    check), which did better on shakes than searching every such image (model card). ``"standard"`` reads every
+    check), which did better on shakes than searching every such image (model card); so is an image whose
+    estimated noise is above :data:`CONSTRUCTIONS_MAX_NOISE` (beyond its training). ``"standard"`` reads every
     image with the two-family estimator (the default until 2026-12-03). ``estimator_weights=PATH`` reads with
     that file instead, as a six-family or a two-family estimator by what the file holds.
     """
@@ -407,8 +415,9 @@ class Deblurrer(ResidualUNetRestorer):
         return load_kernel_estimator(self.no_blur_detector_file, self.device)
 
     def _read(self, x: torch.Tensor, estimator: KernelEstimator | None = None) -> list[KernelEstimate]:
-        """The estimator's readings (``estimator``, default :attr:`estimator`); with ``no_blur_check``, its mildest
-        Gaussians (σ ≤ :data:`NO_BLUR_SIGMA`) that the no-blur detector answers "none" are "none" (the 1×1 kernel)."""
+        """The estimator's readings (``estimator``, default :attr:`estimator`); with ``no_blur_check``, its
+        mildest Gaussians (σ ≤ :data:`NO_BLUR_SIGMA`) that the no-blur detector answers "none" are "none" (the
+        1×1 kernel)."""
         readings = (self.estimator if estimator is None else estimator)(x)
         if not self.no_blur_check or not any(map(_mildest_gaussian, readings)):
             return readings
@@ -505,7 +514,9 @@ class Deblurrer(ResidualUNetRestorer):
         # image named camera-shaken goes the standard way, read by the two-family estimator (choice data,
         # session 20: shakes -0.37 -> -0.13 dB against searching each one, other families within 0.04 dB)
         six = self.kernel_shape == "auto" and self.reads_constructions
-        handed = [six and e.family == "shake" for e in estimates]
+        # ... and so does an image noisier than the six-family estimator's training (CONSTRUCTIONS_MAX_NOISE)
+        handed = [six and (e.family == "shake" or noise_of(i) > CONSTRUCTIONS_MAX_NOISE)
+                  for i, e in enumerate(estimates)]
         if any(handed):
             shaken = [i for i, h in enumerate(handed) if h]
             estimates = list(estimates)

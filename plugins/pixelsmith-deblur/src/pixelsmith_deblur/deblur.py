@@ -75,11 +75,12 @@ ESTIMATORS = ("standard", "constructions")
 #: the standard policy +1.55 / +0.76 / +1.80 / +1.58 / -0.13 (mean +1.11).
 DEFAULT_ESTIMATOR = "constructions"
 #: The six-family estimator was trained at noise ≤ 0.02 only (the two-family one and its no-blur detector up to 0.2):
-#: above this estimated noise its images are read the standard way. Choice data (session 20, `runs/probe20/
-#: noise_probe.py`: every other choice image, sharp at noise 0.03–0.2, Gaussian σ 2 / Kornia 9 px / line 8.3 px at
-#: 0.03 and 0.05): sharp at 0.1 / 0.2, six-family 30.28 / 27.57 dB against standard 30.48 / 27.75 (a sharp astronaut
-#: at 0.1 read as motion: 26.0 against 29.6); blurred at 0.03–0.05 six-family +0.04 dB better; estimated noise of
-#: the 0.06 cases ≤ 0.09 (mostly 0.059–0.064), of the 0.1 cases ≥ 0.094; thresholds 0.04–0.08 within 0.015 dB.
+#: above this estimated noise its images are read the standard way. Choice data (session 20,
+#: ``benchmarks/deblur_noise_reader_choice.py``: every other choice image, sharp at noise 0.03–0.2, Gaussian σ 2 /
+#: Kornia 9 px / line 8.3 px at 0.03 and 0.05): sharp at 0.1 / 0.2, six-family 30.28 / 27.57 dB against standard
+#: 30.48 / 27.75 (a sharp astronaut at 0.1 read as motion: 26.0 against 29.6); blurred at 0.03–0.05 the six-family
+#: reader +0.04 dB better; estimated noise of the 0.06 cases ≤ 0.09 (mostly 0.059–0.064), of the 0.1 cases ≥ 0.094;
+#: thresholds 0.04–0.08 within 0.015 dB of each other.
 CONSTRUCTIONS_MAX_NOISE = 0.08
 #: A three-family estimator (``part=kernel-estimator no_blur=0.2 heavy_noise=0.25``, session 15) asked one
 #: question only: is the image blurred at all? Its blur readings are not used: as the blind policy's estimator

@@ -19,7 +19,6 @@ import time
 import torch
 
 import pixelsmith
-import pixelsmith_deblur.deblur as deblur_module
 from deblur_line_policy import images
 from pixelsmith.plugin import (blur_with_kernel, estimate_noise_sigma, gaussian_kernel, gaussian_noise_like,
                                line_kernel, motion_kernel)
@@ -35,9 +34,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     psnr = pixelsmith.metric("psnr")
-    # the six-family reading at any noise: the rule is scored below
-    deblur_module.CONSTRUCTIONS_MAX_NOISE = float("inf")
     six = pixelsmith.restorer("deblur", device="cpu")
+    six.constructions_max_noise = float("inf")  # the six-family reading at any noise: the rule is scored below
     std = pixelsmith.restorer("deblur", device="cpu", estimator="standard")
     imgs = dict(list(images().items())[::2])
     recs, t0 = [], time.time()

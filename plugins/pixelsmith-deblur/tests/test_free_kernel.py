@@ -490,6 +490,8 @@ def test_a_six_family_estimator_names_the_kernel_to_take(monkeypatch):
     monkeypatch.setattr(deblur_module, "estimate_noise_sigma",
                         lambda x: torch.full((x.shape[0],), CONSTRUCTIONS_MAX_NOISE * 0.9, dtype=torch.float64))
     assert torch.equal(deb._blind_kernels(y, [aniso])[0][0], aniso.kernel)
+    deb.constructions_max_noise = CONSTRUCTIONS_MAX_NOISE * 0.8  # the limit is the instance's
+    assert torch.equal(deb._blind_kernels(y, [aniso])[0][0], searched)
     # a two-family estimator's unsure reading is still searched
     monkeypatch.setattr(Deblurrer, "reads_constructions", property(lambda self: False))
     monkeypatch.setattr(deblur_module, "estimate_kernel_l0", lambda img, **kw: searched)

@@ -345,6 +345,8 @@ class Deblurrer(ResidualUNetRestorer):
         if not isinstance(shake_check, bool):
             raise InvalidInputError(f"shake_check must be True or False, got {shake_check!r}")
         self.shake_check = shake_check
+        #: the estimated noise above which a six-family reader hands an image over (a choice script raises it)
+        self.constructions_max_noise = CONSTRUCTIONS_MAX_NOISE
         super().__init__(device, **options)
         self.refine_rounds = refine_rounds
         if estimator is not None and estimator_weights is not None:
@@ -516,7 +518,7 @@ class Deblurrer(ResidualUNetRestorer):
         # session 20: shakes -0.37 -> -0.13 dB against searching each one, other families within 0.04 dB)
         six = self.kernel_shape == "auto" and self.reads_constructions
         # ... and so does an image noisier than the six-family estimator's training (CONSTRUCTIONS_MAX_NOISE)
-        handed = [six and (e.family == "shake" or noise_of(i) > CONSTRUCTIONS_MAX_NOISE)
+        handed = [six and (e.family == "shake" or noise_of(i) > self.constructions_max_noise)
                   for i, e in enumerate(estimates)]
         if any(handed):
             shaken = [i for i, h in enumerate(handed) if h]

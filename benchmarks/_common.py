@@ -1,11 +1,12 @@
-"""Shared helpers of the benchmarks: interleaved timing so ratios compare like with like, and the centre
-crop every quality benchmark judges images at."""
+"""Shared helpers of the benchmarks: interleaved timing so ratios compare like with like, the centre
+crop every quality benchmark judges images at, and the record keeping of the choice scripts."""
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
-from typing import Callable
+from typing import Callable, Iterable
 
 import torch
 
@@ -47,3 +48,15 @@ def centre_crop(image: torch.Tensor, size: int = 256) -> torch.Tensor:
     h, w = image.shape[-2:]
     s = min(size, h, w)
     return image[..., (h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s].contiguous()
+
+
+def collect(records: Iterable[dict], save: str | None) -> list[dict]:
+    """Every record of a choice script's cases, the whole list rewritten to ``save`` (JSON) after each one, so a
+    stopped run keeps what it measured (``--scores`` re-scores it)."""
+    kept: list[dict] = []
+    for record in records:
+        kept.append(record)
+        if save:
+            with open(save, "w") as fh:
+                json.dump(kept, fh)
+    return kept

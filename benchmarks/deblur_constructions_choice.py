@@ -24,6 +24,7 @@ from typing import Callable, Iterator
 
 import torch
 
+from _common import collect
 from deblur_line_policy import line_policy_cases
 from deblur_search_choice import NOISE, choice_images, scorers, shaken_cases
 from pixelsmith.plugin import blur_with_kernel, estimate_noise_sigma, gaussian_kernel, gaussian_noise_like
@@ -126,13 +127,7 @@ def main() -> None:
     torch.set_num_threads(1)
     imgs = choice_images()
     subset = set(list(imgs)[::2][:args.images])
-    records = []
-    for rec in measure(imgs, subset):
-        records.append(rec)
-        if args.save:
-            with open(args.save, "w") as fh:
-                json.dump(records, fh)
-    report(records)
+    report(collect(measure(imgs, subset), args.save))
 
 
 if __name__ == "__main__":

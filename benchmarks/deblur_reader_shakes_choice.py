@@ -24,6 +24,7 @@ from typing import Iterator
 import torch
 
 import pixelsmith
+from _common import collect
 from deblur_line_policy import images, line_policy_cases
 from deblur_search_choice import scorers, shaken_cases
 
@@ -36,13 +37,13 @@ def kornia_cases(imgs: dict[str, torch.Tensor]) -> Iterator[tuple[str, str, torc
         yield f"shake {si}", name, clean, k, y
 
 
-def measure() -> list[dict]:
+def measure() -> Iterator[dict]:
     torch.set_num_threads(1)
     _, tv, psnr = scorers()
     six = pixelsmith.restorer("deblur", device="cpu")
     std = pixelsmith.restorer("deblur", device="cpu", estimator="standard")
     imgs = images()
-    records, t0 = [], time.perf_counter()
+    t0 = time.perf_counter()
 
     def record(kind: str, kname: str, name: str, clean: torch.Tensor, k: torch.Tensor, y: torch.Tensor,
                read: str, p: float) -> dict:
@@ -57,12 +58,11 @@ def measure() -> list[dict]:
     with torch.inference_mode():
         for si, name, clean, k, y in shaken_cases(3, True, imgs):
             e = six.estimate_kernels(y)[0]
-            records.append(record("big", f"big shake {si}", name, clean, k, y, e.family, e.confidence))
+            yield record("big", f"big shake {si}", name, clean, k, y, e.family, e.confidence)
         for kname, name, clean, k, y in kornia_cases(imgs):
             e = six.estimate_kernels(y)[0]
             if e.family == "motion" and e.confidence < 0.99:
-                records.append(record("kornia", kname, name, clean, k, y, e.family, e.confidence))
-    return records
+                yield record("kornia", kname, name, clean, k, y, e.family, e.confidence)
 
 
 def report(records: list[dict]) -> None:
@@ -92,11 +92,7 @@ def main() -> None:
         with open(args.scores) as fh:
             report(json.load(fh))
         return
-    records = measure()
-    if args.save:
-        with open(args.save, "w") as fh:
-            json.dump(records, fh)
-    report(records)
+    report(collect(measure(), args.save))
 
 
 if __name__ == "__main__":

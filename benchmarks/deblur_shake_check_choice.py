@@ -28,6 +28,7 @@ from typing import Iterator
 
 import torch
 
+from _common import collect
 from deblur_line_policy import line_policy_cases
 from deblur_search_choice import NOISE, choice_images, scorers, shaken_cases
 from pixelsmith.plugin import estimate_noise_sigma
@@ -123,13 +124,7 @@ def main() -> None:
         if unknown := set(sets) - set(CASE_SETS):
             parser.error(f"unknown case sets {sorted(unknown)}; choose from {CASE_SETS}")
         imgs = choice_images(args.images)
-        records = []
-        for which in sets:
-            for rec in measure(which, imgs, args.noise):
-                records.append(rec)
-                if args.save:
-                    with open(args.save, "w") as f:
-                        json.dump(records, f)
+        records = collect((rec for which in sets for rec in measure(which, imgs, args.noise)), args.save)
     if not records:
         raise SystemExit("no case was read as a straight line with confidence")
     report(records)

@@ -34,11 +34,20 @@ FAMILIES = ("gaussian", "kornia", "line", "anisotropic", "shake")
 GAUSSIANS = (1.2, 2.0, 2.8)
 
 
-def cases(imgs: dict[str, torch.Tensor]) -> Iterator[tuple[str, str, torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """(kernel name, image name, clean, kernel, blurred + noise), seeded over all of ``imgs`` as the source scripts."""
+Case = tuple[str, str, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def line_and_shake_cases(imgs: dict[str, torch.Tensor]) -> Iterator[Case]:
+    """(kernel name, image name, clean, kernel, blurred + noise) of the 11 kernels of ``deblur_line_policy.py`` and
+    the 3 shakes of ``deblur_search_choice.py``, seeded over all of ``imgs`` as the source scripts."""
     yield from line_policy_cases(imgs)
     for si, name, clean, k, y in shaken_cases(3, False, imgs):
         yield f"shake {si}", name, clean, k, y
+
+
+def cases(imgs: dict[str, torch.Tensor]) -> Iterator[Case]:
+    """:func:`line_and_shake_cases` and 3 isotropic Gaussians, seeded over all of ``imgs`` as the source scripts."""
+    yield from line_and_shake_cases(imgs)
     for j, (s, (name, clean)) in enumerate(itertools.product(GAUSSIANS, imgs.items())):
         k = gaussian_kernel(s)
         noise = gaussian_noise_like(clean, NOISE, torch.Generator().manual_seed(5000 + j))

@@ -25,16 +25,11 @@ import torch
 
 import pixelsmith
 from _common import collect
-from deblur_line_policy import images, line_policy_cases
+from deblur_constructions_choice import line_and_shake_cases
+from deblur_line_policy import images
 from deblur_search_choice import scorers, shaken_cases
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.99)
-
-
-def kornia_cases(imgs: dict[str, torch.Tensor]) -> Iterator[tuple[str, str, torch.Tensor, torch.Tensor, torch.Tensor]]:
-    yield from line_policy_cases(imgs)
-    for si, name, clean, k, y in shaken_cases(3, False, imgs):
-        yield f"shake {si}", name, clean, k, y
 
 
 def measure() -> Iterator[dict]:
@@ -59,7 +54,7 @@ def measure() -> Iterator[dict]:
         for si, name, clean, k, y in shaken_cases(3, True, imgs):
             e = six.estimate_kernels(y)[0]
             yield record("big", f"big shake {si}", name, clean, k, y, e.family, e.confidence)
-        for kname, name, clean, k, y in kornia_cases(imgs):
+        for kname, name, clean, k, y in line_and_shake_cases(imgs):
             e = six.estimate_kernels(y)[0]
             if e.family == "motion" and e.confidence < 0.99:
                 yield record("kornia", kname, name, clean, k, y, e.family, e.confidence)

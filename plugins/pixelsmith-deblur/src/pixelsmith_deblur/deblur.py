@@ -515,15 +515,15 @@ class Deblurrer(ResidualUNetRestorer):
 
         # six-family estimators name the constructions themselves: no "unsure" searches, no shake check; but an
         # image named camera-shaken goes the standard way, read by the two-family estimator (choice data,
-        # session 20: shakes -0.37 -> -0.13 dB against searching each one, other families within 0.04 dB)
+        # session 20: shakes -0.37 -> -0.13 dB against searching each one, other families within 0.04 dB), and
+        # so does an image noisier than the six-family estimator's training (CONSTRUCTIONS_MAX_NOISE)
         six = self.kernel_shape == "auto" and self.reads_constructions
-        # ... and so does an image noisier than the six-family estimator's training (CONSTRUCTIONS_MAX_NOISE)
         handed = [six and (e.family == "shake" or noise_of(i) > self.constructions_max_noise)
                   for i, e in enumerate(estimates)]
         if any(handed):
-            shaken = [i for i, h in enumerate(handed) if h]
+            handed_over = [i for i, h in enumerate(handed) if h]
             estimates = list(estimates)
-            for i, e in zip(shaken, self._read(x[shaken], self.standard_estimator)):
+            for i, e in zip(handed_over, self._read(x[handed_over], self.standard_estimator)):
                 estimates[i] = e
         for i, e in enumerate(estimates):
             constructions = six and not handed[i]

@@ -236,6 +236,45 @@ def test_a_constructions_run_writes_a_six_family_estimator(tmp_path, pixelsmith_
         spec.train(TrainConfig(**{**config.__dict__, "out": tmp_path / "bad"}))
 
 
+def test_larger_shakes_are_drawn_only_when_asked():
+    def shakes(**kw):
+        draws = [draw_construction(torch.Generator().manual_seed(s), **kw) for s in range(400)]
+        return [k for b, k in draws if b["name"] == "shake"]
+
+    default, wide = shakes(), shakes(shake_side=31, shake_path=45)
+    assert max(k.shape[-1] for k in default) <= MAX_SHAKE_SIDE < max(k.shape[-1] for k in wide) <= 31
+    # the defaults draw exactly as before the options existed (the shipped estimator's data)
+    assert all(torch.equal(a, b) for a, b in zip(default, shakes(shake_side=MAX_SHAKE_SIDE, shake_path=30.0)))
+
+
+def test_a_run_can_start_from_an_estimator_file_of_the_same_shape(tmp_path, pixelsmith_tiny_photos):
+    spec = pixelsmith.spec("restorer", "deblur")
+    config = _config(tmp_path / "first", pixelsmith_tiny_photos, 2)
+    config.extra.update(constructions="all")
+    first = spec.train(config)
+    # one step at a vanishing learning rate writes its start again (another seed would start elsewhere)
+    config = _config(tmp_path / "again", pixelsmith_tiny_photos, 1, lr=1e-12)
+    config.extra.update(constructions="all", init=str(first), shake_side="29", shake_path="40")
+    again = spec.train(config)
+    meta = read_metadata(again)
+    assert meta["init"] == str(first) and meta["shake_side"] == "29" and meta["shake_path"] == "40"
+    x = torch.rand(1, 1, 96, 96, generator=torch.Generator().manual_seed(2))
+    assert torch.allclose(load_kernel_estimator(again).raw(x), load_kernel_estimator(first).raw(x), atol=1e-3)
+    config = _config(tmp_path / "fresh", pixelsmith_tiny_photos, 1, lr=1e-12)
+    config.extra.update(constructions="all")
+    config = TrainConfig(**{**config.__dict__, "seed": 4})
+    fresh = load_kernel_estimator(spec.train(config)).raw(x)
+    assert not torch.allclose(fresh, load_kernel_estimator(first).raw(x), atol=1e-3)
+    for extra, match in (({"init": str(tmp_path / "missing.safetensors")}, "no such file"),
+                         ({"init": str(first), "constructions": "training"}, "families"),
+                         ({"shake_side": "28"}, "odd"),
+                         ({"shake_side": "27", "constructions": "training"}, "constructions=all")):
+        config = _config(tmp_path / f"bad{len(match)}", pixelsmith_tiny_photos, 1)
+        config.extra.update({"constructions": "all", **extra})
+        with pytest.raises(TrainingError, match=match):
+            spec.train(config)
+
+
 def test_trains_resumes_exactly_and_feeds_the_deblurrer(tmp_path, pixelsmith_tiny_photos):
     spec = pixelsmith.spec("restorer", "deblur")
     path = check_resume(spec.train, _config(tmp_path, pixelsmith_tiny_photos, 4)) / "kernel-estimator.safetensors"

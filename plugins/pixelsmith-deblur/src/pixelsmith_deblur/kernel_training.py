@@ -14,6 +14,8 @@ lines, anisotropic Gaussians, camera-shake paths) and trains a six-family networ
 and reads the continuous line's length and the anisotropic Gaussian's two widths too. The loss is
 cross-entropy on the blur family and on the motion length, L1 on the Gaussian σ and squared error on
 the doubled motion angle.
+``shake_side=N`` and ``shake_path=L`` draw camera shakes up to N px a side and L px of path (25 and 30 by default);
+``init=FILE`` starts from a kernel-estimator weights file of the same shape (a fine-tune).
 Adam with warm-up and cosine decay, EMA weights, validation on fixed draws from the held-out
 photographs, rotated checkpoints, ``--resume``; writes ``kernel-estimator.safetensors``.
 """
@@ -56,16 +58,21 @@ CONSTRUCTIONS = ("training", "all")
 #: ``constructions=all``: camera shakes of 8–30 px path are kept when their kernel is at most this side (the
 #: plug-and-play prior's training draw, ``prior_training.draw_training_kernel``), and the crops' margin holds half.
 MAX_SHAKE_SIDE = 25
+#: ``constructions=all``: the camera shakes' path length (px) is uniform in [8, this]. ``shake_side=`` and
+#: ``shake_path=`` widen both (Levin et al.'s kernels are up to 27 px a side); the defaults draw as before.
+SHAKE_PATH = (8.0, 30.0)
 #: ``constructions=all``: anisotropic widths (σ along, σ across; across < along is enforced by turning the axes).
 ANISO_ALONG = (0.8, 3.5)
 ANISO_ACROSS = (0.3, 1.5)
 
 
-def draw_construction(rng: torch.Generator) -> tuple[dict, torch.Tensor]:
+def draw_construction(rng: torch.Generator, *, shake_side: int = MAX_SHAKE_SIDE,
+                      shake_path: float = SHAKE_PATH[1]) -> tuple[dict, torch.Tensor]:
     """(blur record, kernel) from one of five constructions with equal probability, every draw from ``rng``:
     isotropic Gaussian σ in SIGMA_RANGE, Kornia's line of odd length 3–15, continuous line in LINE_RANGE,
-    anisotropic Gaussian (:data:`ANISO_ALONG` × :data:`ANISO_ACROSS`), camera-shake path of 8–30 px. Ranges
-    cover those of ``benchmarks/deblur_quality.py``, whose kernels are drawn from another seed."""
+    anisotropic Gaussian (:data:`ANISO_ALONG` × :data:`ANISO_ACROSS`), camera-shake path of 8–``shake_path`` px
+    whose kernel is at most ``shake_side`` a side. Ranges cover those of ``benchmarks/deblur_quality.py``, whose
+    kernels are drawn from another seed."""
     from pixelsmith.plugin import anisotropic_gaussian_kernel, gaussian_kernel, line_kernel, motion_kernel, shake_kernel
 
     def u(lo: float, hi: float) -> float:
@@ -90,21 +97,24 @@ def draw_construction(rng: torch.Generator) -> tuple[dict, torch.Tensor]:
         return ({"name": "anisotropic", "sigma_x": along, "sigma_y": across, "angle": angle},
                 anisotropic_gaussian_kernel(along, across, angle))
     while True:
-        k = shake_kernel(u(8, 30), torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,), generator=rng))))
-        if k.shape[-1] <= MAX_SHAKE_SIDE:
+        k = shake_kernel(u(SHAKE_PATH[0], shake_path),
+                         torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,), generator=rng))))
+        if k.shape[-1] <= shake_side:
             return {"name": "shake"}, k
 
 
 def _draw_samples(images: list[torch.Tensor], n: int, rng: torch.Generator, augment: bool,
                   fixed_crop: int | None = None, no_blur: float = 0.0,
-                  heavy_noise: float = 0.0, constructions: str = "training") -> tuple[torch.Tensor, list[dict]]:
+                  heavy_noise: float = 0.0, constructions: str = "training", shake_side: int = MAX_SHAKE_SIDE,
+                  shake_path: float = SHAKE_PATH[1]) -> tuple[torch.Tensor, list[dict]]:
     """n (spectrum, blur record) pairs, every draw from ``rng`` (``no_blur``, ``heavy_noise``: the
     shares of samples left sharp and given extra noise; 0 draws nothing for them; ``constructions``: one of
-    :data:`CONSTRUCTIONS`)."""
+    :data:`CONSTRUCTIONS`; ``shake_side``, ``shake_path``: the camera shakes' largest side and path, see
+    :func:`draw_construction`)."""
     from pixelsmith.plugin import blur_margin, blur_with_kernel, draw_degradation, gaussian_noise_like
 
     every = constructions == "all"
-    margin = MAX_SHAKE_SIDE // 2 + 1 if every else blur_margin("deblur")
+    margin = shake_side // 2 + 1 if every else blur_margin("deblur")
     spectra, blurs = [], []
     for _ in range(n):
         crop = fixed_crop or int(torch.randint(CROP_RANGE[0], CROP_RANGE[1] + 1, (1,), generator=rng))
@@ -132,7 +142,7 @@ def _draw_samples(images: list[torch.Tensor], n: int, rng: torch.Generator, augm
             image = (sharp + sigma * torch.randn(sharp.shape, generator=rng)).clamp(0, 1)
             blur = {"name": "none", "noise": sigma}
         elif every:
-            blur, kernel = draw_construction(rng)
+            blur, kernel = draw_construction(rng, shake_side=shake_side, shake_path=shake_path)
             sigma = SHARP_NOISE_MAX * float(torch.rand((), generator=rng))
             blurred = blur_with_kernel(patch, kernel, "reflect")[..., margin:size - margin, margin:size - margin]
             image = (blurred + gaussian_noise_like(blurred, sigma, rng)).clamp(0, 1)
@@ -228,11 +238,24 @@ class KernelEstimatorTrainer(NetworkTrainer):
         self.constructions = str(self.extra.get("constructions", "training"))
         if self.constructions not in CONSTRUCTIONS:
             raise TrainingError(f"constructions must be one of {', '.join(CONSTRUCTIONS)}, got {self.constructions!r}")
+        self.shake_side = int(self.extra.get("shake_side", MAX_SHAKE_SIDE))
+        self.shake_path = float(self.extra.get("shake_path", SHAKE_PATH[1]))
+        if self.constructions != "all" and ("shake_side" in self.extra or "shake_path" in self.extra):
+            raise TrainingError("shake_side and shake_path shape the camera shakes of constructions=all; "
+                                "add constructions=all or drop them")
+        if self.shake_side % 2 == 0 or self.shake_side < 9:
+            raise TrainingError(f"shake_side must be an odd number of pixels ≥ 9, got {self.shake_side}")
+        if self.shake_path <= SHAKE_PATH[0]:
+            raise TrainingError(f"shake_path must be above {SHAKE_PATH[0]:g} px (the shortest path), got {self.shake_path:g}")
         self.train_imgs, val_imgs, self.data_description = load_training_images(self.config.data, channels=1)
         self.val_spectra, val_blurs = _draw_samples(val_imgs, 128, torch.Generator().manual_seed(self.config.seed + 999),
                                                     augment=False, fixed_crop=192, no_blur=self.no_blur,
-                                                    heavy_noise=self.heavy_noise, constructions=self.constructions)
+                                                    heavy_noise=self.heavy_noise, constructions=self.constructions,
+                                                    **self._shakes())
         self.val_t = targets_from_blurs(val_blurs)
+
+    def _shakes(self) -> dict:
+        return {"shake_side": self.shake_side, "shake_path": self.shake_path}
 
     def _share(self, key: str) -> float:
         from pixelsmith.plugin import TrainingError
@@ -247,7 +270,12 @@ class KernelEstimatorTrainer(NetworkTrainer):
 
     def build(self, session: TrainingSession) -> KernelEstimatorNet:
         families = 6 if self.constructions == "all" else 3 if self.no_blur > 0 else 2
-        return KernelEstimatorNet(width=int(self.extra.get("width", 32)), families=families)
+        net = KernelEstimatorNet(width=int(self.extra.get("width", 32)), families=families)
+        init = self.extra.get("init")
+        if init is not None and not self.config.resume:  # a resumed run has its own weights in the checkpoint
+            _warm_start(net, Path(str(init)))
+            session.say(f"initialised from {init}")
+        return net
 
     def summary(self, session: TrainingSession, start: int) -> str:
         blurs = "five constructions" if self.constructions == "all" else "the deblurring draw"
@@ -259,7 +287,8 @@ class KernelEstimatorTrainer(NetworkTrainer):
     def loss(self, session: TrainingSession, step: int, model: torch.nn.Module) -> torch.Tensor:
         spectra, blurs = _draw_samples(self.train_imgs, self.config.batch_size, session.step_generator(step, "data"),
                                        augment=self.config.augment, no_blur=self.no_blur,
-                                       heavy_noise=self.heavy_noise, constructions=self.constructions)
+                                       heavy_noise=self.heavy_noise, constructions=self.constructions,
+                                       **self._shakes())
         targets = {k: v.to(session.device) for k, v in targets_from_blurs(blurs).items()}
         return _loss(model(spectra.to(session.device)), targets)
 
@@ -271,7 +300,26 @@ class KernelEstimatorTrainer(NetworkTrainer):
 
     def export_metadata(self, session: TrainingSession, run) -> dict[str, str]:
         return {**super().export_metadata(session, run), "no_blur": f"{self.no_blur:g}",
-                "heavy_noise": f"{self.heavy_noise:g}", "constructions": self.constructions}
+                "heavy_noise": f"{self.heavy_noise:g}", "constructions": self.constructions,
+                **({"shake_side": str(self.shake_side), "shake_path": f"{self.shake_path:g}"}
+                   if self.constructions == "all" else {}),
+                **({"init": str(self.extra["init"])} if "init" in self.extra else {})}
+
+
+def _warm_start(net: KernelEstimatorNet, path: Path) -> None:
+    """Load the kernel-estimator weights file ``path`` into ``net`` (same width and families, or an error)."""
+    from pixelsmith.plugin import TrainingError
+
+    from .kernel_estimator import load_kernel_estimator
+
+    if not path.is_file():
+        raise TrainingError(f"init={path}: no such file; give a kernel-estimator weights file "
+                            "(e.g. runs/<name>/kernel-estimator.safetensors or one in the plugin's weights/ folder)")
+    start = load_kernel_estimator(path).net
+    if start.config != net.config:
+        raise TrainingError(f"init={path} holds a kernel estimator of {start.config}, this run builds {net.config}: "
+                            "match width= and the families (constructions=, no_blur=) to the file")
+    net.load_state_dict(start.state_dict())
 
 
 def train_kernel_estimator(config: TrainConfig) -> Path:

@@ -77,6 +77,10 @@ OPTIONS = {
     "heavy_noise": Option("float", "share of samples given noise up to 0.2 (part=kernel-estimator)", low=0, high=1),
     "constructions": Option("str", "blurs drawn: the deblurring draw, or all five kernel constructions "
                             "(part=kernel-estimator)", choices=("training", "all")),
+    "shake_side": Option("int", "largest camera-shake kernel side, odd (part=kernel-estimator constructions=all; "
+                         "default 25)", low=9, high=63),
+    "shake_path": Option("float", "longest camera-shake path in px (part=kernel-estimator constructions=all; "
+                         "default 30)", low=8, high=200),
     "noise_max": Option("float", "largest noise σ of the training blurs, above 0 (part=pnp-prior; default 0.03)",
                         low=0, high=0.5),
 }

@@ -1,6 +1,7 @@
 """Blind ``deblur`` under noise beyond the six-family estimator's training (≤ 0.02): its reading or the standard one?
 
     OMP_NUM_THREADS=1 python benchmarks/deblur_noise_reader_choice.py [--save cases.json]   # about 5 min
+    python benchmarks/deblur_noise_reader_choice.py --scores cases.json                   # the tables again, seconds
 
 Choice data only: every other choice image of ``deblur_line_policy.py`` (7 training photographs, 2 dead leaves of
 seed 1), sharp at noise 0.03 / 0.06 / 0.1 / 0.2, and blurred by a Gaussian σ 2, Kornia's 9 px line at 30° and a
@@ -15,10 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import Iterator
 
 import torch
 
 import pixelsmith
+from _common import collect
 from deblur_line_policy import images
 from pixelsmith.plugin import (blur_with_kernel, estimate_noise_sigma, gaussian_kernel, gaussian_noise_like,
                                line_kernel, motion_kernel)
@@ -28,17 +31,15 @@ CASES = [("sharp", None, s) for s in (0.03, 0.06, 0.1, 0.2)] + [
                                  ("line 8.3/20", line_kernel(8.3, 20.0))) for s in (0.03, 0.05)]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--save", metavar="JSON", help="write every case's record here")
-    args = parser.parse_args()
+def measure() -> Iterator[dict]:
+    """One record per case: estimated noise, six-family reading, PSNR of each reader's blind restore."""
     torch.set_num_threads(1)
     psnr = pixelsmith.metric("psnr")
     six = pixelsmith.restorer("deblur", device="cpu")
     six.constructions_max_noise = float("inf")  # the six-family reading at any noise: the rule is scored below
     std = pixelsmith.restorer("deblur", device="cpu", estimator="standard")
     imgs = dict(list(images().items())[::2])
-    recs, t0 = [], time.time()
+    t0 = time.time()
     for j, (kname, k, s) in enumerate(CASES):
         for i, (name, clean) in enumerate(imgs.items()):
             b = clean if k is None else blur_with_kernel(clean, k, "reflect")
@@ -49,22 +50,34 @@ def main() -> None:
                      "read": e6.family,
                      "six": float(psnr(six.restore(y).clamp(0, 1), clean)[0]),
                      "std": float(psnr(std.restore(y).clamp(0, 1), clean)[0])}
-            recs.append(r)
             print(f"{kname} σ{s} {name}: est {r['est']:.3f} read {r['read']} six {r['six']:.2f} std {r['std']:.2f} "
                   f"[{time.time() - t0:.0f} s]", flush=True)
-    if args.save:
-        with open(args.save, "w") as fh:
-            json.dump(recs, fh)
+            yield r
+
+
+def report(recs: list[dict]) -> None:
     for kname, _, s in CASES:
         rs = [r for r in recs if r["case"] == kname and r["noise"] == s]
-        six_mean, std_mean = (sum(r[m] for r in rs) / len(rs) for m in ("six", "std"))
-        print(f"{kname} σ{s}: six-family {six_mean:.2f}, standard {std_mean:.2f}")
+        if rs:
+            six_mean, std_mean = (sum(r[m] for r in rs) / len(rs) for m in ("six", "std"))
+            print(f"{kname} σ{s}: six-family {six_mean:.2f}, standard {std_mean:.2f}")
     for t in (0.02, 0.04, 0.06, 0.08, 0.1, 0.15, float("inf")):
         groups: dict = {}
         for r in recs:
             groups.setdefault((r["case"], r["noise"]), []).append(r["six"] if r["est"] <= t else r["std"])
         print(f"six-family at estimated noise <= {t:g}: mean over groups "
-              f"{sum(sum(v) / len(v) for v in groups.values()) / len(groups):.3f} dB")
+              f"{sum(sum(v) / len(v) for v in groups.values()) / max(1, len(groups)):.3f} dB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--save", metavar="JSON", help="write every case's record here")
+    parser.add_argument("--scores", metavar="JSON", nargs="+", help="score saved records instead of measuring")
+    args = parser.parse_args()
+    if args.scores:
+        report([r for path in args.scores for r in json.load(open(path))])
+        return
+    report(collect(measure(), args.save))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,120 @@
+"""Which six-family estimator file ``deblur``'s default blind restore should read with: the shipped one or a candidate.
+
+    OMP_NUM_THREADS=1 python benchmarks/deblur_estimator_choice.py --save shipped.json          # about 17 min
+    OMP_NUM_THREADS=1 python benchmarks/deblur_estimator_choice.py --weights runs/X/kernel-estimator.safetensors \
+        --save candidate.json                                                   # the same per candidate file
+    python benchmarks/deblur_estimator_choice.py --scores shipped.json candidate.json   # compared, seconds
+
+Choice data only: the cases of ``deblur_constructions_choice.py`` (every other of the 17 choice images of
+``deblur_line_policy.py`` × 11 line, anisotropic and shake kernels, the 3 shakes of seed 500 and 3 isotropic
+Gaussians) and the 3 large shakes of ``deblur_search_choice.py --big`` (seed 900, 19–27 px a side) on the same
+images, noise 0.01. Per case and estimator file: the reading (family, probability) and the blind restore's gain over
+TV deconvolution given the true kernel (dB), the restore exactly as shipped but for ``estimator_weights``.
+Printed: each case; per file, the mean gain per true family ("big shake" apart) and what each family is read as;
+``--scores`` merges the files' records of the same case, so each estimator can be measured in its own run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+import pixelsmith
+from _common import collect
+from deblur_constructions_choice import FAMILIES, cases
+from deblur_search_choice import NOISE, choice_images, scorers, shaken_cases
+
+SHIPPED = "shipped"
+
+
+def all_cases(imgs: dict[str, torch.Tensor], subset: set[str]) -> Iterator[tuple[str, str, str, torch.Tensor,
+                                                                                 torch.Tensor, torch.Tensor]]:
+    """(true family, kernel name, image name, clean, kernel, blurred + noise) of the images in ``subset``."""
+    for kname, name, clean, k, y in cases(imgs):
+        if name in subset:
+            yield kname.split()[0], kname, name, clean, k, y
+    for si, name, clean, k, y in shaken_cases(3, True, imgs):
+        if name in subset:
+            yield "big", f"big shake {si}", name, clean, k, y
+
+
+def measure(imgs: dict[str, torch.Tensor], subset: set[str], weights: list[str]) -> Iterator[dict]:
+    torch.set_num_threads(1)
+    _, tv, psnr = scorers()
+    readers = {w: pixelsmith.restorer("deblur", device="cpu", **({} if w == SHIPPED else {"estimator_weights": w}))
+               for w in weights}
+    t0 = time.perf_counter()
+    for family, kname, name, clean, k, y in all_cases(imgs, subset):
+        with torch.inference_mode():
+            base = psnr(tv.restore(y, kernel=k, sigma=NOISE), clean)
+            rec = {"family": family, "kernel": kname, "image": name, "by": {}}
+            for label, r in readers.items():
+                e = r.estimate_kernels(y)[0]
+                rec["by"][label] = {"read": e.family, "p": e.confidence, "gain": psnr(r.restore(y), clean) - base}
+        print(f"{kname} / {name}: " + "; ".join(f"{Path(label).parent.name or label} read {v['read']} "
+                                                 f"(p {v['p']:.2f}) {v['gain']:+.2f}" for label, v in rec["by"].items())
+              + f"  [{time.perf_counter() - t0:.0f} s]", flush=True)
+        yield rec
+
+
+def merged(records: list[dict]) -> list[dict]:
+    """Records of the same case (kernel, image) made into one, their estimators side by side; only cases every
+    file measured are kept."""
+    by_case: dict[tuple[str, str], dict] = {}
+    for r in records:
+        kept = by_case.setdefault((r["kernel"], r["image"]), {**r, "by": {}, "files": 0})
+        kept["by"].update(r["by"])
+        kept["files"] += 1
+    most = max((r["files"] for r in by_case.values()), default=0)
+    return [r for r in by_case.values() if r["files"] == most]
+
+
+def report(records: list[dict]) -> None:
+    labels = list(records[0]["by"]) if records else []
+    families = (*FAMILIES, "big")
+    print(f"\n{len(records)} cases; blind gain over TV given the true kernel (dB), mean per true family "
+          "(big: shakes of 19–27 px; mean: the five families):")
+    print(f"{'estimator file':60s}" + "".join(f"{f:>12s}" for f in families) + f"{'mean':>9s}")
+    for label in labels:
+        means = {f: sum(r["by"][label]["gain"] for r in records if r["family"] == f)
+                 / max(1, sum(r["family"] == f for r in records)) for f in families}
+        print(f"{label[-60:]:60s}" + "".join(f"{means[f]:+12.2f}" for f in families)
+              + f"{sum(means[f] for f in FAMILIES) / len(FAMILIES):+9.2f}")
+    for label in labels:
+        print(f"\nread by {label}, per true family:")
+        for f in families:
+            named: dict[str, int] = {}
+            for r in records:
+                if r["family"] == f:
+                    named[r["by"][label]["read"]] = named.get(r["by"][label]["read"], 0) + 1
+            print(f"  {f}: {named}")
+    if SHIPPED in labels:
+        for label in (x for x in labels if x != SHIPPED):
+            diff = [r["by"][label]["gain"] - r["by"][SHIPPED]["gain"] for r in records]
+            print(f"\n{label} against {SHIPPED}: better in {sum(d > 0.05 for d in diff)} cases, worse in "
+                  f"{sum(d < -0.05 for d in diff)}, total {sum(diff):+.1f} dB, worst {min(diff):+.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", nargs="+", default=[SHIPPED],
+                        help=f"six-family kernel-estimator files to compare ('{SHIPPED}': the packaged one)")
+    parser.add_argument("--images", type=int, default=None, help="only the first N images of the subset")
+    parser.add_argument("--save", metavar="JSON", help="write every case's record here")
+    parser.add_argument("--scores", metavar="JSON", nargs="+", help="score saved records instead of measuring")
+    args = parser.parse_args()
+    if args.scores:
+        report(merged([r for path in args.scores for r in json.load(open(path))]))
+        return
+    imgs = choice_images()
+    subset = set(list(imgs)[::2][:args.images])
+    report(collect(measure(imgs, subset, args.weights), args.save))
+
+
+if __name__ == "__main__":
+    main()

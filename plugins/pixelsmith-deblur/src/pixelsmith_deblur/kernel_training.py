@@ -100,7 +100,7 @@ def draw_construction(rng: torch.Generator, *, shake_side: int = MAX_SHAKE_SIDE,
         k = shake_kernel(u(SHAKE_PATH[0], shake_path),
                          torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,), generator=rng))))
         if k.shape[-1] <= shake_side:
-            return {"name": "shake"}, k
+            return {"name": "shake", "side": k.shape[-1]}, k
 
 
 def _draw_samples(images: list[torch.Tensor], n: int, rng: torch.Generator, augment: bool,
@@ -246,7 +246,8 @@ class KernelEstimatorTrainer(NetworkTrainer):
         if self.shake_side % 2 == 0 or self.shake_side < 9:
             raise TrainingError(f"shake_side must be an odd number of pixels ≥ 9, got {self.shake_side}")
         if self.shake_path <= SHAKE_PATH[0]:
-            raise TrainingError(f"shake_path must be above {SHAKE_PATH[0]:g} px (the shortest path), got {self.shake_path:g}")
+            raise TrainingError(f"shake_path must be above {SHAKE_PATH[0]:g} px (the shortest path), "
+                                f"got {self.shake_path:g}")
         self.train_imgs, val_imgs, self.data_description = load_training_images(self.config.data, channels=1)
         self.val_spectra, val_blurs = _draw_samples(val_imgs, 128, torch.Generator().manual_seed(self.config.seed + 999),
                                                     augment=False, fixed_crop=192, no_blur=self.no_blur,

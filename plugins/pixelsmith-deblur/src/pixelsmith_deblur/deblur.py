@@ -65,8 +65,10 @@ REFINE_ROUNDS = 0
 KERNEL_ESTIMATOR_SHA256 = "f8e0b5ae814779d6d1b4039c892f4a153f6abc2546db309dd9686e8ded6edfbc"
 #: The six-family estimator (``part=kernel-estimator constructions=all``, session 18), ``estimator="constructions"``:
 #: it names continuous lines, anisotropic Gaussians and camera shakes besides Gaussians and Kornia's lines, and reads
-#: the kernel of each (model card: "Blind kernels named by construction").
-KERNEL_CONSTRUCTIONS_SHA256 = "91c227da5012addfb3059fd26dcc78a843529fa5fbaf8d07acf2e03d34b26de7"
+#: the kernel of each (model card: "Blind kernels named by construction"). Since session 21 the file fine-tuned with
+#: camera shakes up to 27 px a side (``init=`` the s18 file, ``shake_side=27 shake_path=40``; choice data, mean of the
+#: five families +1.11 -> +1.16 dB, shakes of 19-27 px -3.26 -> -2.84; ``benchmarks/deblur_estimator_choice.py``).
+KERNEL_CONSTRUCTIONS_SHA256 = "b8c0730585f7ed60dbb915b08669af4b3c9caef4efa8842cb339ba6a05380644"
 #: ``estimator=``: the packaged kernel estimators.
 ESTIMATORS = ("standard", "constructions")
 #: Choice data (session 20, ``benchmarks/deblur_constructions_choice.py``, 9 choice images × 17 kernels, noise

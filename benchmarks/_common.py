@@ -3,6 +3,7 @@ crop every quality benchmark judges images at, and the record keeping of the cho
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import time
@@ -60,3 +61,19 @@ def collect(records: Iterable[dict], save: str | None) -> list[dict]:
             with open(save, "w") as fh:
                 json.dump(kept, fh)
     return kept
+
+
+def add_record_options(parser: argparse.ArgumentParser) -> None:
+    """A choice script's ``--save JSON`` (write every case's record as it is measured) and ``--scores JSON...``
+    (report saved records instead of measuring)."""
+    parser.add_argument("--save", metavar="JSON", help="write every case's record here")
+    parser.add_argument("--scores", metavar="JSON", nargs="+", help="score saved records instead of measuring")
+
+
+def saved_records(paths: Iterable[str]) -> list[dict]:
+    """The records of every ``--save`` file in ``paths``, in order."""
+    records: list[dict] = []
+    for path in paths:
+        with open(path) as fh:
+            records.extend(json.load(fh))
+    return records

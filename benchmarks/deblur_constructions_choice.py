@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import time
 from typing import Callable, Iterator
 
 import torch
 
-from _common import collect
+from _common import add_record_options, collect, saved_records
 from deblur_line_policy import line_policy_cases
 from deblur_search_choice import NOISE, choice_images, scorers, shaken_cases
 from pixelsmith.plugin import blur_with_kernel, estimate_noise_sigma, gaussian_kernel, gaussian_noise_like
@@ -127,11 +126,10 @@ def report(records: list[dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=None, help="only the first N images of the subset")
-    parser.add_argument("--save", metavar="JSON", help="write every case's record here")
-    parser.add_argument("--scores", metavar="JSON", nargs="+", help="score saved records instead of measuring")
+    add_record_options(parser)
     args = parser.parse_args()
     if args.scores:
-        report([r for path in args.scores for r in json.load(open(path))])
+        report(saved_records(args.scores))
         return
     torch.set_num_threads(1)
     imgs = choice_images()

@@ -17,7 +17,6 @@ Printed: each case; per file, the mean gain per true family ("big shake" apart) 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Iterator
@@ -25,7 +24,7 @@ from typing import Iterator
 import torch
 
 import pixelsmith
-from _common import collect
+from _common import add_record_options, collect, saved_records
 from deblur_constructions_choice import FAMILIES, cases
 from deblur_search_choice import NOISE, choice_images, scorers, shaken_cases
 
@@ -105,11 +104,10 @@ def main() -> None:
     parser.add_argument("--weights", nargs="+", default=[SHIPPED],
                         help=f"six-family kernel-estimator files to compare ('{SHIPPED}': the packaged one)")
     parser.add_argument("--images", type=int, default=None, help="only the first N images of the subset")
-    parser.add_argument("--save", metavar="JSON", help="write every case's record here")
-    parser.add_argument("--scores", metavar="JSON", nargs="+", help="score saved records instead of measuring")
+    add_record_options(parser)
     args = parser.parse_args()
     if args.scores:
-        report(merged([r for path in args.scores for r in json.load(open(path))]))
+        report(merged(saved_records(args.scores)))
         return
     imgs = choice_images()
     subset = set(list(imgs)[::2][:args.images])

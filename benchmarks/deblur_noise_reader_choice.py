@@ -14,14 +14,13 @@ else standard" for several t (``CONSTRUCTIONS_MAX_NOISE`` in ``deblur.py``).
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from typing import Iterator
 
 import torch
 
 import pixelsmith
-from _common import collect
+from _common import add_record_options, collect, saved_records
 from deblur_line_policy import images
 from pixelsmith.plugin import (blur_with_kernel, estimate_noise_sigma, gaussian_kernel, gaussian_noise_like,
                                line_kernel, motion_kernel)
@@ -71,11 +70,10 @@ def report(recs: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--save", metavar="JSON", help="write every case's record here")
-    parser.add_argument("--scores", metavar="JSON", nargs="+", help="score saved records instead of measuring")
+    add_record_options(parser)
     args = parser.parse_args()
     if args.scores:
-        report([r for path in args.scores for r in json.load(open(path))])
+        report(saved_records(args.scores))
         return
     report(collect(measure(), args.save))
 

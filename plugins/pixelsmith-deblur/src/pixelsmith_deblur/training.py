@@ -67,6 +67,8 @@ def train_deblur(config: TrainConfig) -> Path:
 OPTIONS = {
     **RESTORATION_OPTIONS,
     "part": Option("str", "what to train", choices=PARTS),
+    "init": Option("str", "a weights file to start from, of what part= trains (the restorer, a kernel estimator of "
+                   "the same shape, or the plug-and-play prior)"),
     "widths": Option("ints", "channels per U-Net scale, e.g. 32,64,128,256", low=1, high=4096),
     "unshuffle": Option("int", "pixel-unshuffle factor", low=1, high=16),
     "width": Option("int", "kernel estimator width (part=kernel-estimator)", low=8, high=1024),

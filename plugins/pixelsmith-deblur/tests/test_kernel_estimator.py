@@ -243,7 +243,7 @@ def test_larger_shakes_are_drawn_only_when_asked():
 
     default, wide = shakes(), shakes(shake_side=31, shake_path=45)
     assert max(k.shape[-1] for k in default) <= MAX_SHAKE_SIDE < max(k.shape[-1] for k in wide) <= 31
-    # the defaults draw exactly as before the options existed (the shipped estimator's data)
+    # omitting the options is drawing with the constants the shipped s18 estimator's run used (25 px, 30 px paths)
     assert all(torch.equal(a, b) for a, b in zip(default, shakes(shake_side=MAX_SHAKE_SIDE, shake_path=30.0)))
 
 

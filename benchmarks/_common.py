@@ -7,7 +7,7 @@ import argparse
 import json
 import statistics
 import time
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import torch
 
@@ -77,3 +77,12 @@ def saved_records(paths: Iterable[str]) -> list[dict]:
         with open(path) as fh:
             records.extend(json.load(fh))
     return records
+
+
+def run_choice(parser: argparse.ArgumentParser, measure: Callable[[argparse.Namespace], Iterator[dict]],
+               report: Callable[[list[dict]], None]) -> None:
+    """A choice script's main: with ``--scores``, ``report`` the saved records; else ``report`` what
+    ``measure(args)`` yields, each record saved as it comes (``--save``)."""
+    add_record_options(parser)
+    args = parser.parse_args()
+    report(saved_records(args.scores) if args.scores else collect(measure(args), args.save))

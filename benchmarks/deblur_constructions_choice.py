@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from _common import add_record_options, collect, saved_records
+from _common import run_choice
 from deblur_line_policy import line_policy_cases
 from deblur_search_choice import NOISE, choice_images, scorers, shaken_cases
 from pixelsmith.plugin import blur_with_kernel, estimate_noise_sigma, gaussian_kernel, gaussian_noise_like
@@ -126,15 +126,13 @@ def report(records: list[dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=None, help="only the first N images of the subset")
-    add_record_options(parser)
-    args = parser.parse_args()
-    if args.scores:
-        report(saved_records(args.scores))
-        return
-    torch.set_num_threads(1)
-    imgs = choice_images()
-    subset = set(list(imgs)[::2][:args.images])
-    report(collect(measure(imgs, subset), args.save))
+
+    def measured(args: argparse.Namespace) -> Iterator[dict]:
+        torch.set_num_threads(1)
+        imgs = choice_images()
+        yield from measure(imgs, set(list(imgs)[::2][:args.images]))
+
+    run_choice(parser, measured, report)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from typing import Iterator
 import torch
 
 import pixelsmith
-from _common import add_record_options, collect, saved_records
+from _common import run_choice
 from deblur_constructions_choice import FAMILIES, cases
 from deblur_search_choice import NOISE, choice_images, scorers, shaken_cases
 
@@ -74,6 +74,7 @@ def merged(records: list[dict]) -> list[dict]:
 
 
 def report(records: list[dict]) -> None:
+    records = merged(records)  # the records of several --save files, one per case
     labels = list(records[0]["by"]) if records else []
     families = (*FAMILIES, "big")
     print(f"\n{len(records)} cases; blind gain over TV given the true kernel (dB), mean per true family "
@@ -104,14 +105,12 @@ def main() -> None:
     parser.add_argument("--weights", nargs="+", default=[SHIPPED],
                         help=f"six-family kernel-estimator files to compare ('{SHIPPED}': the packaged one)")
     parser.add_argument("--images", type=int, default=None, help="only the first N images of the subset")
-    add_record_options(parser)
-    args = parser.parse_args()
-    if args.scores:
-        report(merged(saved_records(args.scores)))
-        return
-    imgs = choice_images()
-    subset = set(list(imgs)[::2][:args.images])
-    report(collect(measure(imgs, subset, args.weights), args.save))
+
+    def measured(args: argparse.Namespace) -> Iterator[dict]:
+        imgs = choice_images()
+        yield from measure(imgs, set(list(imgs)[::2][:args.images]), args.weights)
+
+    run_choice(parser, measured, report)
 
 
 if __name__ == "__main__":

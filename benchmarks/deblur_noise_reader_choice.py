@@ -20,7 +20,7 @@ from typing import Iterator
 import torch
 
 import pixelsmith
-from _common import add_record_options, collect, saved_records
+from _common import run_choice
 from deblur_line_policy import images
 from pixelsmith.plugin import (blur_with_kernel, estimate_noise_sigma, gaussian_kernel, gaussian_noise_like,
                                line_kernel, motion_kernel)
@@ -69,13 +69,7 @@ def report(recs: list[dict]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_record_options(parser)
-    args = parser.parse_args()
-    if args.scores:
-        report(saved_records(args.scores))
-        return
-    report(collect(measure(), args.save))
+    run_choice(argparse.ArgumentParser(description=__doc__.splitlines()[0]), lambda args: measure(), report)
 
 
 if __name__ == "__main__":

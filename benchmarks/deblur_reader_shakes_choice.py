@@ -17,17 +17,16 @@ readings below p = 0.5 … 0.99 to the standard policy, on each set.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from typing import Iterator
 
 import torch
 
 import pixelsmith
-from _common import collect
+from _common import run_choice
 from deblur_constructions_choice import line_and_shake_cases
 from deblur_line_policy import images
-from deblur_search_choice import scorers, shaken_cases
+from deblur_search_choice import NOISE, scorers, shaken_cases
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.99)
 
@@ -42,7 +41,7 @@ def measure() -> Iterator[dict]:
 
     def record(kind: str, kname: str, name: str, clean: torch.Tensor, k: torch.Tensor, y: torch.Tensor,
                read: str, p: float) -> dict:
-        base = psnr(tv.restore(y, kernel=k, sigma=0.01), clean)
+        base = psnr(tv.restore(y, kernel=k, sigma=NOISE), clean)
         r = {"set": kind, "kernel": kname, "image": name, "read": read, "p": p,
              "six": psnr(six.restore(y), clean) - base}
         r["std"] = r["six"] if read == "shake" else psnr(std.restore(y), clean) - base
@@ -79,15 +78,7 @@ def report(records: list[dict]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--save", metavar="JSON", help="write every case's record here")
-    parser.add_argument("--scores", metavar="JSON", help="report saved records instead of measuring")
-    args = parser.parse_args()
-    if args.scores:
-        with open(args.scores) as fh:
-            report(json.load(fh))
-        return
-    report(collect(measure(), args.save))
+    run_choice(argparse.ArgumentParser(description=__doc__.splitlines()[0]), lambda args: measure(), report)
 
 
 if __name__ == "__main__":

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import time
 from typing import Iterator
 
 import torch
 
-from _common import collect
+from _common import add_record_options, collect, saved_records
 from deblur_line_policy import line_policy_cases
 from deblur_search_choice import NOISE, choice_images, scorers, shaken_cases
 from pixelsmith.plugin import estimate_noise_sigma
@@ -113,11 +112,10 @@ def main() -> None:
     parser.add_argument("--cases", default=",".join(CASE_SETS), help=f"case sets, of {CASE_SETS}")
     parser.add_argument("--images", type=int, default=None, help="only the first N images (a quick look)")
     parser.add_argument("--noise", type=float, default=NOISE, help=f"noise σ of every case (default {NOISE})")
-    parser.add_argument("--save", help="write the records (JSON) here")
-    parser.add_argument("--scores", nargs="+", help="score saved records instead of measuring")
+    add_record_options(parser)
     args = parser.parse_args()
     if args.scores:
-        records = [r for path in args.scores for r in json.load(open(path))]
+        records = saved_records(args.scores)
     else:
         torch.set_num_threads(1)
         sets = args.cases.split(",")

@@ -58,7 +58,7 @@ CONSTRUCTIONS = ("training", "all")
 #: ``constructions=all``: camera shakes of 8–30 px path are kept when their kernel is at most this side (the
 #: plug-and-play prior's training draw, ``prior_training.draw_training_kernel``), and the crops' margin holds half.
 MAX_SHAKE_SIDE = 25
-#: ``constructions=all``: the camera shakes' path length (px) is uniform in [8, this]. ``shake_side=`` and
+#: ``constructions=all``: the camera shakes' path length (px) is uniform in this range. ``shake_side=`` and
 #: ``shake_path=`` widen both (Levin et al.'s kernels are up to 27 px a side); the defaults draw as before.
 SHAKE_PATH = (8.0, 30.0)
 #: ``constructions=all``: anisotropic widths (σ along, σ across; across < along is enforced by turning the axes).

@@ -27,7 +27,7 @@ from typing import Iterator
 
 import torch
 
-from _common import add_record_options, collect, saved_records
+from _common import run_choice
 from deblur_line_policy import line_policy_cases
 from deblur_search_choice import NOISE, choice_images, scorers, shaken_cases
 from pixelsmith.plugin import estimate_noise_sigma
@@ -112,20 +112,22 @@ def main() -> None:
     parser.add_argument("--cases", default=",".join(CASE_SETS), help=f"case sets, of {CASE_SETS}")
     parser.add_argument("--images", type=int, default=None, help="only the first N images (a quick look)")
     parser.add_argument("--noise", type=float, default=NOISE, help=f"noise σ of every case (default {NOISE})")
-    add_record_options(parser)
-    args = parser.parse_args()
-    if args.scores:
-        records = saved_records(args.scores)
-    else:
+
+    def measured(args: argparse.Namespace) -> Iterator[dict]:
         torch.set_num_threads(1)
         sets = args.cases.split(",")
         if unknown := set(sets) - set(CASE_SETS):
             parser.error(f"unknown case sets {sorted(unknown)}; choose from {CASE_SETS}")
         imgs = choice_images(args.images)
-        records = collect((rec for which in sets for rec in measure(which, imgs, args.noise)), args.save)
-    if not records:
-        raise SystemExit("no case was read as a straight line with confidence")
-    report(records)
+        for which in sets:
+            yield from measure(which, imgs, args.noise)
+
+    def reported(records: list[dict]) -> None:
+        if not records:
+            raise SystemExit("no case was read as a straight line with confidence")
+        report(records)
+
+    run_choice(parser, measured, reported)
 
 
 if __name__ == "__main__":

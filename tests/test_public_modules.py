@@ -14,6 +14,7 @@ import pkgutil
 from pathlib import Path
 
 import pytest
+import torch
 
 import pixelsmith
 import pixelsmith.nn
@@ -109,6 +110,22 @@ def test_nn_is_the_shared_unet_and_keeps_its_state_dict_keys():
             "dec.0.0.conv1.weight", "tail.bias"} <= keys
     assert pixelsmith.plugin.UNet is pixelsmith.nn.UNet
     assert pixelsmith.plugin.ResidualUNetRestorer is pixelsmith.nn.ResidualUNetRestorer
+
+
+def test_unet_deepened_computes_the_same_function_and_then_trains_its_new_blocks():
+    torch.manual_seed(0)
+    net = pixelsmith.nn.UNet(in_channels=3, out_channels=1, widths=(8, 16), unshuffle=2)
+    deep = net.deepened(3)
+    assert deep.config == {**net.config, "blocks": 3} and net.config["blocks"] == 1
+    x = torch.rand(2, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(net(x), deep(x))  # the added blocks are identities: exactly the same output
+    assert torch.equal(deep.enc[0][0].conv1.weight, net.enc[0][0].conv1.weight)  # old blocks in their place
+    assert not deep.mid[1].conv2.weight.any() and deep.mid[1].conv1.weight.any()
+    deep(x).square().mean().backward()
+    assert deep.dec[0][2].conv2.weight.grad.abs().sum() > 0  # trainable: not a dead branch
+    with pytest.raises(ValueError, match="blocks must be an int"):
+        deep.deepened(2)
 
 
 @pytest.mark.parametrize("module", ["pixelsmith.nn", "pixelsmith.plugin", "pixelsmith.testing"])

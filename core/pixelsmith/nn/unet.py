@@ -93,6 +93,26 @@ class UNet(nn.Module):
         out = self.tail(h)
         return F.pixel_shuffle(out, self.unshuffle) if self.unshuffle > 1 else out
 
+    def deepened(self, blocks: int) -> "UNet":
+        """A copy with ``blocks`` residual blocks per scale that computes exactly the same function: the
+        existing blocks keep their place and weights, each added one follows them with its second
+        convolution zero (an identity until trained). Growing a trained network this way (Chen, Goodfellow
+        & Shlens, *Net2Net*, ICLR 2016) lets a fine-tune add capacity without starting from scratch."""
+        have = int(self.config["blocks"])
+        if not isinstance(blocks, int) or isinstance(blocks, bool) or blocks < have:
+            raise ValueError(f"blocks must be an int ≥ the network's {have}, got {blocks!r}")
+        grown = UNet.from_config({**self.config, "blocks": blocks}).to(next(self.parameters()).device)
+        state = grown.state_dict()
+        for name, value in self.state_dict().items():
+            state[name] = value.clone()  # same names: block i < have of every stage
+        for name, value in state.items():
+            parts = name.split(".")  # enc.<scale>.<block>.convN.*, mid.<block>.convN.*, dec.<scale>.<block>.convN.*
+            block = {"enc": 2, "dec": 2, "mid": 1}.get(parts[0])
+            if block is not None and int(parts[block]) >= have and parts[block + 1] == "conv2":
+                state[name] = torch.zeros_like(value)
+        grown.load_state_dict(state)
+        return grown
+
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | str) -> "UNet":
         cfg = json.loads(config) if isinstance(config, str) else dict(config)

@@ -122,3 +122,28 @@ def test_the_training_blurs_draw_their_noise_up_to_noise_max(tmp_path, pixelsmit
     prior_training.train_pnp_prior(_config(tmp_path, pixelsmith_tiny_photos, 2, noise_max="0.3"))
     training = [s for s in drawn if s != 0.01]  # the validation blurs are at 0.01
     assert len(training) == 4 and max(training) <= 0.3 and max(training) > prior_training.NOISE_MAX
+
+
+@needs_denoiser
+def test_blocks_deepens_a_shallower_init_without_changing_what_it_computes(tmp_path, pixelsmith_tiny_photos):
+    from types import SimpleNamespace
+
+    from pixelsmith_deblur.prior_training import PnPPriorTrainer
+
+    said: list[str] = []
+    session = SimpleNamespace(say=said.append)
+    trainer = PnPPriorTrainer(_config(tmp_path, pixelsmith_tiny_photos, 1, init=str(Deblurrer.prior_file.path),
+                                      blocks="2"))
+    net = trainer.build(session).eval()
+    assert net.config["blocks"] == 2 and "deepened from 1 to 2" in said[0]
+    den = pixelsmith.restorer("unet-denoise", device="cpu", weights=Deblurrer.prior_file.path, ensemble=1)
+    v = torch.rand(1, 1, 32, 40, generator=torch.Generator().manual_seed(1))
+    level = torch.tensor([0.03])
+    with torch.no_grad():
+        assert torch.allclose(prior_denoise(net, v, level), den.restore(v, sigma=level), atol=1e-6)
+    # the run's file says blocks=2, and the restorer builds it from that
+    path = pixelsmith.spec("restorer", "deblur").train(
+        _config(tmp_path / "run", pixelsmith_tiny_photos, 1, init=str(Deblurrer.prior_file.path), blocks="2"))
+    assert path.name == "pnp-prior.safetensors" and '"blocks": 2' in read_metadata(path)["model_config"]
+    with pytest.raises(TrainingError, match="blocks must be an int"):
+        PnPPriorTrainer(_config(tmp_path / "bad", pixelsmith_tiny_photos, 1, blocks="0"))

@@ -18,13 +18,15 @@ Gaussian denoiser the plugin ships, ``Deblurrer.gaussian_prior_file``). Validati
 0.01) of the validation photographs' crops and 4 dead leaves of seed 1, one kernel per construction,
 PSNR of the 8-iteration result. ``kernel_error=P``: on a share P of the samples plug-and-play is told a
 slightly wrong kernel (:func:`perturb_kernel`); ``noise_max=S`` draws the noise σ up to S instead of
-:data:`NOISE_MAX`. Writes ``pnp-prior.safetensors``, a ``unet-denoise``
+:data:`NOISE_MAX`; ``blocks=N`` trains a prior with N residual blocks per scale (a shallower ``init=`` is
+deepened by identity blocks, :meth:`UNet.deepened`). Writes ``pnp-prior.safetensors``, a ``unet-denoise``
 weights file: ``pixelsmith.restorer("deblur", denoiser_weights=PATH)`` uses it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 from typing import Mapping
@@ -46,8 +48,11 @@ from pixelsmith.plugin import (
     gaussian_kernel,
     gaussian_noise_like,
     line_kernel,
+    load_into,
+    load_weights,
     motion_kernel,
     pad_to_multiple,
+    read_metadata,
     run_trainer,
     shake_kernel,
 )
@@ -64,7 +69,7 @@ MAX_KERNEL = 25
 #: Noise σ of the training blurs is uniform in [0, NOISE_MAX] (``noise_max=`` changes it: the shipped prior,
 #: trained to 0.03, is used far outside that range on heavily noisy images; see the model card).
 NOISE_MAX = 0.03
-#: The pinned prior's architecture (unet-denoise, gray): the fine-tune keeps it.
+#: The pinned prior's architecture (unet-denoise, gray): the fine-tune keeps it (``blocks=`` may deepen it).
 PRIOR_WIDTHS = (32, 64, 128, 256)
 PRIOR_UNSHUFFLE = 2
 #: ``kernel_error=P``: on a share P of the samples plug-and-play is given the kernel stretched by up to
@@ -161,15 +166,43 @@ class PnPPriorTrainer(RestorationTrainer):
             self.noise_max = math.nan
         if not 0 < self.noise_max <= 0.5:  # NaN fails too
             raise TrainingError(f"noise_max must be a number in (0, 0.5], got {extra['noise_max']!r}")
+        try:
+            blocks = int(extra.get("blocks", 1))
+        except ValueError:
+            blocks = 0
+        if not 1 <= blocks <= 8:
+            raise TrainingError(f"blocks must be an int in [1, 8] (residual blocks per scale), got {extra['blocks']!r}")
         config = dataclasses.replace(config, extra=extra)
         recipe = RestorationRecipe(
             component="deblur-pnp-prior", task="deblur",
-            make_model=lambda: UNet(in_channels=3, out_channels=1, widths=PRIOR_WIDTHS, unshuffle=PRIOR_UNSHUFFLE),
+            make_model=lambda: UNet(in_channels=3, out_channels=1, widths=PRIOR_WIDTHS, blocks=blocks,
+                                    unshuffle=PRIOR_UNSHUFFLE),
             prepare=_level_input, channels=1, patch=int(extra.get("patch", 64)), lr=1e-4, lr_min=1e-6,
             warmup=50, ema_decay=0.998, metadata={"widths": ",".join(map(str, PRIOR_WIDTHS)),
                                                   "role": "deblur plug-and-play prior (deep unfolding)"})
         super().__init__(config, recipe)
+        self.blocks = blocks
         self.margin = MAX_KERNEL // 2 + 1
+
+    def build(self, session: TrainingSession) -> torch.nn.Module:
+        """The core warm start, except that an ``init=`` prior with fewer residual blocks per scale than
+        ``blocks=`` is deepened (:meth:`UNet.deepened`: the same function, identity blocks added) rather
+        than refused: more capacity for the fine-tune without losing what the file learnt."""
+        init = self.extra.get("init")
+        if init is None or self.config.resume or not Path(str(init)).is_file():
+            return super().build(session)  # the core's checks and messages (a missing file included)
+        have = json.loads(read_metadata(str(init)).get("model_config", "{}"))
+        if not isinstance(have, dict) or have.get("blocks", 1) >= self.blocks:
+            return super().build(session)
+        shallow = UNet(in_channels=3, out_channels=1, widths=PRIOR_WIDTHS, blocks=int(have.get("blocks", 1)),
+                       unshuffle=PRIOR_UNSHUFFLE)
+        if have != shallow.config:
+            raise TrainingError(f"init={init} holds a network {have}; deepening needs the prior's "
+                                f"{shallow.config} with fewer blocks")
+        load_into(shallow, {k: v.float() for k, v in load_weights(str(init)).items()}, source=str(init))
+        session.say(f"initialised from {init}, deepened from {shallow.config['blocks']} to {self.blocks} "
+                    "residual blocks per scale (identity blocks added)")
+        return shallow.deepened(self.blocks)
 
     def load_data(self, session: TrainingSession) -> None:
         super().load_data(session)

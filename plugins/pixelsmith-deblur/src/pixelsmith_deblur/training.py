@@ -73,6 +73,8 @@ OPTIONS = {
     "unshuffle": Option("int", "pixel-unshuffle factor", low=1, high=16),
     "width": Option("int", "kernel estimator width (part=kernel-estimator)", low=8, high=1024),
     "iterations": Option("int", "unrolled plug-and-play iterations (part=pnp-prior)", low=1, high=100),
+    "blocks": Option("int", "residual blocks per U-Net scale of the plug-and-play prior (part=pnp-prior; default 1; "
+                     "an init= file with fewer is deepened by identity blocks)", low=1, high=8),
     "kernel_error": Option("float", "share of samples given a slightly wrong kernel (part=pnp-prior)", low=0, high=1),
     "no_blur": Option("float", "share of samples left sharp, teaching a 'none' family (part=kernel-estimator)",
                       low=0, high=1),

@@ -147,3 +147,12 @@ def test_blocks_deepens_a_shallower_init_without_changing_what_it_computes(tmp_p
     assert path.name == "pnp-prior.safetensors" and '"blocks": 2' in read_metadata(path)["model_config"]
     with pytest.raises(TrainingError, match="blocks must be an int"):
         PnPPriorTrainer(_config(tmp_path / "bad", pixelsmith_tiny_photos, 1, blocks="0"))
+
+
+def test_unshuffle_sets_the_priors_first_scale(tmp_path, pixelsmith_tiny_photos):
+    from pixelsmith_deblur.prior_training import PRIOR_UNSHUFFLE, PnPPriorTrainer
+
+    default = PnPPriorTrainer(_config(tmp_path / "a", pixelsmith_tiny_photos, 1)).recipe.make_model()
+    full = PnPPriorTrainer(_config(tmp_path / "b", pixelsmith_tiny_photos, 1, unshuffle="1")).recipe.make_model()
+    assert default.config["unshuffle"] == PRIOR_UNSHUFFLE == 2 and full.config["unshuffle"] == 1
+    assert full.head.weight.shape[1] == 3 and default.head.weight.shape[1] == 3 * 4  # pixels, or 2×2 blocks

@@ -19,7 +19,8 @@ Gaussian denoiser the plugin ships, ``Deblurrer.gaussian_prior_file``). Validati
 PSNR of the 8-iteration result. ``kernel_error=P``: on a share P of the samples plug-and-play is told a
 slightly wrong kernel (:func:`perturb_kernel`); ``noise_max=S`` draws the noise σ up to S instead of
 :data:`NOISE_MAX`; ``blocks=N`` trains a prior with N residual blocks per scale (a shallower ``init=`` is
-deepened by identity blocks, :meth:`UNet.deepened`). Writes ``pnp-prior.safetensors``, a ``unet-denoise``
+deepened by identity blocks, :meth:`UNet.deepened`); ``unshuffle=1`` a prior working on pixels from its
+first layer instead of 2×2 blocks (about four times the compute). Writes ``pnp-prior.safetensors``, a ``unet-denoise``
 weights file: ``pixelsmith.restorer("deblur", denoiser_weights=PATH)`` uses it.
 """
 
@@ -172,16 +173,17 @@ class PnPPriorTrainer(RestorationTrainer):
             blocks = 0
         if not 1 <= blocks <= 8:
             raise TrainingError(f"blocks must be an int in [1, 8] (residual blocks per scale), got {extra['blocks']!r}")
+        unshuffle = int(extra.get("unshuffle", PRIOR_UNSHUFFLE))  # checked by the option's declaration
         config = dataclasses.replace(config, extra=extra)
         recipe = RestorationRecipe(
             component="deblur-pnp-prior", task="deblur",
             make_model=lambda: UNet(in_channels=3, out_channels=1, widths=PRIOR_WIDTHS, blocks=blocks,
-                                    unshuffle=PRIOR_UNSHUFFLE),
+                                    unshuffle=unshuffle),
             prepare=_level_input, channels=1, patch=int(extra.get("patch", 64)), lr=1e-4, lr_min=1e-6,
             warmup=50, ema_decay=0.998, metadata={"widths": ",".join(map(str, PRIOR_WIDTHS)),
                                                   "role": "deblur plug-and-play prior (deep unfolding)"})
         super().__init__(config, recipe)
-        self.blocks = blocks
+        self.blocks, self.unshuffle = blocks, unshuffle
         self.margin = MAX_KERNEL // 2 + 1
 
     def build(self, session: TrainingSession) -> torch.nn.Module:
@@ -195,7 +197,7 @@ class PnPPriorTrainer(RestorationTrainer):
         if not isinstance(have, dict) or have.get("blocks", 1) >= self.blocks:
             return super().build(session)
         shallow = UNet(in_channels=3, out_channels=1, widths=PRIOR_WIDTHS, blocks=int(have.get("blocks", 1)),
-                       unshuffle=PRIOR_UNSHUFFLE)
+                       unshuffle=self.unshuffle)
         if have != shallow.config:
             raise TrainingError(f"init={init} holds a network {have}; deepening needs the prior's "
                                 f"{shallow.config} with fewer blocks")

@@ -166,11 +166,12 @@ def test_regenerating_reproduces_the_shipped_files(tmp_path):
 def test_pinned_weights_follow_the_instance():
     deblur = pixelsmith.spec("restorer", "deblur")
     # its network, its kernel estimators (standard and six-family) and no-blur detector, the denoiser prior its
-    # plug-and-play method pins and the Gaussian denoiser that prior was fine-tuned from
+    # plug-and-play method pins (its default and heavy-noise priors) and the Gaussian denoiser they started from
     assert sorted(w.path.name for w in pinned_weights(deblur)) == ["deblur.safetensors",
                                                                   "kernel-constructions.safetensors",
                                                                   "kernel-estimator.safetensors",
                                                                   "no-blur-detector.safetensors",
+                                                                  "pnp-prior-full.safetensors",
                                                                   "pnp-prior-gray.safetensors",
                                                                   "pnp-prior-unfolded.safetensors"]
     cond = pixelsmith.spec("generator", "dcgan-cond")  # a subclass names its own weights, not its parent's

@@ -37,7 +37,8 @@ def test_every_weights_file_a_component_holds_is_listed():
     files = [w["file"] for w in component_info("deblur")["weights"]]
     assert sorted(files) == ["deblur.safetensors", "kernel-constructions.safetensors", "kernel-estimator.safetensors",
                              "no-blur-detector.safetensors",
-                             "pnp-prior-gray.safetensors", "pnp-prior-unfolded.safetensors"]
+                             "pnp-prior-full.safetensors", "pnp-prior-gray.safetensors",
+                             "pnp-prior-unfolded.safetensors"]
     assert component_info("deblur")["export"]["inputs"] == ["kernel"]
 
 

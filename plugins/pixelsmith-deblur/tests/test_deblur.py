@@ -88,13 +88,14 @@ def test_deblurs_a_test_photo_blind_and_better_with_kernel(deblurrer, blur, para
 
 
 @needs_denoiser
-def test_tiled_equals_untiled(deblurrer):
+def test_tiled_equals_untiled():
     clean = test_photos(size=512)["camera"]  # 2×2 tiles of 384 below
     d = pixelsmith.degradation("gaussian-blur", sigma=1.5, noise=0.01).apply(clean, seed=1)
-    whole = deblurrer.restore(d.image)
-    tiled = Deblurrer(device="cpu", tile=384, overlap=192)  # the default overlap, smaller tiles
-    tiled.spec = pixelsmith.spec("restorer", "deblur")
-    assert (tiled.restore(d.image) - whole).abs().max() < 1e-3
+    # one view of the prior per call (the default averages 4): tiling is what is tested, at a quarter of the time
+    whole = Deblurrer(device="cpu", pnp_ensemble=1)
+    tiled = Deblurrer(device="cpu", tile=384, overlap=192, pnp_ensemble=1)  # the default overlap, smaller tiles
+    whole.spec = tiled.spec = pixelsmith.spec("restorer", "deblur")
+    assert whole.tile >= 512 and (tiled.restore(d.image) - whole.restore(d.image)).abs().max() < 1e-3
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 1, 1), (1, 3, 2, 3), (2, 1, 5, 7), (1, 3, 37, 53)])

@@ -140,13 +140,19 @@ def test_a_known_sigma_is_checked_by_the_core_helper(sigma, match):
 def test_the_pnp_prior_weights_are_pinned_in_this_plugin():
     from pixelsmith.plugin import sha256_of
     from pixelsmith.plugin import read_metadata
-    from pixelsmith_deblur.deblur import GAUSSIAN_PRIOR_SHA256, PNP_PRIOR_SHA256, Deblurrer
+    from pixelsmith_deblur.deblur import GAUSSIAN_PRIOR_SHA256, HEAVY_NOISE_PRIOR_SHA256, PNP_PRIOR_SHA256, Deblurrer
 
     assert sha256_of(Deblurrer.prior_file.path) == PNP_PRIOR_SHA256 == Deblurrer.prior_file.sha256
+    assert sha256_of(Deblurrer.heavy_noise_prior_file.path) == HEAVY_NOISE_PRIOR_SHA256 \
+        == Deblurrer.heavy_noise_prior_file.sha256
     assert sha256_of(Deblurrer.gaussian_prior_file.path) == GAUSSIAN_PRIOR_SHA256 == Deblurrer.gaussian_prior_file.sha256
-    # the shipped prior is the deep-unfolding fine-tune (a unet-denoise weights file of the same network)
-    meta, base = read_metadata(Deblurrer.prior_file.path), read_metadata(Deblurrer.gaussian_prior_file.path)
-    assert meta["component"] == "unet-denoise" and "iterations" in meta and meta["model_config"] == base["model_config"]
+    # both priors are deep-unfolding fine-tunes (unet-denoise weights files): the heavy-noise one of the Gaussian
+    # denoiser's network, trained on noise up to 0.2; the default one works on pixels, trained up to 0.03
+    meta, heavy = read_metadata(Deblurrer.prior_file.path), read_metadata(Deblurrer.heavy_noise_prior_file.path)
+    base = read_metadata(Deblurrer.gaussian_prior_file.path)
+    assert meta["component"] == heavy["component"] == "unet-denoise" and "iterations" in meta and "iterations" in heavy
+    assert heavy["model_config"] == base["model_config"] and float(heavy["noise_max"]) == 0.2
+    assert '"unshuffle": 1' in meta["model_config"] and float(meta.get("noise_max", 0.03)) == 0.03
     deb = Deblurrer(device="cpu")
     assert deb._denoiser_weights == Deblurrer.prior_file  # unet-denoise gets the pinned file, not its own
     assert Deblurrer(device="cpu", denoiser="other")._denoiser_weights is None

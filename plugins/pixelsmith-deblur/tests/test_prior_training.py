@@ -132,18 +132,18 @@ def test_blocks_deepens_a_shallower_init_without_changing_what_it_computes(tmp_p
 
     said: list[str] = []
     session = SimpleNamespace(say=said.append)
-    trainer = PnPPriorTrainer(_config(tmp_path, pixelsmith_tiny_photos, 1, init=str(Deblurrer.prior_file.path),
-                                      blocks="2"))
+    shallow = Deblurrer.heavy_noise_prior_file.path  # the prior's default network, one block per scale
+    trainer = PnPPriorTrainer(_config(tmp_path, pixelsmith_tiny_photos, 1, init=str(shallow), blocks="2"))
     net = trainer.build(session).eval()
     assert net.config["blocks"] == 2 and "deepened from 1 to 2" in said[0]
-    den = pixelsmith.restorer("unet-denoise", device="cpu", weights=Deblurrer.prior_file.path, ensemble=1)
+    den = pixelsmith.restorer("unet-denoise", device="cpu", weights=shallow, ensemble=1)
     v = torch.rand(1, 1, 32, 40, generator=torch.Generator().manual_seed(1))
     level = torch.tensor([0.03])
     with torch.no_grad():
         assert torch.allclose(prior_denoise(net, v, level), den.restore(v, sigma=level), atol=1e-6)
     # the run's file says blocks=2, and the restorer builds it from that
     path = pixelsmith.spec("restorer", "deblur").train(
-        _config(tmp_path / "run", pixelsmith_tiny_photos, 1, init=str(Deblurrer.prior_file.path), blocks="2"))
+        _config(tmp_path / "run", pixelsmith_tiny_photos, 1, init=str(shallow), blocks="2"))
     assert path.name == "pnp-prior.safetensors" and '"blocks": 2' in read_metadata(path)["model_config"]
     with pytest.raises(TrainingError, match="blocks must be an int"):
         PnPPriorTrainer(_config(tmp_path / "bad", pixelsmith_tiny_photos, 1, blocks="0"))
@@ -156,3 +156,29 @@ def test_unshuffle_sets_the_priors_first_scale(tmp_path, pixelsmith_tiny_photos)
     full = PnPPriorTrainer(_config(tmp_path / "b", pixelsmith_tiny_photos, 1, unshuffle="1")).recipe.make_model()
     assert default.config["unshuffle"] == PRIOR_UNSHUFFLE == 2 and full.config["unshuffle"] == 1
     assert full.head.weight.shape[1] == 3 and default.head.weight.shape[1] == 3 * 4  # pixels, or 2×2 blocks
+
+
+@needs_denoiser
+def test_a_colour_init_is_made_gray_computing_what_it_does_on_a_gray_image(tmp_path, pixelsmith_tiny_photos):
+    from types import SimpleNamespace
+
+    from pixelsmith_deblur.prior_training import PnPPriorTrainer
+
+    colour = pixelsmith.restorer("unet-denoise", device="cpu", ensemble=1)
+    said: list[str] = []
+    trainer = PnPPriorTrainer(_config(tmp_path, pixelsmith_tiny_photos, 1, init=str(colour.colour_weights_file.path),
+                                      unshuffle="1"))
+    net = trainer.build(SimpleNamespace(say=said.append)).eval()
+    assert net.config["in_channels"] == 3 and net.config["out_channels"] == 1 and "made gray" in said[0]
+    v = torch.rand(1, 1, 24, 32, generator=torch.Generator().manual_seed(2))
+    level = torch.tensor([0.05])
+    with torch.no_grad():
+        ours = prior_denoise(net, v, level)
+    theirs = colour.restore(v.expand(-1, 3, -1, -1), sigma=level).mean(1, keepdim=True)
+    # the same network up to the half-precision rounding of head and tail (and the colour restore clamping each
+    # channel before the average)
+    diff = (ours - theirs).abs()
+    assert diff.mean() < 1e-4 and diff.max() < 1e-2
+    with pytest.raises(TrainingError, match="colour network"):  # the colour network works on pixels: unshuffle=1
+        PnPPriorTrainer(_config(tmp_path / "b", pixelsmith_tiny_photos, 1,
+                                init=str(colour.colour_weights_file.path))).build(SimpleNamespace(say=said.append))

@@ -48,15 +48,24 @@ from .pnp import DEFAULT_ITERATIONS, DEFAULT_PNP_ENSEMBLE, DEFAULT_REGULARISATIO
 from .wiener import DEFAULT_BALANCE, wiener_deconvolve
 
 __all__ = ["prepare_deblur_input", "Deblurrer", "is_unsure_reading", "DeblurGraph", "wiener_graph", "DEBLUR_SHA256",
-           "KERNEL_ESTIMATOR_SHA256", "PNP_PRIOR_SHA256", "GAUSSIAN_PRIOR_SHA256"]
+           "KERNEL_ESTIMATOR_SHA256", "PNP_PRIOR_SHA256", "HEAVY_NOISE_PRIOR_SHA256", "GAUSSIAN_PRIOR_SHA256",
+           "PRIOR_MAX_NOISE"]
 
 
 DEBLUR_SHA256 = "3dd783a4182ac7684a99aea0d7cb32a963dcfb372693f18caac615fd9c3c1c40"
-#: The plug-and-play prior: unet-denoise's gray network fine-tuned through the unrolled deconvolution
-#: (``pixelsmith train deblur part=pnp-prior``, :mod:`.prior_training`; commands in the model card).
-PNP_PRIOR_SHA256 = "9fe09e4ab99c9884d934d61990f063baf1955444c0c2f6e2f088010724197051"
-#: The Gaussian denoiser it was fine-tuned from (unet-denoise's 10,000-step gray weights), the prior until
-#: 2026-12-01: the fine-tune's default starting point, and ``denoiser_weights=`` for the earlier results.
+#: The plug-and-play prior (since 2026-12-03): a U-Net working on pixels from its first layer (unet-denoise's
+#: colour network made gray), fine-tuned through the unrolled deconvolution on noise up to 0.03
+#: (``pixelsmith train deblur part=pnp-prior unshuffle=1``, :mod:`.prior_training`; commands in the model card).
+PNP_PRIOR_SHA256 = "8b0ed9c30bcbb434f6c57d0c3d342242f975857816d17ba93de1d0d08f9a0b90"
+#: The prior above :data:`PRIOR_MAX_NOISE` (the only prior from 2026-12-02 to 2026-12-03): unet-denoise's gray
+#: network (2×2 pixel blocks) fine-tuned the same way, then on noise up to 0.2.
+HEAVY_NOISE_PRIOR_SHA256 = "9fe09e4ab99c9884d934d61990f063baf1955444c0c2f6e2f088010724197051"
+#: Noise levels (the prior's final σ) above this go to the heavy-noise prior: the default prior was trained on
+#: noise up to 0.03 only and is 0.6–1.0 dB behind the heavy-noise one at 0.06–0.1 (model card).
+PRIOR_MAX_NOISE = 0.03
+#: The Gaussian denoiser the priors were first fine-tuned from (unet-denoise's 10,000-step gray weights), the
+#: prior until 2026-12-01; the denoiser of images read as not blurred, and ``denoiser_weights=`` for the earlier
+#: results.
 GAUSSIAN_PRIOR_SHA256 = "b9a72ef43ad93b84f303d3489f596912a39d90f43786bd553e73f7be8027fa36"
 #: Blind pnp restores: rounds of kernel refinement after the estimator. 0: on the training photographs
 #: and dead leaves (seed 1) refinement cost 1.5–4 dB on average over Gaussian, line and anisotropic
@@ -304,8 +313,11 @@ class Deblurrer(ResidualUNetRestorer):
                                              NO_BLUR_DETECTOR_SHA256)
     #: The gray denoiser weights the pnp method gives ``unet-denoise``: pinned here, so deblurring results do
     #: not move when unet-denoise's own weights are retrained. Fine-tuned for deconvolution (model card).
-    prior_file = packaged_weights("pixelsmith_deblur", "pnp-prior-unfolded.safetensors", PNP_PRIOR_SHA256)
-    #: The plain Gaussian denoiser ``prior_file`` was fine-tuned from.
+    prior_file = packaged_weights("pixelsmith_deblur", "pnp-prior-full.safetensors", PNP_PRIOR_SHA256)
+    #: The default prior's stand-in where the noise level is above :data:`PRIOR_MAX_NOISE`.
+    heavy_noise_prior_file = packaged_weights("pixelsmith_deblur", "pnp-prior-unfolded.safetensors",
+                                              HEAVY_NOISE_PRIOR_SHA256)
+    #: The plain Gaussian denoiser the heavy-noise prior was fine-tuned from.
     gaussian_prior_file = packaged_weights("pixelsmith_deblur", "pnp-prior-gray.safetensors", GAUSSIAN_PRIOR_SHA256)
     #: Golden outputs pin the network method too (pixelsmith.testing.check_golden): the default pnp method
     #: never calls this plugin's own U-Net (deblur.safetensors), which is also what the export graph holds.
@@ -388,6 +400,15 @@ class Deblurrer(ResidualUNetRestorer):
             raise InvalidInputError(
                 f"deblur method='pnp' needs the denoiser {self.denoiser_name!r}, which is not installed "
                 "(pip install pixelsmith-unet), or pass method='network'") from exc
+
+    @cached_property
+    def heavy_noise_prior(self) -> Any:
+        """The prior of noise levels above :data:`PRIOR_MAX_NOISE`: ``heavy_noise_prior_file`` with the default
+        prior; with another denoiser or ``denoiser_weights=``, that one at every level."""
+        if self.denoiser_name != "unet-denoise" or self._denoiser_weights is not self.prior_file:
+            return self.prior
+        return pixelsmith.restorer("unet-denoise", device=self.device, weights=self.heavy_noise_prior_file,
+                                   ensemble=self.pnp_ensemble)
 
     @cached_property
     def plain_prior(self) -> Any:
@@ -613,15 +634,17 @@ class Deblurrer(ResidualUNetRestorer):
         return [_check_kernel(kernel)] * b
 
     def _pnp(self, x: torch.Tensor, kernels: list[torch.Tensor], levels: torch.Tensor) -> torch.Tensor:
-        def denoise(v: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
-            return self.prior.restore(v, sigma=level)
-
-        # images whose kernels have one size share a canvas; others run on their own
+        # images whose kernels have one size (and whose noise one prior serves) share a canvas
         out = torch.empty_like(x)
-        groups: dict[tuple[int, ...], list[int]] = {}
+        groups: dict[tuple[tuple[int, ...], bool], list[int]] = {}
         for i, k in enumerate(kernels):
-            groups.setdefault(tuple(k.shape), []).append(i)
-        for shape, index in groups.items():
+            groups.setdefault((tuple(k.shape), float(levels[i]) > PRIOR_MAX_NOISE), []).append(i)
+        for (shape, heavy), index in groups.items():
+            prior = self.heavy_noise_prior if heavy else self.prior
+
+            def denoise(v: torch.Tensor, level: torch.Tensor, prior: Any = prior) -> torch.Tensor:
+                return prior.restore(v, sigma=level)
+
             if shape == (1, 1):  # no blur: the plain denoiser, not iterated denoising by the deconvolution prior
                 out[index] = self.plain_prior.restore(x[index], sigma=levels[index])
                 continue

@@ -20,7 +20,8 @@ PSNR of the 8-iteration result. ``kernel_error=P``: on a share P of the samples 
 slightly wrong kernel (:func:`perturb_kernel`); ``noise_max=S`` draws the noise σ up to S instead of
 :data:`NOISE_MAX`; ``blocks=N`` trains a prior with N residual blocks per scale (a shallower ``init=`` is
 deepened by identity blocks, :meth:`UNet.deepened`); ``unshuffle=1`` a prior working on pixels from its
-first layer instead of 2×2 blocks (about four times the compute). Writes ``pnp-prior.safetensors``, a ``unet-denoise``
+first layer instead of 2×2 blocks (about four times the compute); an ``init=`` colour ``unet-denoise`` file
+is made gray (the shipped default prior starts from ``unet-denoise-rgb.safetensors``). Writes ``pnp-prior.safetensors``, a ``unet-denoise``
 weights file: ``pixelsmith.restorer("deblur", denoiser_weights=PATH)`` uses it.
 """
 
@@ -194,6 +195,8 @@ class PnPPriorTrainer(RestorationTrainer):
         if init is None or self.config.resume or not Path(str(init)).is_file():
             return super().build(session)  # the core's checks and messages (a missing file included)
         have = json.loads(read_metadata(str(init)).get("model_config", "{}"))
+        if isinstance(have, dict) and (have.get("in_channels"), have.get("out_channels")) == (5, 3):
+            return self._gray_from_colour(session, Path(str(init)), have)
         if not isinstance(have, dict) or have.get("blocks", 1) >= self.blocks:
             return super().build(session)
         shallow = UNet(in_channels=3, out_channels=1, widths=PRIOR_WIDTHS, blocks=int(have.get("blocks", 1)),
@@ -205,6 +208,24 @@ class PnPPriorTrainer(RestorationTrainer):
         session.say(f"initialised from {init}, deepened from {shallow.config['blocks']} to {self.blocks} "
                     "residual blocks per scale (identity blocks added)")
         return shallow.deepened(self.blocks)
+
+    def _gray_from_colour(self, session: TrainingSession, path: Path, config: dict) -> torch.nn.Module:
+        """A colour unet-denoise file (RGB, level, known → RGB residual) as the gray prior that computes exactly
+        what it does on a gray image copied to R, G and B with the three outputs averaged: the head's RGB weights
+        summed, the tail averaged (each rounded to the file's half precision, as a weights file would hold them)."""
+        gray = {**config, "in_channels": 3, "out_channels": 1}
+        net = UNet(in_channels=3, out_channels=1, widths=PRIOR_WIDTHS, blocks=self.blocks, unshuffle=self.unshuffle)
+        if gray != net.config:
+            raise TrainingError(f"init={path} holds a colour network {config}; this run builds {net.config} "
+                                "(pass matching unshuffle=/blocks=)")
+        state = {k: v.float() for k, v in load_weights(str(path)).items()}
+        head = state["head.weight"]
+        state["head.weight"] = torch.cat([head[:, :3].sum(1, keepdim=True), head[:, 3:]], 1).half().float()
+        state["tail.weight"] = state["tail.weight"].mean(0, keepdim=True).half().float()
+        state["tail.bias"] = state["tail.bias"].mean(0, keepdim=True).half().float()
+        load_into(net, state, source=str(path))
+        session.say(f"initialised from {path}, the colour network made gray (RGB inputs summed, outputs averaged)")
+        return net
 
     def load_data(self, session: TrainingSession) -> None:
         super().load_data(session)

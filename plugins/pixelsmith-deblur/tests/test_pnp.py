@@ -219,3 +219,21 @@ def test_blind_restores_keep_the_candidate_that_explains_the_blur_best():
         pixelsmith.restorer("deblur", device="cpu", estimator="standard", kernel_candidates="yes")
     with pytest.raises(InvalidInputError, match="cannot be combined with kernel_shape='auto'"):
         pixelsmith.restorer("deblur", device="cpu", estimator="standard", kernel_candidates=True, kernel_shape="auto")
+
+
+@needs_denoiser
+def test_noise_above_the_priors_range_goes_to_the_heavy_noise_prior():
+    from pixelsmith_deblur.deblur import PRIOR_MAX_NOISE, Deblurrer
+
+    y = blur_with_kernel(test_photos(size=24)["camera"], gaussian_kernel(1.0), "reflect")
+    k = gaussian_kernel(1.0)
+    default = Deblurrer(device="cpu", pnp_ensemble=1)
+    only = {name: Deblurrer(device="cpu", pnp_ensemble=1, denoiser_weights=str(f.path))  # that file at every level
+            for name, f in (("light", Deblurrer.prior_file), ("heavy", Deblurrer.heavy_noise_prior_file))}
+    for sigma, expected in ((PRIOR_MAX_NOISE / 2, "light"), (PRIOR_MAX_NOISE * 2, "heavy")):
+        ours = default.restore(y, kernel=k, sigma=sigma)
+        assert torch.equal(ours, only[expected].restore(y, kernel=k, sigma=sigma))
+        other = "heavy" if expected == "light" else "light"
+        assert not torch.equal(ours, only[other].restore(y, kernel=k, sigma=sigma))
+    # with denoiser_weights= there is no hand-over: that file serves every level
+    assert only["light"].heavy_noise_prior is only["light"].prior

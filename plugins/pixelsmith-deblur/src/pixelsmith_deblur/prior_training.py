@@ -21,8 +21,9 @@ slightly wrong kernel (:func:`perturb_kernel`); ``noise_max=S`` draws the noise 
 :data:`NOISE_MAX`; ``blocks=N`` trains a prior with N residual blocks per scale (a shallower ``init=`` is
 deepened by identity blocks, :meth:`UNet.deepened`); ``unshuffle=1`` a prior working on pixels from its
 first layer instead of 2×2 blocks (about four times the compute); an ``init=`` colour ``unet-denoise`` file
-is made gray (the shipped default prior starts from ``unet-denoise-rgb.safetensors``). Writes ``pnp-prior.safetensors``, a ``unet-denoise``
-weights file: ``pixelsmith.restorer("deblur", denoiser_weights=PATH)`` uses it.
+is made gray (the shipped default prior starts from ``unet-denoise-rgb.safetensors``). Writes
+``pnp-prior.safetensors``, a ``unet-denoise`` weights file: ``pixelsmith.restorer("deblur",
+denoiser_weights=PATH)`` uses it.
 """
 
 from __future__ import annotations

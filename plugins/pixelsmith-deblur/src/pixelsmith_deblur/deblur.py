@@ -63,7 +63,7 @@ HEAVY_NOISE_PRIOR_SHA256 = "9fe09e4ab99c9884d934d61990f063baf1955444c0c2f6e2f088
 #: Noise levels (the prior's final σ) above this go to the heavy-noise prior: the default prior was trained on
 #: noise up to 0.03 only and is 0.6–1.0 dB behind the heavy-noise one at 0.06–0.1 (model card).
 PRIOR_MAX_NOISE = 0.03
-#: The Gaussian denoiser the priors were first fine-tuned from (unet-denoise's 10,000-step gray weights), the
+#: The Gaussian denoiser the heavy-noise prior was fine-tuned from (unet-denoise's 10,000-step gray weights), the
 #: prior until 2026-12-01; the denoiser of images read as not blurred, and ``denoiser_weights=`` for the earlier
 #: results.
 GAUSSIAN_PRIOR_SHA256 = "b9a72ef43ad93b84f303d3489f596912a39d90f43786bd553e73f7be8027fa36"
@@ -258,8 +258,9 @@ class Deblurrer(ResidualUNetRestorer):
     if known (else estimated per image by patch PCA; only the plug-and-play method uses it).
 
     ``method``: ``"pnp"`` (default) plug-and-play deconvolution with the ``denoiser`` component
-    (default ``unet-denoise`` with the gray weights pinned in this plugin, ``denoiser_weights`` to
-    change them; built through the registry; ``pnp_iterations`` denoiser calls,
+    (default ``unet-denoise`` with the gray weights pinned in this plugin: ``prior_file``, and
+    ``heavy_noise_prior_file`` at noise levels above :data:`PRIOR_MAX_NOISE`; ``denoiser_weights`` to
+    use one file at every level instead; built through the registry; ``pnp_iterations`` denoiser calls,
     ``pnp_regularisation`` its λ, ``pnp_ensemble`` the views of unet-denoise's self-ensemble per call
     (default 4 with unet-denoise, measured best on the choice set, ``benchmarks/pnp_prior_choice.py``;
     1 is 3.3× faster);
@@ -412,8 +413,8 @@ class Deblurrer(ResidualUNetRestorer):
 
     @cached_property
     def plain_prior(self) -> Any:
-        """The denoiser of images with no blur (a 1×1 kernel): the plain Gaussian denoiser the default prior
-        was fine-tuned from (``gaussian_prior_file``), or the chosen denoiser and weights when not the default."""
+        """The denoiser of images with no blur (a 1×1 kernel): with the default priors, the plain Gaussian denoiser
+        the heavy-noise prior was fine-tuned from (``gaussian_prior_file``); else the chosen denoiser and weights."""
         if self.denoiser_name != "unet-denoise" or self._denoiser_weights is not self.prior_file:
             return self.prior
         return pixelsmith.restorer("unet-denoise", device=self.device, weights=self.gaussian_prior_file,

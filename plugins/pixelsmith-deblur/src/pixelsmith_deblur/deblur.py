@@ -402,23 +402,26 @@ class Deblurrer(ResidualUNetRestorer):
                 f"deblur method='pnp' needs the denoiser {self.denoiser_name!r}, which is not installed "
                 "(pip install pixelsmith-unet), or pass method='network'") from exc
 
+    @property
+    def _pinned_priors(self) -> bool:
+        """Whether plug-and-play runs on this plugin's pinned files (unet-denoise, no ``denoiser_weights=``)."""
+        return self.denoiser_name == "unet-denoise" and self._denoiser_weights is self.prior_file
+
+    def _pinned_denoiser(self, weights: Any) -> Any:
+        """``unet-denoise`` with one of this plugin's pinned files and the prior's views."""
+        return pixelsmith.restorer("unet-denoise", device=self.device, weights=weights, ensemble=self.pnp_ensemble)
+
     @cached_property
     def heavy_noise_prior(self) -> Any:
         """The prior of noise levels above :data:`PRIOR_MAX_NOISE`: ``heavy_noise_prior_file`` with the default
         prior; with another denoiser or ``denoiser_weights=``, that one at every level."""
-        if self.denoiser_name != "unet-denoise" or self._denoiser_weights is not self.prior_file:
-            return self.prior
-        return pixelsmith.restorer("unet-denoise", device=self.device, weights=self.heavy_noise_prior_file,
-                                   ensemble=self.pnp_ensemble)
+        return self._pinned_denoiser(self.heavy_noise_prior_file) if self._pinned_priors else self.prior
 
     @cached_property
     def plain_prior(self) -> Any:
         """The denoiser of images with no blur (a 1×1 kernel): with the default priors, the plain Gaussian denoiser
         the heavy-noise prior was fine-tuned from (``gaussian_prior_file``); else the chosen denoiser and weights."""
-        if self.denoiser_name != "unet-denoise" or self._denoiser_weights is not self.prior_file:
-            return self.prior
-        return pixelsmith.restorer("unet-denoise", device=self.device, weights=self.gaussian_prior_file,
-                                   ensemble=self.pnp_ensemble)
+        return self._pinned_denoiser(self.gaussian_prior_file) if self._pinned_priors else self.prior
 
     @cached_property
     def estimator(self) -> KernelEstimator:
@@ -635,20 +638,22 @@ class Deblurrer(ResidualUNetRestorer):
         return [_check_kernel(kernel)] * b
 
     def _pnp(self, x: torch.Tensor, kernels: list[torch.Tensor], levels: torch.Tensor) -> torch.Tensor:
-        # images whose kernels have one size (and whose noise one prior serves) share a canvas
+        # images whose kernels have one size (and whose noise one prior serves) share a canvas; images with no
+        # blur (1×1) share one call of the plain denoiser, whatever their noise
         out = torch.empty_like(x)
         groups: dict[tuple[tuple[int, ...], bool], list[int]] = {}
         for i, k in enumerate(kernels):
-            groups.setdefault((tuple(k.shape), float(levels[i]) > PRIOR_MAX_NOISE), []).append(i)
+            shape = tuple(k.shape)
+            groups.setdefault((shape, shape != (1, 1) and float(levels[i]) > PRIOR_MAX_NOISE), []).append(i)
         for (shape, heavy), index in groups.items():
+            if shape == (1, 1):  # no blur: the plain denoiser, not iterated denoising by the deconvolution prior
+                out[index] = self.plain_prior.restore(x[index], sigma=levels[index])
+                continue
             prior = self.heavy_noise_prior if heavy else self.prior
 
             def denoise(v: torch.Tensor, level: torch.Tensor, prior: Any = prior) -> torch.Tensor:
                 return prior.restore(v, sigma=level)
 
-            if shape == (1, 1):  # no blur: the plain denoiser, not iterated denoising by the deconvolution prior
-                out[index] = self.plain_prior.restore(x[index], sigma=levels[index])
-                continue
             ks = as_kernel_batch([kernels[i] for i in index], len(index)) if len(index) > 1 \
                 else as_kernel_batch(kernels[index[0]], 1)
             out[index] = pnp_deconvolve(x[index], ks, denoise, levels[index], iterations=self.pnp_iterations,

@@ -185,27 +185,31 @@ class PnPPriorTrainer(RestorationTrainer):
             warmup=50, ema_decay=0.998, metadata={"widths": ",".join(map(str, PRIOR_WIDTHS)),
                                                   "role": "deblur plug-and-play prior (deep unfolding)"})
         super().__init__(config, recipe)
-        self.blocks, self.unshuffle = blocks, unshuffle
+        self.blocks = blocks
         self.margin = MAX_KERNEL // 2 + 1
 
     def build(self, session: TrainingSession) -> torch.nn.Module:
         """The core warm start, except that an ``init=`` prior with fewer residual blocks per scale than
         ``blocks=`` is deepened (:meth:`UNet.deepened`: the same function, identity blocks added) rather
-        than refused: more capacity for the fine-tune without losing what the file learnt."""
+        than refused: more capacity for the fine-tune without losing what the file learnt; and that a colour
+        ``unet-denoise`` file is made gray (:meth:`_gray_from_colour`)."""
         init = self.extra.get("init")
         if init is None or self.config.resume or not Path(str(init)).is_file():
             return super().build(session)  # the core's checks and messages (a missing file included)
-        have = json.loads(read_metadata(str(init)).get("model_config", "{}"))
-        if isinstance(have, dict) and (have.get("in_channels"), have.get("out_channels")) == (5, 3):
-            return self._gray_from_colour(session, Path(str(init)), have)
-        if not isinstance(have, dict) or have.get("blocks", 1) >= self.blocks:
+        path = Path(str(init))
+        have = json.loads(read_metadata(str(path)).get("model_config", "{}"))
+        if not isinstance(have, dict):
             return super().build(session)
-        shallow = UNet(in_channels=3, out_channels=1, widths=PRIOR_WIDTHS, blocks=int(have.get("blocks", 1)),
-                       unshuffle=self.unshuffle)
-        if have != shallow.config:
+        if (have.get("in_channels"), have.get("out_channels")) == (5, 3):
+            return self._gray_from_colour(session, path, have)
+        if have.get("blocks", 1) >= self.blocks:
+            return super().build(session)
+        wanted = self.recipe.make_model().config  # what this run builds
+        if {**have, "blocks": self.blocks} != wanted:
             raise TrainingError(f"init={init} holds a network {have}; deepening needs the prior's "
-                                f"{shallow.config} with fewer blocks")
-        load_into(shallow, {k: v.float() for k, v in load_weights(str(init)).items()}, source=str(init))
+                                f"{wanted} with fewer blocks")
+        shallow = UNet.from_config(have)
+        load_into(shallow, {k: v.float() for k, v in load_weights(str(path)).items()}, source=str(path))
         session.say(f"initialised from {init}, deepened from {shallow.config['blocks']} to {self.blocks} "
                     "residual blocks per scale (identity blocks added)")
         return shallow.deepened(self.blocks)
@@ -214,9 +218,8 @@ class PnPPriorTrainer(RestorationTrainer):
         """A colour unet-denoise file (RGB, level, known → RGB residual) as the gray prior that computes exactly
         what it does on a gray image copied to R, G and B with the three outputs averaged: the head's RGB weights
         summed, the tail averaged (each rounded to the file's half precision, as a weights file would hold them)."""
-        gray = {**config, "in_channels": 3, "out_channels": 1}
-        net = UNet(in_channels=3, out_channels=1, widths=PRIOR_WIDTHS, blocks=self.blocks, unshuffle=self.unshuffle)
-        if gray != net.config:
+        net = self.recipe.make_model()
+        if {**config, "in_channels": 3, "out_channels": 1} != net.config:
             raise TrainingError(f"init={path} holds a colour network {config}; this run builds {net.config} "
                                 "(pass matching unshuffle=/blocks=)")
         state = {k: v.float() for k, v in load_weights(str(path)).items()}

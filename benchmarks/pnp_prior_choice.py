@@ -1,12 +1,15 @@
 """Settings of ``deblur``'s plug-and-play method, measured on the choice set only (not the outside photographs).
 
-    OMP_NUM_THREADS=1 python benchmarks/pnp_prior_choice.py [--only SETTING ...] [--prior PATH ...] [--held-out] [--blind]
+    OMP_NUM_THREADS=1 python benchmarks/pnp_prior_choice.py [--only SETTING ...] [--prior PATH ...] [--held-out]
+        [--blind] [--noise SIGMA]
 
 The choice set: 4 bundled training photographs (astronaut, coffee, grass, page; 256² centre crops) and 4
 dead-leaves images of seed 1, blurred by one kernel of each of five families (Gaussian σ 2, Kornia's motion
 kernel, an anti-aliased 12 px line, an anisotropic Gaussian, a camera-shake trajectory), noise 0.01, the
 true kernel given. Printed per family and per group: the mean PSNR gain over TV deconvolution (``tv-deconv``,
 true kernel) of each setting of the denoiser prior (iterations, self-ensemble), and the CPU seconds per image.
+``--noise`` sets another noise level (given to every method, as the true kernel is), e.g. to compare priors
+around the level where ``deblur`` hands over from one to the other (``PRIOR_MAX_NOISE``).
 The outside evaluation of the shipped setting is ``benchmarks/deblur_quality.py``.
 """
 
@@ -86,7 +89,12 @@ def main() -> None:
                              "σ 2 (the choice set's photographs train the fine-tuned priors of --prior)")
     parser.add_argument("--blind", action="store_true",
                         help="blind restores (kernel and σ found on the image) instead of the true kernel")
+    parser.add_argument("--noise", type=float, default=NOISE, metavar="SIGMA",
+                        help=f"noise σ of the blurred images, images in [0, 1] (default {NOISE})")
     args = parser.parse_args()
+    if not 0 <= args.noise <= 0.5:
+        parser.error(f"--noise must be in [0, 0.5], got {args.noise}")
+    print(f"noise σ {args.noise:g}, {'blind' if args.blind else 'true kernel and σ given'}", flush=True)
     # with --prior and no --only, only the given priors run (their cases are the same as any earlier run's)
     settings = {k: v for k, v in SETTINGS.items() if (args.only and k in args.only) or not (args.only or args.prior)}
     settings.update({f"4-view prior, {path}": {"pnp_ensemble": 4, "denoiser_weights": path} for path in args.prior})
@@ -99,14 +107,15 @@ def main() -> None:
     seconds = dict.fromkeys(settings, 0.0)
     for family, kernel in family_kernels.items():
         for i, (name, clean) in enumerate(images.items()):
-            noise = gaussian_noise_like(clean, NOISE, torch.Generator().manual_seed(i))
+            noise = gaussian_noise_like(clean, args.noise, torch.Generator().manual_seed(i))
             blurred = (blur_with_kernel(clean, kernel, "reflect") + noise).clamp(0, 1)
             with torch.inference_mode():
-                baseline = float(psnr(tv.restore(blurred, kernel=kernel, sigma=NOISE).clamp(0, 1), clean)[0])
+                baseline = float(psnr(tv.restore(blurred, kernel=kernel, sigma=args.noise).clamp(0, 1), clean)[0])
                 row = {}
                 for setting, deblur in deblurrers.items():
                     start = time.process_time()
-                    out = deblur.restore(blurred) if args.blind else deblur.restore(blurred, kernel=kernel, sigma=NOISE)
+                    out = (deblur.restore(blurred) if args.blind
+                           else deblur.restore(blurred, kernel=kernel, sigma=args.noise))
                     seconds[setting] += time.process_time() - start
                     row[setting] = float(psnr(out.clamp(0, 1), clean)[0]) - baseline
             gains[(family, name)] = row

@@ -81,6 +81,9 @@ def test_fine_tune_resumes_exactly_and_feeds_the_deblurrer(tmp_path, pixelsmith_
     assert meta["noise_max"] == "0.03"  # NOISE_MAX unless noise_max= says otherwise
     assert meta["init"] == str(Deblurrer.gaussian_prior_file.path)  # a fine-tune of the Gaussian denoiser by default
     assert {f"val_psnr_{f}" for f in KERNEL_FAMILIES} <= set(meta)
+    # validation by data set as well: the overall figure is a mean of the photographs' and the leaves'
+    photos, leaves, overall = (float(meta[k]) for k in ("val_psnr_photos", "val_psnr_leaves", "val_psnr"))
+    assert min(photos, leaves) <= overall <= max(photos, leaves) and photos != leaves
 
     # the file is a unet-denoise weights file: deblur's pnp method takes it as its prior
     x = pixelsmith.data.load_photo("camera", channels=1)[..., 100:164, 100:164]

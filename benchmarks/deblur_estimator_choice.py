@@ -4,6 +4,8 @@
     OMP_NUM_THREADS=1 python benchmarks/deblur_estimator_choice.py --weights runs/X/kernel-estimator.safetensors \
         --save candidate.json                                                   # the same per candidate file
     python benchmarks/deblur_estimator_choice.py --scores shipped.json candidate.json   # compared, seconds
+    OMP_NUM_THREADS=1 python benchmarks/deblur_estimator_choice.py --weights standard --save standard.json
+    python benchmarks/deblur_estimator_choice.py --scores shipped.json standard.json    # + the confidence rule
 
 Choice data only: the cases of ``deblur_constructions_choice.py`` (every other of the 17 choice images of
 ``deblur_line_policy.py`` × 11 line, anisotropic and shake kernels, the 3 shakes of seed 500 and 3 isotropic
@@ -12,6 +14,10 @@ images, noise 0.01. Per case and estimator file: the reading (family, probabilit
 TV deconvolution given the true kernel (dB), the restore exactly as shipped but for ``estimator_weights``.
 Printed: each case; per file, the mean gain per true family ("big shake" apart) and what each family is read as;
 ``--scores`` merges the files' records of the same case, so each estimator can be measured in its own run.
+``standard`` in ``--weights`` is the restore with ``estimator="standard"`` (the two-family reader's policy for every
+image); with it and the shipped records, the report also scores the rule "a six-family reading less confident
+than P goes the standard way" for several P. ``--half 1`` measures the other half of the choice images (a check
+of a rule chosen on the first).
 """
 
 from __future__ import annotations
@@ -29,6 +35,16 @@ from deblur_constructions_choice import FAMILIES, cases
 from deblur_search_choice import NOISE, choice_images, scorers, shaken_cases
 
 SHIPPED = "shipped"
+STANDARD = "standard"
+#: confidence thresholds of the rule scored when both the shipped and the standard restores were measured
+HAND_OVER_BELOW = (0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
+
+
+def _options(label: str) -> dict:
+    """deblur's options for a --weights label."""
+    if label == SHIPPED:
+        return {}
+    return {"estimator": "standard"} if label == STANDARD else {"estimator_weights": label}
 
 
 def all_cases(imgs: dict[str, torch.Tensor], subset: set[str]) -> Iterator[tuple[str, str, str, torch.Tensor,
@@ -45,8 +61,7 @@ def all_cases(imgs: dict[str, torch.Tensor], subset: set[str]) -> Iterator[tuple
 def measure(imgs: dict[str, torch.Tensor], subset: set[str], weights: list[str]) -> Iterator[dict]:
     torch.set_num_threads(1)
     _, tv, psnr = scorers()
-    readers = {w: pixelsmith.restorer("deblur", device="cpu", **({} if w == SHIPPED else {"estimator_weights": w}))
-               for w in weights}
+    readers = {w: pixelsmith.restorer("deblur", device="cpu", **_options(w)) for w in weights}
     t0 = time.perf_counter()
     for family, kname, name, clean, k, y in all_cases(imgs, subset):
         with torch.inference_mode():
@@ -98,17 +113,31 @@ def report(records: list[dict]) -> None:
             diff = [r["by"][label]["gain"] - r["by"][SHIPPED]["gain"] for r in records]
             print(f"\n{label} against {SHIPPED}: better in {sum(d > 0.05 for d in diff)} cases, worse in "
                   f"{sum(d < -0.05 for d in diff)}, total {sum(diff):+.1f} dB, worst {min(diff):+.2f}")
+    if SHIPPED in labels and STANDARD in labels:
+        print(f"\nthe rule: a six-family reading (the shipped file's) below probability P goes the standard way:")
+        print(f"{'P':>6s} {'handed':>7s}" + "".join(f"{f:>12s}" for f in families) + f"{'mean':>9s}")
+        for p in HAND_OVER_BELOW:
+            def gain(r: dict) -> float:
+                return r["by"][STANDARD if r["by"][SHIPPED]["p"] < p else SHIPPED]["gain"]
+            means = {f: sum(gain(r) for r in records if r["family"] == f)
+                     / max(1, sum(r["family"] == f for r in records)) for f in families}
+            handed = sum(r["by"][SHIPPED]["p"] < p and r["by"][SHIPPED]["read"] != "shake" for r in records)
+            print(f"{p:6.2f} {handed:7d}" + "".join(f"{means[f]:+12.2f}" for f in families)
+                  + f"{sum(means[f] for f in FAMILIES) / len(FAMILIES):+9.2f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", nargs="+", default=[SHIPPED],
-                        help=f"six-family kernel-estimator files to compare ('{SHIPPED}': the packaged one)")
+                        help=f"six-family kernel-estimator files to compare ('{SHIPPED}': the packaged one; "
+                             f"'{STANDARD}': the restore with estimator=\"standard\")")
+    parser.add_argument("--half", type=int, choices=(0, 1), default=0,
+                        help="which half of the choice images (every other one, from the first or the second)")
     parser.add_argument("--images", type=int, default=None, help="only the first N images of the subset")
 
     def measured(args: argparse.Namespace) -> Iterator[dict]:
         imgs = choice_images()
-        yield from measure(imgs, set(list(imgs)[::2][:args.images]), args.weights)
+        yield from measure(imgs, set(list(imgs)[args.half::2][:args.images]), args.weights)
 
     run_choice(parser, measured, report)
 

@@ -114,12 +114,11 @@ def report(records: list[dict]) -> None:
             print(f"\n{label} against {SHIPPED}: better in {sum(d > 0.05 for d in diff)} cases, worse in "
                   f"{sum(d < -0.05 for d in diff)}, total {sum(diff):+.1f} dB, worst {min(diff):+.2f}")
     if SHIPPED in labels and STANDARD in labels:
-        print(f"\nthe rule: a six-family reading (the shipped file's) below probability P goes the standard way:")
+        print("\nthe rule: a six-family reading (the shipped file's) below probability P goes the standard way:")
         print(f"{'P':>6s} {'handed':>7s}" + "".join(f"{f:>12s}" for f in families) + f"{'mean':>9s}")
         for p in HAND_OVER_BELOW:
-            def gain(r: dict) -> float:
-                return r["by"][STANDARD if r["by"][SHIPPED]["p"] < p else SHIPPED]["gain"]
-            means = {f: sum(gain(r) for r in records if r["family"] == f)
+            gain = {id(r): r["by"][STANDARD if r["by"][SHIPPED]["p"] < p else SHIPPED]["gain"] for r in records}
+            means = {f: sum(gain[id(r)] for r in records if r["family"] == f)
                      / max(1, sum(r["family"] == f for r in records)) for f in families}
             handed = sum(r["by"][SHIPPED]["p"] < p and r["by"][SHIPPED]["read"] != "shake" for r in records)
             print(f"{p:6.2f} {handed:7d}" + "".join(f"{means[f]:+12.2f}" for f in families)

@@ -12,8 +12,10 @@ import torch
 import pixelsmith
 from pixelsmith.testing import ConformanceError, check_golden
 from pixelsmith.testing._golden import (
+    DEFAULT_ATOL,
     UPDATE_COMMAND,
     _decode,
+    _encode,
     golden_components,
     golden_path,
     golden_weights_files,
@@ -129,6 +131,27 @@ def test_a_changed_expected_output_fails(tmp_path):
     changed.write_text(json.dumps(record), encoding="utf-8")
     with pytest.raises(ConformanceError, match=r"gray-blind .* max \|Δ\| inf"):
         check_golden("deblur", golden=changed)
+
+
+def test_a_component_may_name_a_looser_tolerance_and_the_file_holds_it(tmp_path):
+    # deblur's plug-and-play outputs differ across CPUs by more than the default tolerance (long float work)
+    deblur, denoise = pixelsmith.spec("restorer", "deblur"), pixelsmith.spec("restorer", "unet-denoise")
+    assert deblur.factory.golden_atol > DEFAULT_ATOL and not hasattr(denoise.factory, "golden_atol")
+    record = json.loads(golden_path(deblur.weights).read_text(encoding="utf-8"))
+    assert record["atol"] == deblur.factory.golden_atol
+    assert json.loads(golden_path(denoise.weights).read_text(encoding="utf-8"))["atol"] == DEFAULT_ATOL
+    # the check compares with the file's tolerance: a shift inside it passes, one past it fails
+    case = record["cases"][0]
+    expected = _decode(case["expected"])
+    for shift, fails in ((0.5 * record["atol"], False), (2 * record["atol"], True)):
+        case["expected"] = _encode(expected + shift)
+        changed = tmp_path / "deblur.golden.json"
+        changed.write_text(json.dumps(record), encoding="utf-8")
+        if fails:
+            with pytest.raises(ConformanceError, match=r"gray-blind .* exceeds 0\.001"):
+                check_golden("deblur", golden=changed)
+        else:
+            check_golden("deblur", golden=changed)
 
 
 def test_missing_golden_file_and_components_without_weights(tmp_path):

@@ -41,7 +41,7 @@ from ._checks import ConformanceError
 from ._inputs import degraded_photo, params_from_truth
 
 __all__ = ["GOLDEN_FORMAT", "UPDATE_COMMAND", "DEFAULT_ATOL", "golden_path", "golden_components",
-           "golden_weights_files", "golden_variants", "check_golden", "write_golden", "make_golden",
+           "golden_weights_files", "golden_variants", "golden_atol", "check_golden", "write_golden", "make_golden",
            "pinned_weights"]
 
 GOLDEN_FORMAT = "pixelsmith-golden-1"
@@ -64,6 +64,15 @@ def golden_path(weights: WeightsFile | str | Path) -> Path:
 def _component(kind: str, name: str, options: dict[str, Any] | None = None) -> Any:
     build = {"restorer": api.restorer, "generator": api.generator}.get(kind)
     return build(name, device="cpu", **(options or {})) if build else api.metric(name, **(options or {}))
+
+
+def golden_atol(spec: ComponentSpec) -> float:
+    """The tolerance a component's golden outputs are written with: the class attribute ``golden_atol``, for
+    outputs that go through long iterative float work (``deblur``'s plug-and-play: 8 iterations of a U-Net
+    over 4 views, conjugate gradients between) and so differ across CPUs by more than :data:`DEFAULT_ATOL`;
+    else :data:`DEFAULT_ATOL`."""
+    atol = getattr(spec.factory, "golden_atol", None)
+    return DEFAULT_ATOL if atol is None else float(atol)
 
 
 def golden_variants(spec: ComponentSpec) -> dict[str, dict[str, Any]]:
@@ -283,9 +292,10 @@ def make_golden(weights_path: Path, components: Iterable[tuple[str, str]]) -> di
     from .. import __version__
     from ..registry import get_registry
 
-    records, pins, made_by, table = [], {}, {}, {}
+    records, pins, made_by, table, atol = [], {}, {}, {}, DEFAULT_ATOL
     for kind, name in components:
         spec = api.spec(kind, name)
+        atol = max(atol, golden_atol(spec))  # one tolerance per file: the loosest its components need
         component = _component(kind, name)
         for wf in pinned_weights(spec, component):
             if wf.path.is_file():
@@ -302,7 +312,7 @@ def make_golden(weights_path: Path, components: Iterable[tuple[str, str]]) -> di
         "format": GOLDEN_FORMAT,
         "weights": {"file": weights_path.name, "sha256": sha256_of(weights_path)},
         "pins": pins,
-        "atol": DEFAULT_ATOL,
+        "atol": atol,
         "update": f"{UPDATE_COMMAND} {' '.join(n for _, n in components)}",
         "made_with": {"pixelsmith": __version__, "torch": torch.__version__.split("+")[0], **made_by},
         "cases": records,

@@ -323,6 +323,10 @@ class Deblurrer(ResidualUNetRestorer):
     #: Golden outputs pin the network method too (pixelsmith.testing.check_golden): the default pnp method
     #: never calls this plugin's own U-Net (deblur.safetensors), which is also what the export graph holds.
     golden_variants = {"network": {"method": "network"}}
+    #: Their tolerance: plug-and-play's 8 iterations of the pixel-level prior over 4 views, with conjugate
+    #: gradients between, end up to 1.5e-4 apart on two CPUs (an AVX-512 Xeon against the machine that wrote the
+    #: file, the RGB kernel-given case), past the default 1e-4; a real change moves them by far more.
+    golden_atol = 1e-3
 
     def __init__(self, device: str | None = None, *, estimator_weights: str | Path | None = None,
                  method: str = "pnp", denoiser: str = "unet-denoise", denoiser_weights: str | Path | None = None,

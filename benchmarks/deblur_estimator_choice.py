@@ -25,7 +25,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 
@@ -88,6 +88,13 @@ def merged(records: list[dict]) -> list[dict]:
     return [r for r in by_case.values() if r["files"] == most]
 
 
+def _means_row(records: list[dict], families: tuple[str, ...], gain: Callable[[dict], float]) -> str:
+    """A table row: the mean ``gain`` of the records of each true family, then the mean of the five families."""
+    means = {f: sum(gain(r) for r in records if r["family"] == f)
+             / max(1, sum(r["family"] == f for r in records)) for f in families}
+    return "".join(f"{means[f]:+12.2f}" for f in families) + f"{sum(means[f] for f in FAMILIES) / len(FAMILIES):+9.2f}"
+
+
 def report(records: list[dict]) -> None:
     records = merged(records)  # the records of several --save files, one per case
     labels = list(records[0]["by"]) if records else []
@@ -96,10 +103,7 @@ def report(records: list[dict]) -> None:
           "(big: shakes of 19–27 px; mean: the five families):")
     print(f"{'estimator file':60s}" + "".join(f"{f:>12s}" for f in families) + f"{'mean':>9s}")
     for label in labels:
-        means = {f: sum(r["by"][label]["gain"] for r in records if r["family"] == f)
-                 / max(1, sum(r["family"] == f for r in records)) for f in families}
-        print(f"{label[-60:]:60s}" + "".join(f"{means[f]:+12.2f}" for f in families)
-              + f"{sum(means[f] for f in FAMILIES) / len(FAMILIES):+9.2f}")
+        print(f"{label[-60:]:60s}" + _means_row(records, families, lambda r, label=label: r["by"][label]["gain"]))
     for label in labels:
         print(f"\nread by {label}, per true family:")
         for f in families:
@@ -117,12 +121,9 @@ def report(records: list[dict]) -> None:
         print("\nthe rule: a six-family reading (the shipped file's) below probability P goes the standard way:")
         print(f"{'P':>6s} {'handed':>7s}" + "".join(f"{f:>12s}" for f in families) + f"{'mean':>9s}")
         for p in HAND_OVER_BELOW:
-            gain = {id(r): r["by"][STANDARD if r["by"][SHIPPED]["p"] < p else SHIPPED]["gain"] for r in records}
-            means = {f: sum(gain[id(r)] for r in records if r["family"] == f)
-                     / max(1, sum(r["family"] == f for r in records)) for f in families}
             handed = sum(r["by"][SHIPPED]["p"] < p and r["by"][SHIPPED]["read"] != "shake" for r in records)
-            print(f"{p:6.2f} {handed:7d}" + "".join(f"{means[f]:+12.2f}" for f in families)
-                  + f"{sum(means[f] for f in FAMILIES) / len(FAMILIES):+9.2f}")
+            print(f"{p:6.2f} {handed:7d}" + _means_row(
+                records, families, lambda r, p=p: r["by"][STANDARD if r["by"][SHIPPED]["p"] < p else SHIPPED]["gain"]))
 
 
 def main() -> None:

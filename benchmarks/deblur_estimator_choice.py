@@ -10,8 +10,10 @@
 Choice data only: the cases of ``deblur_constructions_choice.py`` (every other of the 17 choice images of
 ``deblur_line_policy.py`` × 11 line, anisotropic and shake kernels, the 3 shakes of seed 500 and 3 isotropic
 Gaussians) and the 3 large shakes of ``deblur_search_choice.py --big`` (seed 900, 19–27 px a side) on the same
-images, noise 0.01. Per case and estimator file: the reading (family, probability) and the blind restore's gain over
-TV deconvolution given the true kernel (dB), the restore exactly as shipped but for ``estimator_weights``.
+images, noise 0.01; ``--wide N`` adds N shakes of 27–31 px a side (seed 800: beyond the 19–27 px the
+estimators were drawn on, as the 27×27 of ``deblur_quality.py --levin-like``). Per case and estimator file: the
+reading (family, probability) and the blind restore's gain over TV deconvolution given the true kernel (dB), the
+restore exactly as shipped but for ``estimator_weights``.
 Printed: each case; per file, the mean gain per true family ("big shake" apart) and what each family is read as;
 ``--scores`` merges the files' records of the same case, so each estimator can be measured in its own run.
 ``standard`` in ``--weights`` is the restore with ``estimator="standard"`` (the two-family reader's policy for every
@@ -33,6 +35,7 @@ import pixelsmith
 from _common import run_choice
 from deblur_constructions_choice import FAMILIES, cases
 from deblur_search_choice import NOISE, choice_images, scorers, shaken_cases
+from pixelsmith.plugin import blur_with_kernel, gaussian_noise_like, shake_kernel
 
 SHIPPED = "shipped"
 STANDARD = "standard"
@@ -47,23 +50,43 @@ def _options(label: str) -> dict:
     return {"estimator": "standard"} if label == STANDARD else {"estimator_weights": label}
 
 
-def all_cases(imgs: dict[str, torch.Tensor], subset: set[str]) -> Iterator[tuple[str, str, str, torch.Tensor,
-                                                                                 torch.Tensor, torch.Tensor]]:
-    """(true family, kernel name, image name, clean, kernel, blurred + noise) of the images in ``subset``."""
+def wide_shakes(n: int) -> list[torch.Tensor]:
+    """``n`` camera-shake kernels of 27–31 px a side (paths of 28–48 px, seed 800)."""
+    g = torch.Generator().manual_seed(800)
+    out: list[torch.Tensor] = []
+    while len(out) < n:
+        length = 28 + 20 * float(torch.rand((), generator=g))
+        k = shake_kernel(length, torch.Generator().manual_seed(int(torch.randint(0, 2**31, (), generator=g))))
+        if 27 <= k.shape[0] <= 31:
+            out.append(k)
+    return out
+
+
+def all_cases(imgs: dict[str, torch.Tensor], subset: set[str], wide: int = 0
+              ) -> Iterator[tuple[str, str, str, torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """(true family, kernel name, image name, clean, kernel, blurred + noise) of the images in ``subset``;
+    ``wide``: that many shakes of :func:`wide_shakes` as well (family "wide")."""
     for kname, name, clean, k, y in cases(imgs):
         if name in subset:
             yield kname.split()[0], kname, name, clean, k, y
     for si, name, clean, k, y in shaken_cases(3, True, imgs):
         if name in subset:
             yield "big", f"big shake {si}", name, clean, k, y
+    for si, k in enumerate(wide_shakes(wide)):
+        for ii, (name, clean) in enumerate(imgs.items()):
+            if name in subset:
+                blurred = blur_with_kernel(clean, k, "reflect")
+                noise = gaussian_noise_like(blurred, NOISE, torch.Generator().manual_seed(800_000 + 1000 * si + ii))
+                y = (blurred + noise).clamp(0, 1)
+                yield "wide", f"wide shake {si} ({k.shape[0]}×{k.shape[0]})", name, clean, k, y
 
 
-def measure(imgs: dict[str, torch.Tensor], subset: set[str], weights: list[str]) -> Iterator[dict]:
+def measure(imgs: dict[str, torch.Tensor], subset: set[str], weights: list[str], wide: int = 0) -> Iterator[dict]:
     torch.set_num_threads(1)
     _, tv, psnr = scorers()
     readers = {w: pixelsmith.restorer("deblur", device="cpu", **_options(w)) for w in weights}
     t0 = time.perf_counter()
-    for family, kname, name, clean, k, y in all_cases(imgs, subset):
+    for family, kname, name, clean, k, y in all_cases(imgs, subset, wide):
         with torch.inference_mode():
             base = psnr(tv.restore(y, kernel=k, sigma=NOISE), clean)
             rec = {"family": family, "kernel": kname, "image": name, "by": {}}
@@ -98,9 +121,9 @@ def _means_row(records: list[dict], families: tuple[str, ...], gain: Callable[[d
 def report(records: list[dict]) -> None:
     records = merged(records)  # the records of several --save files, one per case
     labels = list(records[0]["by"]) if records else []
-    families = (*FAMILIES, "big")
+    families = (*FAMILIES, "big") + (("wide",) if any(r["family"] == "wide" for r in records) else ())
     print(f"\n{len(records)} cases; blind gain over TV given the true kernel (dB), mean per true family "
-          "(big: shakes of 19–27 px; mean: the five families):")
+          "(big: shakes of 19–27 px; wide: 27–31 px; mean: the five families):")
     print(f"{'estimator file':60s}" + "".join(f"{f:>12s}" for f in families) + f"{'mean':>9s}")
     for label in labels:
         print(f"{label[-60:]:60s}" + _means_row(records, families, lambda r, label=label: r["by"][label]["gain"]))
@@ -134,10 +157,12 @@ def main() -> None:
     parser.add_argument("--half", type=int, choices=(0, 1), default=0,
                         help="which half of the choice images (every other one, from the first or the second)")
     parser.add_argument("--images", type=int, default=None, help="only the first N images of the subset")
+    parser.add_argument("--wide", type=int, default=0, metavar="N",
+                        help="also N camera shakes of 27–31 px a side (seed 800), beyond the estimators' draws")
 
     def measured(args: argparse.Namespace) -> Iterator[dict]:
         imgs = choice_images()
-        yield from measure(imgs, set(list(imgs)[args.half::2][:args.images]), args.weights)
+        yield from measure(imgs, set(list(imgs)[args.half::2][:args.images]), args.weights, args.wide)
 
     run_choice(parser, measured, report)
 

@@ -240,6 +240,12 @@ def _reads_unblurred(e: KernelEstimate) -> bool:
     return e.family == "none" or _mildest_gaussian(e)
 
 
+def _questioned_by_wide_check(e: KernelEstimate) -> bool:
+    """Whether the wide check questions the reading ``e``: no blur, or a Gaussian of σ ≤ :data:`WIDE_CHECK_SIGMA`
+    (how the estimator reads a camera shake far beyond its range, as it reads a sharp image)."""
+    return e.family == "none" or (e.family == "gaussian" and e.sigma <= WIDE_CHECK_SIGMA)
+
+
 def is_unsure_reading(e: KernelEstimate) -> bool:
     """Whether a blind restore with ``kernel_shape="auto"`` searches a kernel of free shape for the estimator's reading
     ``e`` (on an image big enough to search): the estimator is unsure of the family (its probability, plus that of
@@ -585,8 +591,7 @@ class Deblurrer(ResidualUNetRestorer):
                     if sharp is not None:
                         done[i] = sharp
                 kernels.append(line)
-            elif wide_check and (e.family == "none" or (e.family == "gaussian" and e.sigma <= WIDE_CHECK_SIGMA)) \
-                    and noise_of(i) <= WIDE_CHECK_NOISE:
+            elif wide_check and _questioned_by_wide_check(e) and noise_of(i) <= WIDE_CHECK_NOISE:
                 # sharp, or blurred far beyond the estimator's range: the search with the L0 weight restarting
                 # at every scale tells them apart (the one WIDE_BLUR_SPREAD was calibrated on); the search
                 # of a kernel from scratch then finds the blur (it reads wider kernels on sharp texture, so

@@ -18,8 +18,10 @@ Printed: each case; per file, the mean gain per true family ("big shake" apart) 
 ``--scores`` merges the files' records of the same case, so each estimator can be measured in its own run.
 ``standard`` in ``--weights`` is the restore with ``estimator="standard"`` (the two-family reader's policy for every
 image); with it and the shipped records, the report also scores the rule "a six-family reading less confident
-than P goes the standard way" for several P. ``--half 1`` measures the other half of the choice images (a check
-of a rule chosen on the first).
+than P goes the standard way" for several P. ``pixel-prior`` is the restore with ``blind_prior="pixel"`` (blind
+kernels deconvolved with the pixel-level prior, as in sessions 24–25: ``--weights shipped pixel-prior`` compares the
+two priors of blind restores). ``--half 1`` measures the other half of the choice images (a check of a rule chosen
+on the first).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from pixelsmith.plugin import blur_with_kernel, gaussian_noise_like, shake_kerne
 
 SHIPPED = "shipped"
 STANDARD = "standard"
+#: the restore with blind_prior="pixel": blind kernels deconvolved with the pixel-level prior (sessions 24–25)
+PIXEL_PRIOR = "pixel-prior"
 #: confidence thresholds of the rule scored when both the shipped and the standard restores were measured
 HAND_OVER_BELOW = (0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
 
@@ -47,6 +51,8 @@ def _options(label: str) -> dict:
     """deblur's options for a --weights label."""
     if label == SHIPPED:
         return {}
+    if label == PIXEL_PRIOR:
+        return {"blind_prior": "pixel"}
     return {"estimator": "standard"} if label == STANDARD else {"estimator_weights": label}
 
 
@@ -153,7 +159,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", nargs="+", default=[SHIPPED],
                         help=f"six-family kernel-estimator files to compare ('{SHIPPED}': the packaged one; "
-                             f"'{STANDARD}': the restore with estimator=\"standard\")")
+                             f"'{STANDARD}': the restore with estimator=\"standard\"; '{PIXEL_PRIOR}': with "
+                             "blind_prior=\"pixel\")")
     parser.add_argument("--half", type=int, choices=(0, 1), default=0,
                         help="which half of the choice images (every other one, from the first or the second)")
     parser.add_argument("--images", type=int, default=None, help="only the first N images of the subset")

@@ -255,7 +255,8 @@ def test_a_search_that_collapses_to_a_point_on_an_image_read_as_motion_blurred_t
 def test_blind_kernels_are_the_kernels_a_blind_restore_uses():
     clean = test_photos(size=96)["camera"]
     y = pixelsmith.degradation("motion-blur", length=7, angle=60.0, noise=0.01).apply(clean, seed=0).image
-    deb = pixelsmith.restorer("deblur", device="cpu", estimator="standard", pnp_ensemble=1)
+    # blind_prior="pixel": the prior of a kernel given, so that only the kernels can differ
+    deb = pixelsmith.restorer("deblur", device="cpu", estimator="standard", pnp_ensemble=1, blind_prior="pixel")
     (kernel,) = deb.blind_kernels(y)
     estimate = deb.estimate_kernels(y)[0]
     assert estimate.family == "motion" and estimate.confidence >= 0.99   # so refined, not searched
@@ -408,8 +409,11 @@ def test_a_camera_shake_read_as_a_confident_line_is_caught_by_the_shake_check():
     psnr = pixelsmith.metric("psnr")
     out = deb.restore(y, sigma=0.01)
     assert float(psnr(out, clean)[0]) > float(psnr(off.restore(y, sigma=0.01), clean)[0]) + 1.0
-    # the blind restore is the restore with the searched kernel at the searched kernel's raised levels
-    again = deb.restore(y, kernel=checked, sigma=0.01 * SEARCHED_SIGMA_FACTOR)
+    # the blind restore is the restore with the searched kernel at the searched kernel's raised levels, by the
+    # blind prior (the blocked one, which a kernel given gets only when it is the only prior)
+    blocked = pixelsmith.restorer("deblur", device="cpu", pnp_ensemble=1,
+                                  denoiser_weights=str(deb.heavy_noise_prior_file.path))
+    again = blocked.restore(y, kernel=checked, sigma=0.01 * SEARCHED_SIGMA_FACTOR)
     assert torch.allclose(out, again, atol=1e-5)
 
 

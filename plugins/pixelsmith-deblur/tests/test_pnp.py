@@ -204,7 +204,9 @@ def test_blind_restores_keep_the_candidate_that_explains_the_blur_best():
     clean = test_photos(size=64)["camera"]
     y = (blur_with_kernel(clean, line_kernel(12.6, 40.0), "reflect")
          + gaussian_noise_like(clean, 0.01, torch.Generator().manual_seed(0))).clamp(0, 1)
-    deb = pixelsmith.restorer("deblur", device="cpu", estimator="standard", pnp_ensemble=1, kernel_candidates=True)
+    # blind_prior="pixel": the blind restore deconvolves with the prior a kernel given gets, so the two compare
+    deb = pixelsmith.restorer("deblur", device="cpu", estimator="standard", pnp_ensemble=1, kernel_candidates=True,
+                              blind_prior="pixel")
     estimate = deb.estimate_kernels(y)[0]
     assert estimate.family == "motion" and len(estimate.candidates()) == 2
     tried = [deb.restore(y, kernel=k, sigma=0.01) for k in estimate.candidates()]
@@ -212,13 +214,37 @@ def test_blind_restores_keep_the_candidate_that_explains_the_blur_best():
     best = tried[min(range(2), key=residuals.__getitem__)]
     assert torch.allclose(deb.restore(y, sigma=0.01), best, atol=1e-6)
     only_first = pixelsmith.restorer("deblur", device="cpu", estimator="standard", pnp_ensemble=1,
-                                     kernel_shape="family")
+                                     kernel_shape="family", blind_prior="pixel")
     assert only_first.kernel_candidates is False and deb.kernel_shape == "family"  # off by default
     assert torch.allclose(only_first.restore(y, sigma=0.01), tried[0], atol=1e-6)
     with pytest.raises(InvalidInputError, match="kernel_candidates must be True or False"):
         pixelsmith.restorer("deblur", device="cpu", estimator="standard", kernel_candidates="yes")
     with pytest.raises(InvalidInputError, match="cannot be combined with kernel_shape='auto'"):
         pixelsmith.restorer("deblur", device="cpu", estimator="standard", kernel_candidates=True, kernel_shape="auto")
+
+
+@needs_denoiser
+def test_blind_restores_deconvolve_with_the_blind_prior():
+    from pixelsmith_deblur.deblur import Deblurrer
+
+    y = blur_with_kernel(test_photos(size=32)["camera"], gaussian_kernel(1.5), "reflect")
+    default = Deblurrer(device="cpu", pnp_ensemble=1)
+    pixel = Deblurrer(device="cpu", pnp_ensemble=1, blind_prior="pixel")
+    assert default.blind_prior == "blocked"
+    kernel = default.blind_kernels(y)[0]
+    assert kernel.shape != (1, 1)  # deconvolved, not only denoised (the plain denoiser serves both settings)
+    assert torch.equal(pixel.blind_kernels(y)[0], kernel)  # the setting moves the prior, not the kernel
+    only = {name: Deblurrer(device="cpu", pnp_ensemble=1, denoiser_weights=str(f.path))  # that file at every level
+            for name, f in (("pixel", Deblurrer.prior_file), ("blocked", Deblurrer.heavy_noise_prior_file))}
+    assert torch.equal(default.restore(y, sigma=0.01), only["blocked"].restore(y, sigma=0.01))
+    assert torch.equal(pixel.restore(y, sigma=0.01), only["pixel"].restore(y, sigma=0.01))
+    assert not torch.equal(default.restore(y, sigma=0.01), pixel.restore(y, sigma=0.01))
+    # a kernel given is exact: both settings deconvolve it with the default prior
+    given = default.restore(y, kernel=kernel, sigma=0.01)
+    assert torch.equal(given, pixel.restore(y, kernel=kernel, sigma=0.01))
+    assert torch.equal(given, only["pixel"].restore(y, kernel=kernel, sigma=0.01))
+    with pytest.raises(InvalidInputError, match="blind_prior must be one of"):
+        Deblurrer(device="cpu", blind_prior="sharp")
 
 
 @needs_denoiser

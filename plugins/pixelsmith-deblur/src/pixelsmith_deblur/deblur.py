@@ -63,6 +63,13 @@ HEAVY_NOISE_PRIOR_SHA256 = "9fe09e4ab99c9884d934d61990f063baf1955444c0c2f6e2f088
 #: Noise levels (the prior's final σ) above this go to the heavy-noise prior: the default prior was trained on
 #: noise up to 0.03 only and is 0.6–1.0 dB behind the heavy-noise one at 0.06–0.1 (model card).
 PRIOR_MAX_NOISE = 0.03
+#: The prior of blind restores (``blind_prior``). "blocked": the heavy-noise prior at every level, since session 26;
+#: "pixel": the default prior up to PRIOR_MAX_NOISE, as kernel-given restores (sessions 24-25). A blind kernel is
+#: never exact, and the pixel-level prior, sharper with the true kernel, gives more back to kernel error. Choice
+#: data (``benchmarks/deblur_estimator_choice.py``, every other choice image, blind gain over TV given the true
+#: kernel, pixel -> blocked): Gaussian +1.43 -> +1.66, Kornia +0.55 -> +0.96, continuous line +1.55 -> +1.73,
+#: anisotropic +1.38 -> +1.62, camera shake -0.73 -> -0.15 dB; the photographs gain, the dead leaves lose a little.
+BLIND_PRIORS = ("blocked", "pixel")
 #: The Gaussian denoiser the heavy-noise prior was fine-tuned from (unet-denoise's 10,000-step gray weights), the
 #: prior until 2026-12-01; the denoiser of images read as not blurred, and ``denoiser_weights=`` for the earlier
 #: results.
@@ -269,7 +276,10 @@ class Deblurrer(ResidualUNetRestorer):
     use one file at every level instead; built through the registry; ``pnp_iterations`` denoiser calls,
     ``pnp_regularisation`` its λ, ``pnp_ensemble`` the views of unet-denoise's self-ensemble per call
     (default 4 with unet-denoise, measured best on the choice set, ``benchmarks/pnp_prior_choice.py``;
-    1 is 3.3× faster);
+    1 is 3.3× faster); ``blind_prior`` which of the two pinned priors blind restores deconvolve with:
+    ``"blocked"`` (default: ``heavy_noise_prior_file`` at every level, more forgiving of an estimated kernel's
+    error, and 3× faster) or ``"pixel"`` (as a kernel-given restore; the default of sessions 24–25), see
+    :data:`BLIND_PRIORS`;
     ``kernel_candidates=True`` makes blind restores try every candidate kernel of the estimate (a
     motion estimate is also tried as the continuous line of its expected length, and the deconvolution
     that explains the blurred image better is kept; twice the time on motion blur; off by default: it
@@ -340,9 +350,13 @@ class Deblurrer(ResidualUNetRestorer):
                  pnp_regularisation: float = DEFAULT_REGULARISATION, refine_rounds: int = REFINE_ROUNDS,
                  pnp_ensemble: int | None = None, kernel_candidates: bool = False, kernel_shape: str | None = None,
                  line_refine_rounds: int = LINE_REFINE_ROUNDS, wide_check: bool = True, no_blur_check: bool = True,
-                 shake_check: bool = True, estimator: str | None = None, **options: Any) -> None:
+                 shake_check: bool = True, estimator: str | None = None, blind_prior: str = BLIND_PRIORS[0],
+                 **options: Any) -> None:
         if method not in ("pnp", "network"):
             raise InvalidInputError(f"method must be 'pnp' or 'network', got {method!r}")
+        if blind_prior not in BLIND_PRIORS:
+            raise InvalidInputError(f"blind_prior must be one of {BLIND_PRIORS}, got {blind_prior!r}")
+        self.blind_prior = blind_prior
         if isinstance(pnp_iterations, bool) or not isinstance(pnp_iterations, int) or not 1 <= pnp_iterations <= 100:
             raise InvalidInputError(f"pnp_iterations must be an int in [1, 100], got {pnp_iterations!r}")
         if pnp_ensemble is None:  # unet-denoise's views by default; another denoiser has no such option
@@ -473,7 +487,8 @@ class Deblurrer(ResidualUNetRestorer):
         """The kernel a blind ``restore(x)`` deblurs each image of ``x`` with (``kernel_shape``): the
         estimator's, or one of free shape found on the image. ``restore(x, kernel=...)`` with them gives
         the blind result, except that a kernel searched from scratch also raises the prior's noise levels
-        ×:data:`SEARCHED_SIGMA_FACTOR` (pass ``sigma`` accordingly). A 1×1 kernel means "no blur", which the
+        ×:data:`SEARCHED_SIGMA_FACTOR` (pass ``sigma`` accordingly) and that a blind restore deconvolves with
+        the blind prior (``blind_prior``; with ``"pixel"`` the same prior as a kernel given). A 1×1 kernel means "no blur", which the
         restore only denoises: an image read as "none" (see ``no_blur_check``), or read as unblurred with noise
         above :data:`UNBLURRED_NOISE`."""
         x = as_image_batch(x, name="x").to(self.device)
@@ -504,16 +519,16 @@ class Deblurrer(ResidualUNetRestorer):
                 for i, v in done.items():
                     sharp[i:i + 1] = v
                 if rest := [i for i in range(x.shape[0]) if i not in done]:
-                    sharp[rest] = self._pnp(x[rest], [kernels[i] for i in rest], levels[rest])
+                    sharp[rest] = self._pnp(x[rest], [kernels[i] for i in rest], levels[rest], blind=blind)
             if blind and self.kernel_candidates:
                 kernels, sharp = self._best_candidates(x, estimates, kernels, levels)
             for _ in range(self.refine_rounds if blind else 0):
                 # deconvolve with the current kernels, then fit each kernel to that sharp estimate
-                sharp = self._pnp(x, kernels, levels) if sharp is None else sharp
+                sharp = self._pnp(x, kernels, levels, blind=True) if sharp is None else sharp
                 kernels = [fit_kernel(sharp[i].mean(0), x[i].mean(0), support_for(k))
                            for i, k in enumerate(kernels)]
                 sharp = None
-            return self._pnp(x, kernels, levels) if sharp is None else sharp
+            return self._pnp(x, kernels, levels, blind=blind) if sharp is None else sharp
         return super()._infer(x, **params)
 
     def _blind_kernels(self, x: torch.Tensor, estimates: list[KernelEstimate]
@@ -613,8 +628,8 @@ class Deblurrer(ResidualUNetRestorer):
         spread = kernel_spread(found)
         if spread < COLLAPSED_SPREAD or abs(spread - kernel_spread(line)) >= SHAKE_CHECK_SPREAD:
             return line, False, None  # a point, or a blur of another extent: the search went astray
-        sharp = self._pnp(x, [line], level)
-        shaken = self._pnp(x, [found], level * SEARCHED_SIGMA_FACTOR)
+        sharp = self._pnp(x, [line], level, blind=True)
+        shaken = self._pnp(x, [found], level * SEARCHED_SIGMA_FACTOR, blind=True)
         # the searched kernel is deconvolved at raised levels, which smooths more and so leaves a larger residual for
         # an equally good kernel: "about as well" (×SHAKE_CHECK_RESIDUAL) makes room for that
         if interior_residual(shaken, found, x) <= SHAKE_CHECK_RESIDUAL * interior_residual(sharp, line, x):
@@ -626,11 +641,11 @@ class Deblurrer(ResidualUNetRestorer):
         """Deconvolve with every candidate kernel of each estimate (``kernels``: the estimates' own,
         checked); keep, per image, the kernel whose result explains the blurred image best
         (:func:`interior_residual`). Returns the kept kernels and their deconvolutions."""
-        kernels, out = list(kernels), self._pnp(x, kernels, levels)
+        kernels, out = list(kernels), self._pnp(x, kernels, levels, blind=True)
         best = [interior_residual(out[i:i + 1], kernels[i], x[i:i + 1]) for i in range(x.shape[0])]
         for i, e in enumerate(estimates):
             for k in map(_check_kernel, e.candidates()[1:]):
-                trial = self._pnp(x[i:i + 1], [k], levels[i:i + 1])
+                trial = self._pnp(x[i:i + 1], [k], levels[i:i + 1], blind=True)
                 r = interior_residual(trial, k, x[i:i + 1])
                 if r < best[i]:
                     best[i], kernels[i], out[i:i + 1] = r, k, trial
@@ -646,9 +661,11 @@ class Deblurrer(ResidualUNetRestorer):
             return [_check_kernel(k) for k in kernel]
         return [_check_kernel(kernel)] * b
 
-    def _pnp(self, x: torch.Tensor, kernels: list[torch.Tensor], levels: torch.Tensor) -> torch.Tensor:
+    def _pnp(self, x: torch.Tensor, kernels: list[torch.Tensor], levels: torch.Tensor, *, blind: bool = False
+             ) -> torch.Tensor:
         # images whose kernels have one size (and whose noise one prior serves) share a canvas; images with no
-        # blur (1×1) share one call of the plain denoiser, whatever their noise
+        # blur (1×1) share one call of the plain denoiser, whatever their noise. ``blind``: the kernels are
+        # estimates, deconvolved with the blind prior (``blind_prior``)
         out = torch.empty_like(x)
         groups: dict[tuple[tuple[int, ...], bool], list[int]] = {}
         for i, k in enumerate(kernels):
@@ -658,7 +675,7 @@ class Deblurrer(ResidualUNetRestorer):
             if shape == (1, 1):  # no blur: the plain denoiser, not iterated denoising by the deconvolution prior
                 out[index] = self.plain_prior.restore(x[index], sigma=levels[index])
                 continue
-            prior = self.heavy_noise_prior if heavy else self.prior
+            prior = self.heavy_noise_prior if heavy or (blind and self.blind_prior == "blocked") else self.prior
 
             def denoise(v: torch.Tensor, level: torch.Tensor, prior: Any = prior) -> torch.Tensor:
                 return prior.restore(v, sigma=level)

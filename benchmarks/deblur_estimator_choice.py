@@ -37,7 +37,8 @@ import pixelsmith
 from _common import run_choice
 from deblur_constructions_choice import FAMILIES, cases
 from deblur_search_choice import NOISE, choice_images, scorers, shaken_cases
-from pixelsmith.plugin import blur_with_kernel, gaussian_noise_like, shake_kernel
+from deblur_wide_check_choice import big_shakes
+from pixelsmith.plugin import blur_with_kernel, gaussian_noise_like
 
 SHIPPED = "shipped"
 STANDARD = "standard"
@@ -58,14 +59,7 @@ def _options(label: str) -> dict:
 
 def wide_shakes(n: int) -> list[torch.Tensor]:
     """``n`` camera-shake kernels of 27–31 px a side (paths of 28–48 px, seed 800)."""
-    g = torch.Generator().manual_seed(800)
-    out: list[torch.Tensor] = []
-    while len(out) < n:
-        length = 28 + 20 * float(torch.rand((), generator=g))
-        k = shake_kernel(length, torch.Generator().manual_seed(int(torch.randint(0, 2**31, (), generator=g))))
-        if 27 <= k.shape[0] <= 31:
-            out.append(k)
-    return out
+    return big_shakes(torch.Generator().manual_seed(800), n, sides=(27, 31), paths=(28.0, 48.0))
 
 
 def all_cases(imgs: dict[str, torch.Tensor], subset: set[str], wide: int = 0

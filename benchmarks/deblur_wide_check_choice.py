@@ -30,13 +30,15 @@ from pixelsmith.plugin import blur_with_kernel, gaussian_noise_like, shake_kerne
 NOISE = 0.01
 
 
-def big_shakes(generator: torch.Generator, n: int) -> list[torch.Tensor]:
-    """``n`` camera-shake kernels whose sides are 19–27 px, drawn from ``generator``."""
+def big_shakes(generator: torch.Generator, n: int, sides: tuple[int, int] = (19, 27),
+               paths: tuple[float, float] = (20.0, 42.0)) -> list[torch.Tensor]:
+    """``n`` camera-shake kernels whose sides are in ``sides`` (px), paths uniform in ``paths``, drawn from
+    ``generator``."""
     out = []
     while len(out) < n:
-        length = 20 + 22 * float(torch.rand((), generator=generator))
+        length = paths[0] + (paths[1] - paths[0]) * float(torch.rand((), generator=generator))
         k = shake_kernel(length, torch.Generator().manual_seed(int(torch.randint(0, 2**31, (), generator=generator))))
-        if 19 <= k.shape[0] <= 27:
+        if sides[0] <= k.shape[0] <= sides[1]:
             out.append(k)
     return out
 

@@ -67,7 +67,7 @@ PRIOR_MAX_NOISE = 0.03
 #: "pixel": the default prior up to PRIOR_MAX_NOISE, as kernel-given restores (sessions 24-25). A blind kernel is
 #: never exact, and the pixel-level prior, sharper with the true kernel, gives more back to kernel error. Choice
 #: data (``benchmarks/deblur_estimator_choice.py``, every other choice image, blind gain over TV given the true
-#: kernel, pixel -> blocked): Gaussian +1.43 -> +1.66, Kornia +0.55 -> +0.96, continuous line +1.55 -> +1.73,
+#: kernel, pixel -> blocked): Gaussian +1.41 -> +1.66, Kornia +0.55 -> +0.96, continuous line +1.55 -> +1.73,
 #: anisotropic +1.38 -> +1.62, camera shake -0.73 -> -0.15 dB; the photographs gain, the dead leaves lose a little.
 BLIND_PRIORS = ("blocked", "pixel")
 #: The Gaussian denoiser the heavy-noise prior was fine-tuned from (unet-denoise's 10,000-step gray weights), the
@@ -278,7 +278,7 @@ class Deblurrer(ResidualUNetRestorer):
     (default 4 with unet-denoise, measured best on the choice set, ``benchmarks/pnp_prior_choice.py``;
     1 is 3.3× faster); ``blind_prior`` which of the two pinned priors blind restores deconvolve with:
     ``"blocked"`` (default: ``heavy_noise_prior_file`` at every level, more forgiving of an estimated kernel's
-    error, and 3× faster) or ``"pixel"`` (as a kernel-given restore; the default of sessions 24–25), see
+    error, and 2.3× faster blind) or ``"pixel"`` (as a kernel-given restore; the default of sessions 24–25), see
     :data:`BLIND_PRIORS`;
     ``kernel_candidates=True`` makes blind restores try every candidate kernel of the estimate (a
     motion estimate is also tried as the continuous line of its expected length, and the deconvolution
@@ -488,8 +488,8 @@ class Deblurrer(ResidualUNetRestorer):
         estimator's, or one of free shape found on the image. ``restore(x, kernel=...)`` with them gives
         the blind result, except that a kernel searched from scratch also raises the prior's noise levels
         ×:data:`SEARCHED_SIGMA_FACTOR` (pass ``sigma`` accordingly) and that a blind restore deconvolves with
-        the blind prior (``blind_prior``; with ``"pixel"`` the same prior as a kernel given). A 1×1 kernel means "no blur", which the
-        restore only denoises: an image read as "none" (see ``no_blur_check``), or read as unblurred with noise
+        the blind prior (``blind_prior``; with ``"pixel"`` the same prior as a kernel given). A 1×1 kernel means
+        "no blur", which the restore only denoises: an image read as "none" (see ``no_blur_check``), or read as unblurred with noise
         above :data:`UNBLURRED_NOISE`."""
         x = as_image_batch(x, name="x").to(self.device)
         return self._blind_kernels(x, self._read(x))[0]

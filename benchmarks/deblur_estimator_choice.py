@@ -36,9 +36,8 @@ import torch
 import pixelsmith
 from _common import run_choice
 from deblur_constructions_choice import FAMILIES, cases
-from deblur_search_choice import NOISE, choice_images, scorers, shaken_cases
+from deblur_search_choice import NOISE, blurred_cases, choice_images, scorers, shaken_cases
 from deblur_wide_check_choice import big_shakes
-from pixelsmith.plugin import blur_with_kernel, gaussian_noise_like
 
 SHIPPED = "shipped"
 STANDARD = "standard"
@@ -72,13 +71,9 @@ def all_cases(imgs: dict[str, torch.Tensor], subset: set[str], wide: int = 0
     for si, name, clean, k, y in shaken_cases(3, True, imgs):
         if name in subset:
             yield "big", f"big shake {si}", name, clean, k, y
-    for si, k in enumerate(wide_shakes(wide)):
-        for ii, (name, clean) in enumerate(imgs.items()):
-            if name in subset:
-                blurred = blur_with_kernel(clean, k, "reflect")
-                noise = gaussian_noise_like(blurred, NOISE, torch.Generator().manual_seed(800_000 + 1000 * si + ii))
-                y = (blurred + noise).clamp(0, 1)
-                yield "wide", f"wide shake {si} ({k.shape[0]}×{k.shape[0]})", name, clean, k, y
+    for si, name, clean, k, y in blurred_cases(wide_shakes(wide), imgs, seed_offset=800_000):
+        if name in subset:
+            yield "wide", f"wide shake {si} ({k.shape[0]}×{k.shape[0]})", name, clean, k, y
 
 
 def measure(imgs: dict[str, torch.Tensor], subset: set[str], weights: list[str], wide: int = 0) -> Iterator[dict]:

@@ -55,16 +55,24 @@ def shakes(n: int, big: bool) -> list[torch.Tensor]:
     return out
 
 
+def blurred_cases(kernels: list[torch.Tensor], imgs: dict[str, torch.Tensor], noise_sigma: float = NOISE,
+                  seed_offset: int = 0) -> Iterator[tuple[int, str, torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """(kernel index, image name, clean, kernel, blurred + noise) for ``kernels`` × ``imgs``, noise ``noise_sigma``
+    seeded per case (``seed_offset + 1000 × kernel index + image index``)."""
+    for si, k in enumerate(kernels):
+        for ii, (name, clean) in enumerate(imgs.items()):
+            blurred = blur_with_kernel(clean, k, "reflect")
+            seed = seed_offset + 1000 * si + ii
+            noise = gaussian_noise_like(blurred, noise_sigma, torch.Generator().manual_seed(seed))
+            yield si, name, clean, k, (blurred + noise).clamp(0, 1)
+
+
 def shaken_cases(n: int, big: bool, imgs: dict[str, torch.Tensor], noise_sigma: float = NOISE
                  ) -> Iterator[tuple[int, str, torch.Tensor, torch.Tensor, torch.Tensor]]:
     """(shake index, image name, clean, kernel, blurred + noise) for ``n`` shakes of :func:`shakes` × ``imgs``,
     noise ``noise_sigma`` (:data:`NOISE` by default) seeded per case (the cases every choice script of the search
     scores)."""
-    for si, k in enumerate(shakes(n, big)):
-        for ii, (name, clean) in enumerate(imgs.items()):
-            blurred = blur_with_kernel(clean, k, "reflect")
-            noise = gaussian_noise_like(blurred, noise_sigma, torch.Generator().manual_seed(1000 * si + ii))
-            yield si, name, clean, k, (blurred + noise).clamp(0, 1)
+    yield from blurred_cases(shakes(n, big), imgs, noise_sigma)
 
 
 def add_case_arguments(parser: argparse.ArgumentParser) -> None:

@@ -236,9 +236,10 @@ def test_blind_restores_deconvolve_with_the_blind_prior():
     assert torch.equal(pixel.blind_kernels(y)[0], kernel)  # the setting moves the prior, not the kernel
     only = {name: Deblurrer(device="cpu", pnp_ensemble=1, denoiser_weights=str(f.path))  # that file at every level
             for name, f in (("pixel", Deblurrer.prior_file), ("blocked", Deblurrer.heavy_noise_prior_file))}
-    assert torch.equal(default.restore(y, sigma=0.01), only["blocked"].restore(y, sigma=0.01))
-    assert torch.equal(pixel.restore(y, sigma=0.01), only["pixel"].restore(y, sigma=0.01))
-    assert not torch.equal(default.restore(y, sigma=0.01), pixel.restore(y, sigma=0.01))
+    blind_blocked, blind_pixel = default.restore(y, sigma=0.01), pixel.restore(y, sigma=0.01)
+    assert torch.equal(blind_blocked, only["blocked"].restore(y, sigma=0.01))
+    assert torch.equal(blind_pixel, only["pixel"].restore(y, sigma=0.01))
+    assert not torch.equal(blind_blocked, blind_pixel)
     # a kernel given is exact: both settings deconvolve it with the default prior
     given = default.restore(y, kernel=kernel, sigma=0.01)
     assert torch.equal(given, pixel.restore(y, kernel=kernel, sigma=0.01))

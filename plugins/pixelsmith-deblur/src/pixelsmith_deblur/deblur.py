@@ -668,14 +668,16 @@ class Deblurrer(ResidualUNetRestorer):
         # estimates, deconvolved with the blind prior (``blind_prior``)
         out = torch.empty_like(x)
         groups: dict[tuple[tuple[int, ...], bool], list[int]] = {}
+        blocked = blind and self.blind_prior == "blocked"  # every level on the heavy-noise (blocked) prior
         for i, k in enumerate(kernels):
             shape = tuple(k.shape)
-            groups.setdefault((shape, shape != (1, 1) and float(levels[i]) > PRIOR_MAX_NOISE), []).append(i)
+            heavy = shape != (1, 1) and (blocked or float(levels[i]) > PRIOR_MAX_NOISE)
+            groups.setdefault((shape, heavy), []).append(i)
         for (shape, heavy), index in groups.items():
             if shape == (1, 1):  # no blur: the plain denoiser, not iterated denoising by the deconvolution prior
                 out[index] = self.plain_prior.restore(x[index], sigma=levels[index])
                 continue
-            prior = self.heavy_noise_prior if heavy or (blind and self.blind_prior == "blocked") else self.prior
+            prior = self.heavy_noise_prior if heavy else self.prior
 
             def denoise(v: torch.Tensor, level: torch.Tensor, prior: Any = prior) -> torch.Tensor:
                 return prior.restore(v, sigma=level)

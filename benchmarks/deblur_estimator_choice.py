@@ -20,7 +20,8 @@ Printed: each case; per file, the mean gain per true family ("big shake" apart) 
 image); with it and the shipped records, the report also scores the rule "a six-family reading less confident
 than P goes the standard way" for several P. ``pixel-prior`` is the restore with ``blind_prior="pixel"`` (blind
 kernels deconvolved with the pixel-level prior, as in sessions 24–25: ``--weights shipped pixel-prior`` compares the
-two priors of blind restores). ``--half 1`` measures the other half of the choice images (a check of a rule chosen
+two priors of blind restores). ``exact-fit`` is the restore with ``exact_kernel_fit=True`` (the kernel searches'
+full-scale fits solved exactly). ``--half 1`` measures the other half of the choice images (a check of a rule chosen
 on the first).
 """
 
@@ -43,6 +44,8 @@ SHIPPED = "shipped"
 STANDARD = "standard"
 #: the restore with blind_prior="pixel": blind kernels deconvolved with the pixel-level prior (sessions 24–25)
 PIXEL_PRIOR = "pixel-prior"
+#: the restore with exact_kernel_fit=True: the kernel searches' full-scale fits solved exactly (session 27)
+EXACT_FIT = "exact-fit"
 #: confidence thresholds of the rule scored when both the shipped and the standard restores were measured
 HAND_OVER_BELOW = (0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
 
@@ -53,6 +56,8 @@ def _options(label: str) -> dict:
         return {}
     if label == PIXEL_PRIOR:
         return {"blind_prior": "pixel"}
+    if label == EXACT_FIT:
+        return {"exact_kernel_fit": True}
     return {"estimator": "standard"} if label == STANDARD else {"estimator_weights": label}
 
 
@@ -149,7 +154,7 @@ def main() -> None:
     parser.add_argument("--weights", nargs="+", default=[SHIPPED],
                         help=f"six-family kernel-estimator files to compare ('{SHIPPED}': the packaged one; "
                              f"'{STANDARD}': the restore with estimator=\"standard\"; '{PIXEL_PRIOR}': with "
-                             "blind_prior=\"pixel\")")
+                             f"blind_prior=\"pixel\"; '{EXACT_FIT}': with exact_kernel_fit=True)")
     parser.add_argument("--half", type=int, choices=(0, 1), default=0,
                         help="which half of the choice images (every other one, from the first or the second)")
     parser.add_argument("--images", type=int, default=None, help="only the first N images of the subset")

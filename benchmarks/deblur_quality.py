@@ -35,10 +35,12 @@ true kernel (never σ), by its default plug-and-play method and by its network (
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import math
 import os
 import time
+from typing import Any
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
@@ -167,6 +169,17 @@ def psnr(x: torch.Tensor, clean: torch.Tensor) -> float:
     return float(PSNR(x.clamp(0, 1), clean)[0])
 
 
+def _option(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` → (key, value): the value as a Python literal (True, 0.5, "x"), else the string itself."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise SystemExit(f"--deblur-option takes KEY=VALUE, got {text!r}")
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key, value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-family", type=int, default=4, help="random kernels per drawn family (default 4)")
@@ -181,8 +194,12 @@ def main() -> None:
                         help="deblur's plug-and-play prior from this file instead of the shipped one (a candidate)")
     parser.add_argument("--estimator-weights", metavar="PATH",
                         help="deblur's kernel estimator from this file instead of the shipped one (a candidate)")
+    parser.add_argument("--deblur-option", metavar="KEY=VALUE", action="append", default=[],
+                        help="an option of deblur's default restore (repeatable; VALUE read as a Python literal, "
+                             "else a string), e.g. exact_kernel_fit=True: a candidate measured outside")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    options = dict(_option(text) for text in args.deblur_option)
 
     # the helper above must be the blur degradation itself
     probe = test_photos(channels=1, size=64)["camera"]
@@ -198,7 +215,7 @@ def main() -> None:
     tv = pixelsmith.restorer("tv-deconv", device="cpu")
     estimator = {} if args.estimator_weights is None else {"estimator_weights": args.estimator_weights}
     prior = {} if args.denoiser_weights is None else {"denoiser_weights": args.denoiser_weights}
-    deblur = pixelsmith.restorer("deblur", device="cpu", **prior, **estimator)
+    deblur = pixelsmith.restorer("deblur", device="cpu", **prior, **estimator, **options)
     network = pixelsmith.restorer("deblur", device="cpu", method="network", **estimator)
     seconds = {key: 0.0 for key, _ in METHODS}
 
@@ -252,6 +269,9 @@ def main() -> None:
                   (("plug-and-play prior", args.denoiser_weights), ("kernel estimator", args.estimator_weights)) if path]
     if candidates:  # provenance: these figures are not the shipped files'
         lines[1:1] = ["", "Candidate files instead of the shipped ones: " + "; ".join(candidates) + "."]
+    if options:  # nor, with options, the default restore's
+        lines[1:1] = ["", "deblur's options instead of its defaults: "
+                      + ", ".join(f"{k}={v!r}" for k, v in options.items()) + "."]
     header = "| kernel | " + " | ".join(label for _, label in METHODS) + " | TV − Wiener | blind − TV | given − TV |"
     rule = "|---" * (len(METHODS) + 4) + "|"
     for family, kernels in families.items():
@@ -307,8 +327,8 @@ def main() -> None:
                  for f, kernels in families.items() for (desc, _), res in zip(kernels, results[f]) for n in imgs]
         with open(args.json, "w", encoding="utf-8") as fh:
             seed = LEVIN_LIKE_SEED if args.levin_like else KERNEL_SEED
-            json.dump({"noise": NOISE, "kernel_seed": seed, "leaves_seed": PROCEDURAL_SEED, "cases": cases}, fh,
-                      indent=1)
+            json.dump({"noise": NOISE, "kernel_seed": seed, "leaves_seed": PROCEDURAL_SEED,
+                       "deblur_options": {k: repr(v) for k, v in options.items()}, "cases": cases}, fh, indent=1)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as fh:
             fh.write(text + "\n")

@@ -76,6 +76,33 @@ def test_the_nonnegative_fit_agrees_with_scipy_nnls_on_the_explicit_system():
     assert float((ours - _padded(truth, side)).abs().sum()) < 0.12
 
 
+def test_the_exact_fit_solves_the_explicit_system_that_the_toeplitz_fit_approximates():
+    clean = test_photos(size=128)["camera"][0, 0].double()
+    truth = shake_kernel(6.0, torch.Generator().manual_seed(1))
+    side = 7
+    y = blur_with_kernel(clean[None, None], truth, "reflect")[0, 0]
+    y = y + 0.005 * torch.randn(y.shape, generator=torch.Generator().manual_seed(0), dtype=y.dtype)
+    reference = torch.from_numpy(_explicit_nnls(clean.numpy(), y.numpy(), side, margin=side))
+    exact = fit_kernel_nonnegative(clean, y, side, ridge=1e-9, faint=0.0, iterations=3000, exact=True).double()
+    toeplitz = fit_kernel_nonnegative(clean, y, side, ridge=1e-9, faint=0.0, iterations=3000).double()
+    # the same problem as scipy's NNLS to solver precision (the Toeplitz form is 0.08 off in L1 here) …
+    assert float((exact - reference).abs().sum()) < 1e-5
+    assert float((toeplitz - reference).abs().sum()) > 0.02
+    # … and closer to the kernel that made the blur
+    assert float((exact - _padded(truth, side)).abs().sum()) < float((toeplitz - _padded(truth, side)).abs().sum())
+
+
+def test_the_search_with_the_exact_fit_still_finds_a_shake():
+    clean = test_photos(size=128)["camera"][0, 0].double()
+    truth = shake_kernel(7.0, torch.Generator().manual_seed(3))
+    y = blur_with_kernel(clean[None, None], truth, "reflect")[0, 0].float()
+    found = estimate_kernel_l0(y, 15, exact_fit=True)
+    plain = estimate_kernel_l0(y, 15)
+    assert found.shape == (15, 15) and abs(float(found.sum()) - 1) < 1e-5 and float(found.min()) >= 0
+    assert not torch.equal(found, plain)  # the option reaches the full-scale fits
+    assert float((found.double() - _padded(truth, 15)).abs().sum()) < 0.4
+
+
 def test_the_fit_rejects_an_image_too_small_for_the_kernel():
     x = torch.rand(12, 12, generator=torch.Generator().manual_seed(0))
     with pytest.raises(ValueError, match="too small"):
@@ -381,6 +408,22 @@ def test_a_sure_mild_gaussian_is_checked_against_a_free_search_on_large_low_nois
     assert off._blind_kernels(shaken, [mild]) == ([mild.kernel], [False])
     with pytest.raises(InvalidInputError, match="wide_check must be True or False"):
         pixelsmith.restorer("deblur", device="cpu", estimator="standard", wide_check=1)
+
+
+def test_exact_kernel_fit_reaches_the_restorers_free_shape_searches():
+    clean, shaken = _shaken_leaves()
+    reading = KernelEstimate("motion", line_kernel(15.0, 30.0), length=15, angle=30.0, confidence=0.5)
+    exact = pixelsmith.restorer("deblur", device="cpu", estimator="standard", kernel_shape="free",
+                                exact_kernel_fit=True)
+    plain = pixelsmith.restorer("deblur", device="cpu", estimator="standard", kernel_shape="free")
+    (k_exact,), searched = exact._blind_kernels(shaken, [reading])
+    (k_plain,), _ = plain._blind_kernels(shaken, [reading])
+    assert searched == [True]
+    assert torch.equal(k_exact, estimate_kernel_l0(shaken[0, 0], exact_fit=True))
+    assert torch.equal(k_plain, estimate_kernel_l0(shaken[0, 0]))
+    assert not torch.equal(k_exact, k_plain)
+    with pytest.raises(InvalidInputError, match="exact_kernel_fit must be True or False"):
+        pixelsmith.restorer("deblur", device="cpu", exact_kernel_fit="yes")
 
 
 def _shaken_leaves() -> tuple[torch.Tensor, torch.Tensor]:

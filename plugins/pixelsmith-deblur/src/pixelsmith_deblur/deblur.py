@@ -309,7 +309,10 @@ class Deblurrer(ResidualUNetRestorer):
     noise ≤ :data:`SHAKE_CHECK_MAX_NOISE`): a confident straight line is also checked against a kernel searched from
     scratch, which is taken where it has the line's extent and explains the image about as well (a camera shake the
     estimator took for a line, :data:`SHAKE_CHECK_SPREAD`; 8–12 s more per 256² image read as a line).
-    ``kernel_candidates=True`` implies ``kernel_shape="family"``.
+    ``kernel_candidates=True`` implies ``kernel_shape="family"``. ``exact_kernel_fit`` (default False): the kernel
+    searches with the falling L0 weight and the line refinements solve their full-scale kernel steps exactly
+    (:func:`.l0_kernel.estimate_kernel_l0` ``exact_fit``; about 1 s more per round), not in the Toeplitz
+    approximation; the restart-weight searches (the wide check's detector, heavy noise) keep it.
 
     ``estimator`` (blind restores): ``"constructions"`` (the default since 2026-12-03; opt-in from 2026-12-02)
     reads blind kernels with the six-family estimator, which names the construction of the blur: with
@@ -351,7 +354,7 @@ class Deblurrer(ResidualUNetRestorer):
                  pnp_ensemble: int | None = None, kernel_candidates: bool = False, kernel_shape: str | None = None,
                  line_refine_rounds: int = LINE_REFINE_ROUNDS, wide_check: bool = True, no_blur_check: bool = True,
                  shake_check: bool = True, estimator: str | None = None, blind_prior: str = BLIND_PRIORS[0],
-                 **options: Any) -> None:
+                 exact_kernel_fit: bool = False, **options: Any) -> None:
         if method not in ("pnp", "network"):
             raise InvalidInputError(f"method must be 'pnp' or 'network', got {method!r}")
         if blind_prior not in BLIND_PRIORS:
@@ -384,6 +387,9 @@ class Deblurrer(ResidualUNetRestorer):
         if not isinstance(shake_check, bool):
             raise InvalidInputError(f"shake_check must be True or False, got {shake_check!r}")
         self.shake_check = shake_check
+        if not isinstance(exact_kernel_fit, bool):
+            raise InvalidInputError(f"exact_kernel_fit must be True or False, got {exact_kernel_fit!r}")
+        self.exact_kernel_fit = exact_kernel_fit
         #: the estimated noise above which a six-family reader hands an image over (a choice script raises it)
         self.constructions_max_noise = CONSTRUCTIONS_MAX_NOISE
         super().__init__(device, **options)
@@ -589,7 +595,8 @@ class Deblurrer(ResidualUNetRestorer):
                 # noise (the bench's noise-only rows, camera at σ 25 / 50: 24.17 / 22.29 dB → 22.40 / 21.59),
                 # so there the search restarts its weight per scale, as before
                 heavy = noise_of(i) > FALLING_LAMBDA_MAX_NOISE
-                found = estimate_kernel_l0(x[i].mean(0), restart_lambda=heavy)
+                found = estimate_kernel_l0(x[i].mean(0), restart_lambda=heavy,
+                                           exact_fit=self.exact_kernel_fit and not heavy)
                 if self.kernel_shape == "auto" and e.family == "motion" and not heavy \
                         and kernel_spread(found) < COLLAPSED_SPREAD:
                     # a search that collapsed to a point on an image read as motion-blurred: smooth images
@@ -599,7 +606,8 @@ class Deblurrer(ResidualUNetRestorer):
                 kernels.append(found)
             elif big_enough and self.kernel_shape == "auto" and e.family == "motion" and self.line_refine_rounds:
                 # a straight line named with confidence: refined from it into a kernel of any shape
-                line = estimate_kernel_l0(x[i].mean(0), init=e.kernel, rounds=self.line_refine_rounds)
+                line = estimate_kernel_l0(x[i].mean(0), init=e.kernel, rounds=self.line_refine_rounds,
+                                          exact_fit=self.exact_kernel_fit)
                 if self.shake_check and not constructions and levels is not None \
                         and noise_of(i) <= SHAKE_CHECK_MAX_NOISE:
                     line, search, sharp = self._shake_check(x[i:i + 1], line, levels[i:i + 1])
@@ -613,7 +621,8 @@ class Deblurrer(ResidualUNetRestorer):
                 # it cannot be the detector: gravel, sharp, noise 0.01, −25.8 dB)
                 found = estimate_kernel_l0(x[i].mean(0), restart_lambda=True)
                 search = kernel_spread(found) >= WIDE_BLUR_SPREAD
-                kernels.append(estimate_kernel_l0(x[i].mean(0)) if search else named(i, e, unblurred))
+                kernels.append(estimate_kernel_l0(x[i].mean(0), exact_fit=self.exact_kernel_fit) if search
+                               else named(i, e, unblurred))
             else:
                 kernels.append(named(i, e, unblurred))
             searched.append(search)
@@ -624,7 +633,7 @@ class Deblurrer(ResidualUNetRestorer):
         """For one image read as a straight line with confidence (``line``: the refined line): the kernel to take
         (the line, or a kernel searched from scratch when the image looks camera-shaken, :data:`SHAKE_CHECK_SPREAD`),
         whether it was searched, and its deconvolution at ``level`` (raised for a searched kernel) if one was made."""
-        found = estimate_kernel_l0(x[0].mean(0))
+        found = estimate_kernel_l0(x[0].mean(0), exact_fit=self.exact_kernel_fit)
         spread = kernel_spread(found)
         if spread < COLLAPSED_SPREAD or abs(spread - kernel_spread(line)) >= SHAKE_CHECK_SPREAD:
             return line, False, None  # a point, or a blur of another extent: the search went astray

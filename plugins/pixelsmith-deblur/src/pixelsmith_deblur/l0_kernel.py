@@ -179,7 +179,8 @@ def _odd(n: float) -> int:
 def estimate_kernel_l0(y: torch.Tensor, support: int = DEFAULT_SUPPORT, *, rounds: int = ROUNDS,
                        lam: float | None = None, ridge: float = 0.01, faint: float = 0.1,
                        init: torch.Tensor | None = None, subpixel: bool = True,
-                       restart_lambda: bool = False, polish: int | None = None) -> torch.Tensor:
+                       restart_lambda: bool = False, polish: int | None = None,
+                       exact_fit: bool = False) -> torch.Tensor:
     """The ``support×support`` blur kernel (float32, ≥ 0, sum 1, centred on its centre of mass) of the
     gray blurred image ``y`` (``H×W`` in [0, 1], at least :data:`MIN_SIDE` a side; the support shrinks to
     about a quarter of the smaller side). ``init``: a kernel to refine at full resolution only, for
@@ -189,7 +190,11 @@ def estimate_kernel_l0(y: torch.Tensor, support: int = DEFAULT_SUPPORT, *, round
     ``restart_lambda``: every scale starts again from ``lam`` (the search before 2026-12-02; ``deblur``'s
     wide-blur check was calibrated with it, ``lam`` :data:`LAMBDA`). ``polish``: rounds at full scale after a
     search from scratch, the weight restarted at :data:`POLISH_LAMBDA` (default :data:`POLISH_ROUNDS` for the
-    falling weight, 0 for a restarting search or a refinement of ``init``)."""
+    falling weight, 0 for a restarting search or a refinement of ``init``). ``exact_fit``: the kernel steps at the
+    full scale (the pyramid's last, a refinement, the polish) solve the exact normal equations
+    (:func:`.kernel_refine.fit_kernel_nonnegative` ``exact=True``, about 1 s more per round at 256²) instead of
+    their Toeplitz approximation; coarser scales keep the approximation. Not the default (measured in the model
+    card, "Session 27")."""
     if support % 2 == 0 or support < 3:
         raise ValueError(f"support must be an odd int ≥ 3, got {support}")
     y = y.detach().double().cpu()
@@ -220,7 +225,8 @@ def estimate_kernel_l0(y: torch.Tensor, support: int = DEFAULT_SUPPORT, *, round
             lam_s = lam
         for _ in range(rounds):
             x = l0_latent(yp, k, lam_s)
-            k = fit_kernel_nonnegative(x[pad:-pad, pad:-pad], ys, side, ridge=ridge, faint=faint).double()
+            k = fit_kernel_nonnegative(x[pad:-pad, pad:-pad], ys, side, ridge=ridge, faint=faint,
+                                       exact=exact_fit and s == 0).double()
             k = centre_kernel(k)
             lam_s = max(lam_s / 1.1, LAMBDA_MIN)
     if subpixel:
@@ -229,5 +235,5 @@ def estimate_kernel_l0(y: torch.Tensor, support: int = DEFAULT_SUPPORT, *, round
         polish = POLISH_ROUNDS if init is None and not restart_lambda else 0
     if polish:
         return estimate_kernel_l0(y, support, rounds=polish, lam=POLISH_LAMBDA, ridge=ridge, faint=faint,
-                                  init=k.float(), subpixel=subpixel)
+                                  init=k.float(), subpixel=subpixel, exact_fit=exact_fit)
     return k.float()

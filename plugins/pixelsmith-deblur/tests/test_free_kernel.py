@@ -60,12 +60,17 @@ def _explicit_nnls(x: np.ndarray, y: np.ndarray, side: int, margin: int) -> np.n
     return (k / k.sum()).reshape(side, side)
 
 
-def test_the_nonnegative_fit_agrees_with_scipy_nnls_on_the_explicit_system():
+def _camera_under_a_small_shake() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """(clean, kernel, blurred + noise, side fitted): a 128² camera under a 6 px shake, noise 0.005."""
     clean = test_photos(size=128)["camera"][0, 0].double()
     truth = shake_kernel(6.0, torch.Generator().manual_seed(1))
-    side = 7
     y = blur_with_kernel(clean[None, None], truth, "reflect")[0, 0]
     y = y + 0.005 * torch.randn(y.shape, generator=torch.Generator().manual_seed(0), dtype=y.dtype)
+    return clean, truth, y, 7
+
+
+def test_the_nonnegative_fit_agrees_with_scipy_nnls_on_the_explicit_system():
+    clean, truth, y, side = _camera_under_a_small_shake()
     ours = fit_kernel_nonnegative(clean, y, side, ridge=1e-9, faint=0.0, iterations=3000).double()
     reference = torch.from_numpy(_explicit_nnls(clean.numpy(), y.numpy(), side, margin=side))
     assert float(ours.min()) >= 0 and abs(float(ours.sum()) - 1) < 1e-6
@@ -77,11 +82,7 @@ def test_the_nonnegative_fit_agrees_with_scipy_nnls_on_the_explicit_system():
 
 
 def test_the_exact_fit_solves_the_explicit_system_that_the_toeplitz_fit_approximates():
-    clean = test_photos(size=128)["camera"][0, 0].double()
-    truth = shake_kernel(6.0, torch.Generator().manual_seed(1))
-    side = 7
-    y = blur_with_kernel(clean[None, None], truth, "reflect")[0, 0]
-    y = y + 0.005 * torch.randn(y.shape, generator=torch.Generator().manual_seed(0), dtype=y.dtype)
+    clean, truth, y, side = _camera_under_a_small_shake()
     reference = torch.from_numpy(_explicit_nnls(clean.numpy(), y.numpy(), side, margin=side))
     exact = fit_kernel_nonnegative(clean, y, side, ridge=1e-9, faint=0.0, iterations=3000, exact=True).double()
     toeplitz = fit_kernel_nonnegative(clean, y, side, ridge=1e-9, faint=0.0, iterations=3000).double()

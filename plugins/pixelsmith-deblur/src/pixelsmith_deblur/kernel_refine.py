@@ -111,7 +111,6 @@ def fit_kernel_nonnegative(x: torch.Tensor, y: torch.Tensor, side: int, *, ridge
         raise ValueError(f"a {tuple(x.shape)} image is too small for a {side}×{side} kernel")
     target = gy[:, m:gy.shape[1] - m, m:gy.shape[2] - m]
     h, w = target.shape[-2:]
-    inner = gx[:, m:m + h, m:m + w]
 
     def correlate(wide: torch.Tensor, narrow: torch.Tensor, n: int) -> torch.Tensor:
         """``out[u] = Σ_p wide(p + u) narrow(p)`` for ``u`` in ``[0, n)²`` (linear, via zero-padded FFTs)."""
@@ -128,6 +127,7 @@ def fit_kernel_nonnegative(x: torch.Tensor, y: torch.Tensor, side: int, *, ridge
         # M[u, v] = Σ_p ∂x(p + u) ∂x(p + v) ≈ R(v − u), R the autocorrelation of x's gradients over the
         # region with zeros outside it: positive semi-definite by construction (the unbiased estimate, with x
         # read around the region, is not, and made the fit unstable on the choice set)
+        inner = gx[:, m:m + h, m:m + w]
         size = (2 * h + 4 * r, 2 * w + 4 * r)
         auto = torch.fft.irfft2(torch.fft.rfft2(inner, s=size).abs().square().sum(0), s=size)
         offsets = torch.arange(-2 * r, 2 * r + 1)

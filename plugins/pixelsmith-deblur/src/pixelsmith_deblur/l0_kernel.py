@@ -16,6 +16,10 @@ prior*, CVPR 2014):
   reference code), so large blurs are found as small ones first: the coarse scales fit the kernel to the
   strongest edges only, the full scale to a latent image that keeps finer ones.
 
+Known limits (measured on choice data, model card "Session 27"): the alternation's fixed point is not the true
+kernel (refined from the true kernel, it drifts away on every one of 29 shaken cases; less with the exact kernel
+fit, ``exact_fit``), and the outcome of a search can swing by several dB with the noise draw alone.
+
 The result is centred on its centre of mass (the blur degradations' convention) to a fraction of a
 pixel, so the deconvolved image is not shifted. FFTs are periodic, so the blurred image is
 mirror-padded by the kernel's side and only the interior enters the kernel fit.

@@ -30,6 +30,7 @@ true kernel (never σ), by its default plug-and-play method and by its network (
     OMP_NUM_THREADS=1 nice -n 2 python benchmarks/deblur_quality.py [--levin-like] [--out table.md] [--json cases.json]
         [--denoiser-weights CANDIDATE.safetensors]   # a candidate prior instead of the shipped one
         [--estimator-weights CANDIDATE.safetensors]  # a candidate kernel estimator (both methods' blind rows)
+        [--deblur-option exact_kernel_fit=True]      # an option of the default restore (repeatable)
 """
 
 from __future__ import annotations

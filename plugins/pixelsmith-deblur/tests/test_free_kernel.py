@@ -412,7 +412,7 @@ def test_a_sure_mild_gaussian_is_checked_against_a_free_search_on_large_low_nois
 
 
 def test_exact_kernel_fit_reaches_the_restorers_free_shape_searches():
-    clean, shaken = _shaken_leaves()
+    _, shaken = _shaken_leaves()
     reading = KernelEstimate("motion", line_kernel(15.0, 30.0), length=15, angle=30.0, confidence=0.5)
     exact = pixelsmith.restorer("deblur", device="cpu", estimator="standard", kernel_shape="free",
                                 exact_kernel_fit=True)

@@ -150,14 +150,18 @@ def fit_kernel_nonnegative(x: torch.Tensor, y: torch.Tensor, side: int, *, ridge
 def _exact_normal(around: torch.Tensor, side: int, chunk: int = 8192) -> torch.Tensor:
     """The exact normal matrix ``M[u, v] = Σ_p ∂x(p + u) ∂x(p + v)`` of the fit, summed over the fitted region
     with x's gradients read around it (``around``: ``2×(h+side−1)×(w+side−1)``): ``PᵀP`` for ``P`` the matrix
-    of every region pixel's ``side×side`` neighbourhood (one row each), built in chunks of rows. Positive
-    semi-definite as a Gram matrix, unlike the unbiased correlation estimate the Toeplitz form replaced."""
+    of every region pixel's ``side×side`` neighbourhood (one row each). ``P`` is built a band of region rows at a
+    time (about ``chunk`` pixels), so it never holds side² copies of the whole region (1 GB a channel for a 25 px
+    kernel on a 512² search crop). Positive semi-definite as a Gram matrix, unlike the unbiased correlation
+    estimate the Toeplitz form replaced."""
     n = side * side
+    rows = around.shape[-2] - side + 1
+    band = max(1, chunk // (around.shape[-1] - side + 1))
     normal = torch.zeros(n, n, dtype=torch.float64)
     for channel in around:
-        columns = torch.nn.functional.unfold(channel[None, None], side)[0]  # n × region pixels
-        for start in range(0, columns.shape[1], chunk):
-            block = columns[:, start:start + chunk]
+        for top in range(0, rows, band):
+            strip = channel[top:min(rows, top + band) + side - 1]
+            block = torch.nn.functional.unfold(strip[None, None], side)[0]  # n × the band's region pixels
             normal += block @ block.T
     return normal
 

@@ -25,7 +25,7 @@ from pixelsmith.plugin import (
 )
 from pixelsmith.testing import requires_component
 from pixelsmith_deblur.kernel_estimator import KernelEstimate
-from pixelsmith_deblur.kernel_refine import fit_kernel_nonnegative
+from pixelsmith_deblur.kernel_refine import _exact_normal, fit_kernel_nonnegative
 from pixelsmith_deblur.l0_kernel import (
     POLISH_LAMBDA,
     POLISH_ROUNDS,
@@ -91,6 +91,17 @@ def test_the_exact_fit_solves_the_explicit_system_that_the_toeplitz_fit_approxim
     assert float((toeplitz - reference).abs().sum()) > 0.02
     # … and closer to the kernel that made the blur
     assert float((exact - _padded(truth, side)).abs().sum()) < float((toeplitz - _padded(truth, side)).abs().sum())
+
+
+@pytest.mark.parametrize(("side", "h", "w"), [(1, 5, 6), (3, 9, 12), (7, 20, 31)])
+def test_the_exact_normal_matrix_is_the_gram_matrix_of_the_neighbourhoods(side, h, w):
+    """Built offset by offset from window sums; checked against ``PᵀP`` written out pixel by pixel."""
+    around = torch.randn(2, h + side - 1, w + side - 1, generator=torch.Generator().manual_seed(side),
+                         dtype=torch.float64)
+    a = around.numpy()
+    rows = [c[i:i + side, j:j + side].reshape(-1) for c in a for i in range(h) for j in range(w)]
+    gram = np.asarray(rows).T @ np.asarray(rows)
+    np.testing.assert_allclose(_exact_normal(around, side).numpy(), gram, rtol=0, atol=1e-11)
 
 
 def test_the_search_with_the_exact_fit_still_finds_a_shake():

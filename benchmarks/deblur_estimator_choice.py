@@ -21,13 +21,15 @@ image); with it and the shipped records, the report also scores the rule "a six-
 than P goes the standard way" for several P. ``pixel-prior`` is the restore with ``blind_prior="pixel"`` (blind
 kernels deconvolved with the pixel-level prior, as in sessions 24–25: ``--weights shipped pixel-prior`` compares the
 two priors of blind restores). ``exact-fit`` is the restore with ``exact_kernel_fit=True`` (the kernel searches'
-full-scale fits solved exactly). ``--half 1`` measures the other half of the choice images (a check of a rule chosen
-on the first).
+full-scale fits solved exactly). A label ``KEY=VALUE[,KEY=VALUE…]`` is the restore with those
+options (``kernel_support=31,exact_kernel_fit=True``). ``--half 1`` measures the other half of the choice images (a
+check of a rule chosen on the first).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import time
 from pathlib import Path
 from typing import Callable, Iterator
@@ -51,7 +53,17 @@ HAND_OVER_BELOW = (0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
 
 
 def _options(label: str) -> dict:
-    """deblur's options for a --weights label."""
+    """deblur's options for a --weights label: a name above, ``KEY=VALUE[,KEY=VALUE…]`` (options of the default
+    restore, each VALUE read as a Python literal, else a string), else an estimator file."""
+    if "=" in label and not Path(label).exists():
+        options = {}
+        for item in label.split(","):
+            key, _, value = item.partition("=")
+            try:
+                options[key.strip()] = ast.literal_eval(value.strip())
+            except (ValueError, SyntaxError):
+                options[key.strip()] = value.strip()
+        return options
     if label == SHIPPED:
         return {}
     if label == PIXEL_PRIOR:
@@ -154,7 +166,8 @@ def main() -> None:
     parser.add_argument("--weights", nargs="+", default=[SHIPPED],
                         help=f"six-family kernel-estimator files to compare ('{SHIPPED}': the packaged one; "
                              f"'{STANDARD}': the restore with estimator=\"standard\"; '{PIXEL_PRIOR}': with "
-                             f"blind_prior=\"pixel\"; '{EXACT_FIT}': with exact_kernel_fit=True)")
+                             f"blind_prior=\"pixel\"; '{EXACT_FIT}': with exact_kernel_fit=True; "
+                             "KEY=VALUE[,KEY=VALUE]: with those options, e.g. kernel_support=31)")
     parser.add_argument("--half", type=int, choices=(0, 1), default=0,
                         help="which half of the choice images (every other one, from the first or the second)")
     parser.add_argument("--images", type=int, default=None, help="only the first N images of the subset")

@@ -438,6 +438,18 @@ def test_exact_kernel_fit_reaches_the_restorers_free_shape_searches():
         pixelsmith.restorer("deblur", device="cpu", exact_kernel_fit="yes")
 
 
+def test_kernel_support_sets_the_side_of_the_restorers_searches():
+    _, shaken = _shaken_leaves()
+    reading = KernelEstimate("motion", line_kernel(15.0, 30.0), length=15, angle=30.0, confidence=0.5)
+    small = pixelsmith.restorer("deblur", device="cpu", estimator="standard", kernel_shape="free", kernel_support=15)
+    (k,), searched = small._blind_kernels(shaken, [reading])
+    assert searched == [True] and k.shape == (15, 15)
+    assert torch.equal(k, estimate_kernel_l0(shaken[0, 0], 15))
+    for wrong in (24, 1, 65, 31.0, True):
+        with pytest.raises(InvalidInputError, match="kernel_support must be an odd int"):
+            pixelsmith.restorer("deblur", device="cpu", kernel_support=wrong)
+
+
 def _shaken_leaves() -> tuple[torch.Tensor, torch.Tensor]:
     """A dead-leaves image under a camera shake that the estimator reads as a straight line with confidence."""
     clean = dead_leaves(1, seed=3, size=128, channels=1)

@@ -43,7 +43,7 @@ from pixelsmith.plugin import (
 from .kernel_refine import delta_kernel, fit_kernel, kernel_spread, support_for
 from .kernel_estimator import KernelEstimate, KernelEstimator, load_kernel_estimator
 from .l0_kernel import MIN_SIDE as L0_MIN_SIDE
-from .l0_kernel import estimate_kernel_l0
+from .l0_kernel import DEFAULT_SUPPORT, estimate_kernel_l0
 from .pnp import DEFAULT_ITERATIONS, DEFAULT_PNP_ENSEMBLE, DEFAULT_REGULARISATION, pnp_deconvolve
 from .wiener import DEFAULT_BALANCE, wiener_deconvolve
 
@@ -142,6 +142,8 @@ WIDE_CHECK_MIN_SIDE = 192
 WIDE_CHECK_SIGMA = 1.0
 WIDE_CHECK_NOISE = 0.03
 WIDE_BLUR_SPREAD = 2.0
+#: The largest ``kernel_support``: a search on a 256² image shrinks its support to 63 px anyway (a quarter of a side).
+MAX_KERNEL_SUPPORT = 63
 #: Above this estimated noise (the top of the range the prior was fine-tuned on, ``prior_training.NOISE_MAX``)
 #: an image the estimator reads as unblurred (a Gaussian of σ ≤ NO_BLUR_SIGMA) is denoised by the plain
 #: Gaussian prior instead of deconvolved (blind restores, method="pnp"). Choice data (the 17 images of
@@ -312,7 +314,9 @@ class Deblurrer(ResidualUNetRestorer):
     ``kernel_candidates=True`` implies ``kernel_shape="family"``. ``exact_kernel_fit`` (default False): the kernel
     searches with the falling L0 weight and the line refinements solve their full-scale kernel steps exactly
     (:func:`.l0_kernel.estimate_kernel_l0` ``exact_fit``; about 1 s more per round), not in the Toeplitz
-    approximation; the restart-weight searches (the wide check's detector, heavy noise) keep it.
+    approximation; the restart-weight searches (the wide check's detector, heavy noise) keep it. ``kernel_support``
+    (default :data:`.l0_kernel.DEFAULT_SUPPORT`, odd): the side in pixels of the kernels searched from scratch (blur
+    paths up to about that many pixels across; the wide check's detector and the line refinements keep the default).
 
     ``estimator`` (blind restores): ``"constructions"`` (the default since 2026-12-03; opt-in from 2026-12-02)
     reads blind kernels with the six-family estimator, which names the construction of the blur: with
@@ -354,7 +358,7 @@ class Deblurrer(ResidualUNetRestorer):
                  pnp_ensemble: int | None = None, kernel_candidates: bool = False, kernel_shape: str | None = None,
                  line_refine_rounds: int = LINE_REFINE_ROUNDS, wide_check: bool = True, no_blur_check: bool = True,
                  shake_check: bool = True, estimator: str | None = None, blind_prior: str = BLIND_PRIORS[0],
-                 exact_kernel_fit: bool = False, **options: Any) -> None:
+                 exact_kernel_fit: bool = False, kernel_support: int = DEFAULT_SUPPORT, **options: Any) -> None:
         if method not in ("pnp", "network"):
             raise InvalidInputError(f"method must be 'pnp' or 'network', got {method!r}")
         if blind_prior not in BLIND_PRIORS:
@@ -390,6 +394,11 @@ class Deblurrer(ResidualUNetRestorer):
         if not isinstance(exact_kernel_fit, bool):
             raise InvalidInputError(f"exact_kernel_fit must be True or False, got {exact_kernel_fit!r}")
         self.exact_kernel_fit = exact_kernel_fit
+        if isinstance(kernel_support, bool) or not isinstance(kernel_support, int) or kernel_support % 2 == 0 \
+                or not 3 <= kernel_support <= MAX_KERNEL_SUPPORT:
+            raise InvalidInputError(f"kernel_support must be an odd int in [3, {MAX_KERNEL_SUPPORT}] (the side in "
+                                    f"pixels of kernels searched from scratch), got {kernel_support!r}")
+        self.kernel_support = kernel_support
         #: the estimated noise above which a six-family reader hands an image over (a choice script raises it)
         self.constructions_max_noise = CONSTRUCTIONS_MAX_NOISE
         super().__init__(device, **options)
@@ -595,7 +604,7 @@ class Deblurrer(ResidualUNetRestorer):
                 # noise (the bench's noise-only rows, camera at σ 25 / 50: 24.17 / 22.29 dB → 22.40 / 21.59),
                 # so there the search restarts its weight per scale, as before
                 heavy = noise_of(i) > FALLING_LAMBDA_MAX_NOISE
-                found = estimate_kernel_l0(x[i].mean(0), restart_lambda=heavy,
+                found = estimate_kernel_l0(x[i].mean(0), self.kernel_support, restart_lambda=heavy,
                                            exact_fit=self.exact_kernel_fit and not heavy)
                 if self.kernel_shape == "auto" and e.family == "motion" and not heavy \
                         and kernel_spread(found) < COLLAPSED_SPREAD:
@@ -621,7 +630,8 @@ class Deblurrer(ResidualUNetRestorer):
                 # it cannot be the detector: gravel, sharp, noise 0.01, −25.8 dB)
                 found = estimate_kernel_l0(x[i].mean(0), restart_lambda=True)
                 search = kernel_spread(found) >= WIDE_BLUR_SPREAD
-                kernels.append(estimate_kernel_l0(x[i].mean(0), exact_fit=self.exact_kernel_fit) if search
+                kernels.append(estimate_kernel_l0(x[i].mean(0), self.kernel_support, exact_fit=self.exact_kernel_fit)
+                               if search
                                else named(i, e, unblurred))
             else:
                 kernels.append(named(i, e, unblurred))
@@ -633,7 +643,7 @@ class Deblurrer(ResidualUNetRestorer):
         """For one image read as a straight line with confidence (``line``: the refined line): the kernel to take
         (the line, or a kernel searched from scratch when the image looks camera-shaken, :data:`SHAKE_CHECK_SPREAD`),
         whether it was searched, and its deconvolution at ``level`` (raised for a searched kernel) if one was made."""
-        found = estimate_kernel_l0(x[0].mean(0), exact_fit=self.exact_kernel_fit)
+        found = estimate_kernel_l0(x[0].mean(0), self.kernel_support, exact_fit=self.exact_kernel_fit)
         spread = kernel_spread(found)
         if spread < COLLAPSED_SPREAD or abs(spread - kernel_spread(line)) >= SHAKE_CHECK_SPREAD:
             return line, False, None  # a point, or a blur of another extent: the search went astray

@@ -21,9 +21,10 @@ image); with it and the shipped records, the report also scores the rule "a six-
 than P goes the standard way" for several P. ``pixel-prior`` is the restore with ``blind_prior="pixel"`` (blind
 kernels deconvolved with the pixel-level prior, as in sessions 24–25: ``--weights shipped pixel-prior`` compares the
 two priors of blind restores). ``exact-fit`` is the restore with ``exact_kernel_fit=True`` (the kernel searches'
-full-scale fits solved exactly). A label ``KEY=VALUE[,KEY=VALUE…]`` is the restore with those
-options (``kernel_support=31,exact_kernel_fit=True``). ``--half 1`` measures the other half of the choice images (a
-check of a rule chosen on the first).
+full-scale fits solved exactly; the default since session 28, so now the same as ``shipped``: the label
+``exact_kernel_fit=False`` is the restore of sessions 19–27). A label ``KEY=VALUE[,KEY=VALUE…]`` is the restore with
+those options (``kernel_support=31,exact_kernel_fit=False``). ``--half 1`` measures the other half of the choice images
+(a check of a rule chosen on the first).
 """
 
 from __future__ import annotations

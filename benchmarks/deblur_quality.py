@@ -30,7 +30,7 @@ true kernel (never σ), by its default plug-and-play method and by its network (
     OMP_NUM_THREADS=1 nice -n 2 python benchmarks/deblur_quality.py [--levin-like] [--out table.md] [--json cases.json]
         [--denoiser-weights CANDIDATE.safetensors]   # a candidate prior instead of the shipped one
         [--estimator-weights CANDIDATE.safetensors]  # a candidate kernel estimator (both methods' blind rows)
-        [--deblur-option exact_kernel_fit=True]      # an option of the default restore (repeatable)
+        [--deblur-option exact_kernel_fit=False]     # an option of the default restore (repeatable)
 """
 
 from __future__ import annotations
@@ -197,7 +197,7 @@ def main() -> None:
                         help="deblur's kernel estimator from this file instead of the shipped one (a candidate)")
     parser.add_argument("--deblur-option", metavar="KEY=VALUE", action="append", default=[],
                         help="an option of deblur's default restore (repeatable; VALUE read as a Python literal, "
-                             "else a string), e.g. exact_kernel_fit=True: a candidate measured outside")
+                             "else a string), e.g. exact_kernel_fit=False: a candidate measured outside")
     args = parser.parse_args()
     torch.set_num_threads(1)
     options = dict(_option(text) for text in args.deblur_option)

@@ -311,10 +311,11 @@ class Deblurrer(ResidualUNetRestorer):
     noise ≤ :data:`SHAKE_CHECK_MAX_NOISE`): a confident straight line is also checked against a kernel searched from
     scratch, which is taken where it has the line's extent and explains the image about as well (a camera shake the
     estimator took for a line, :data:`SHAKE_CHECK_SPREAD`; 8–12 s more per 256² image read as a line).
-    ``kernel_candidates=True`` implies ``kernel_shape="family"``. ``exact_kernel_fit`` (default False): the kernel
-    searches with the falling L0 weight and the line refinements solve their full-scale kernel steps exactly
-    (:func:`.l0_kernel.estimate_kernel_l0` ``exact_fit``; about 1 s more per round), not in the Toeplitz
-    approximation; the restart-weight searches (the wide check's detector, heavy noise) keep it. ``kernel_support``
+    ``kernel_candidates=True`` implies ``kernel_shape="family"``. ``exact_kernel_fit`` (default True since session
+    28): the kernel searches with the falling L0 weight and the line refinements solve their full-scale kernel steps
+    exactly (:func:`.l0_kernel.estimate_kernel_l0` ``exact_fit``; a search 1.5× the time), not in the Toeplitz
+    approximation (False: the restores of sessions 19–27); the restart-weight searches (the wide check's detector,
+    heavy noise) keep the approximation they were calibrated with. ``kernel_support``
     (default :data:`.l0_kernel.DEFAULT_SUPPORT`, odd): the side in pixels of the kernels searched from scratch (blur
     paths up to about that many pixels across; the wide check's detector and the line refinements keep the default).
 
@@ -358,7 +359,7 @@ class Deblurrer(ResidualUNetRestorer):
                  pnp_ensemble: int | None = None, kernel_candidates: bool = False, kernel_shape: str | None = None,
                  line_refine_rounds: int = LINE_REFINE_ROUNDS, wide_check: bool = True, no_blur_check: bool = True,
                  shake_check: bool = True, estimator: str | None = None, blind_prior: str = BLIND_PRIORS[0],
-                 exact_kernel_fit: bool = False, kernel_support: int = DEFAULT_SUPPORT, **options: Any) -> None:
+                 exact_kernel_fit: bool = True, kernel_support: int = DEFAULT_SUPPORT, **options: Any) -> None:
         if method not in ("pnp", "network"):
             raise InvalidInputError(f"method must be 'pnp' or 'network', got {method!r}")
         if blind_prior not in BLIND_PRIORS:
@@ -604,7 +605,7 @@ class Deblurrer(ResidualUNetRestorer):
                 # noise (the bench's noise-only rows, camera at σ 25 / 50: 24.17 / 22.29 dB → 22.40 / 21.59),
                 # so there the search restarts its weight per scale, as before
                 heavy = noise_of(i) > FALLING_LAMBDA_MAX_NOISE
-                found = estimate_kernel_l0(x[i].mean(0), self.kernel_support, restart_lambda=heavy,
+                found = estimate_kernel_l0(x[i].mean(0), support=self.kernel_support, restart_lambda=heavy,
                                            exact_fit=self.exact_kernel_fit and not heavy)
                 if self.kernel_shape == "auto" and e.family == "motion" and not heavy \
                         and kernel_spread(found) < COLLAPSED_SPREAD:
@@ -630,8 +631,8 @@ class Deblurrer(ResidualUNetRestorer):
                 # it cannot be the detector: gravel, sharp, noise 0.01, −25.8 dB)
                 found = estimate_kernel_l0(x[i].mean(0), restart_lambda=True)
                 search = kernel_spread(found) >= WIDE_BLUR_SPREAD
-                kernels.append(estimate_kernel_l0(x[i].mean(0), self.kernel_support, exact_fit=self.exact_kernel_fit)
-                               if search
+                kernels.append(estimate_kernel_l0(x[i].mean(0), support=self.kernel_support,
+                                                  exact_fit=self.exact_kernel_fit) if search
                                else named(i, e, unblurred))
             else:
                 kernels.append(named(i, e, unblurred))
@@ -643,7 +644,7 @@ class Deblurrer(ResidualUNetRestorer):
         """For one image read as a straight line with confidence (``line``: the refined line): the kernel to take
         (the line, or a kernel searched from scratch when the image looks camera-shaken, :data:`SHAKE_CHECK_SPREAD`),
         whether it was searched, and its deconvolution at ``level`` (raised for a searched kernel) if one was made."""
-        found = estimate_kernel_l0(x[0].mean(0), self.kernel_support, exact_fit=self.exact_kernel_fit)
+        found = estimate_kernel_l0(x[0].mean(0), support=self.kernel_support, exact_fit=self.exact_kernel_fit)
         spread = kernel_spread(found)
         if spread < COLLAPSED_SPREAD or abs(spread - kernel_spread(line)) >= SHAKE_CHECK_SPREAD:
             return line, False, None  # a point, or a blur of another extent: the search went astray

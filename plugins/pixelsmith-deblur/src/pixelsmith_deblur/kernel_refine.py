@@ -154,8 +154,8 @@ def _exact_normal(around: torch.Tensor, side: int) -> torch.Tensor:
     correlation estimate the Toeplitz form replaced).
 
     Built offset by offset rather than as ``PᵀP`` (a GEMM of side⁴ × region; this is 5× faster for a 25 px
-    kernel on a 256² region, 8× on 512², one thread): for ``d = v − u``, ``M[u, u + d]`` is the sum of the product image
-    ``x(q)·x(q + d)`` over the region shifted by ``u``, i.e. its full sum less the rows and columns the shift
+    kernel on a 256² region, 8× on 512², one thread): for ``d = v − u``, ``M[u, u + d]`` is the sum of the product
+    image ``x(q)·x(q + d)`` over the region shifted by ``u``, i.e. its full sum less the rows and columns the shift
     leaves out (:func:`_window_sums`). Offsets with ``d`` after ``0`` in raster order fill the upper triangle;
     ``M`` is symmetric."""
     e = side - 1
@@ -172,7 +172,7 @@ def _exact_normal(around: torch.Tensor, side: int) -> torch.Tensor:
             row_sums = _window_sums(torch.matmul(shifted, base[:, :, None]),
                                     shifted[..., :e] * base[:, None, :e],
                                     shifted[..., cols - e:] * base[:, None, cols - e:], dim=2)
-            # then windows of the region's height starting at u_y = 0 … e − dy (rows − dy long: side − dy of them)
+            # then windows of the region's height starting at u_y = 0 … e − dy (side − dy of them)
             left = e - dy
             box = _window_sums(row_sums.sum(0, keepdim=True), row_sums[:left], row_sums[rows - dy - left:], dim=0)
             uy = taps[:side - dy, None]

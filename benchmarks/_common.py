@@ -1,13 +1,15 @@
 """Shared helpers of the benchmarks: interleaved timing so ratios compare like with like, the centre
-crop every quality benchmark judges images at, and the record keeping of the choice scripts."""
+crop every quality benchmark judges images at, the record keeping of the choice scripts, and ``KEY=VALUE`` options
+given on their command lines."""
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import statistics
 import time
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import torch
 
@@ -49,6 +51,18 @@ def centre_crop(image: torch.Tensor, size: int = 256) -> torch.Tensor:
     h, w = image.shape[-2:]
     s = min(size, h, w)
     return image[..., (h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s].contiguous()
+
+
+def key_value(text: str, flag: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` (given to ``flag``) → (key, value): the value as a Python literal (True, 0.5, "x"), else the
+    string itself."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise SystemExit(f"{flag} takes KEY=VALUE, got {text!r}")
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key, value
 
 
 def collect(records: Iterable[dict], save: str | None) -> list[dict]:

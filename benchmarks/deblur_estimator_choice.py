@@ -30,7 +30,6 @@ those options (``kernel_support=31,exact_kernel_fit=False``). ``--half 1`` measu
 from __future__ import annotations
 
 import argparse
-import ast
 import time
 from pathlib import Path
 from typing import Callable, Iterator
@@ -38,7 +37,7 @@ from typing import Callable, Iterator
 import torch
 
 import pixelsmith
-from _common import run_choice
+from _common import key_value, run_choice
 from deblur_constructions_choice import FAMILIES, cases
 from deblur_search_choice import NOISE, blurred_cases, choice_images, scorers, shaken_cases
 from deblur_wide_check_choice import big_shakes
@@ -57,14 +56,7 @@ def _options(label: str) -> dict:
     """deblur's options for a --weights label: a name above, ``KEY=VALUE[,KEY=VALUE…]`` (options of the default
     restore, each VALUE read as a Python literal, else a string), else an estimator file."""
     if "=" in label and not Path(label).exists():
-        options = {}
-        for item in label.split(","):
-            key, _, value = item.partition("=")
-            try:
-                options[key.strip()] = ast.literal_eval(value.strip())
-            except (ValueError, SyntaxError):
-                options[key.strip()] = value.strip()
-        return options
+        return dict(key_value(item.strip(), "--weights") for item in label.split(","))
     if label == SHIPPED:
         return {}
     if label == PIXEL_PRIOR:

@@ -36,12 +36,10 @@ true kernel (never σ), by its default plug-and-play method and by its network (
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import math
 import os
 import time
-from typing import Any
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
@@ -170,17 +168,6 @@ def psnr(x: torch.Tensor, clean: torch.Tensor) -> float:
     return float(PSNR(x.clamp(0, 1), clean)[0])
 
 
-def _option(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` → (key, value): the value as a Python literal (True, 0.5, "x"), else the string itself."""
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise SystemExit(f"--deblur-option takes KEY=VALUE, got {text!r}")
-    try:
-        return key, ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return key, value
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-family", type=int, default=4, help="random kernels per drawn family (default 4)")
@@ -200,7 +187,7 @@ def main() -> None:
                              "else a string), e.g. exact_kernel_fit=False: a candidate measured outside")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    options = dict(_option(text) for text in args.deblur_option)
+    options = dict(key_value(text, "--deblur-option") for text in args.deblur_option)
 
     # the helper above must be the blur degradation itself
     probe = test_photos(channels=1, size=64)["camera"]

@@ -196,8 +196,8 @@ def estimate_kernel_l0(y: torch.Tensor, support: int = DEFAULT_SUPPORT, *, round
     search from scratch, the weight restarted at :data:`POLISH_LAMBDA` (default :data:`POLISH_ROUNDS` for the
     falling weight, 0 for a restarting search or a refinement of ``init``). ``exact_fit``: the kernel steps at the
     full scale (the pyramid's last, a refinement, the polish) solve the exact normal equations
-    (:func:`.kernel_refine.fit_kernel_nonnegative` ``exact=True``, about 1 s more per round at 256²) instead of
-    their Toeplitz approximation; coarser scales keep the approximation. Not this function's default (the
+    (:func:`.kernel_refine.fit_kernel_nonnegative` ``exact=True``; a whole search takes about 1.5× the time at 256²)
+    instead of their Toeplitz approximation; coarser scales keep the approximation. Not this function's default (the
     choice scripts of sessions 12–27 reproduce), but ``deblur``'s since session 28 (model card, "Session 28")."""
     if support % 2 == 0 or support < 3:
         raise ValueError(f"support must be an odd int ≥ 3, got {support}")

@@ -249,6 +249,40 @@ def test_blind_restores_deconvolve_with_the_blind_prior():
 
 
 @needs_denoiser
+def test_given_prior_chooses_or_averages_the_two_pinned_priors():
+    from pixelsmith_deblur.deblur import PRIOR_MAX_NOISE, Deblurrer
+
+    clean = test_photos(size=32)["camera"]
+    k = gaussian_kernel(1.2)
+    y = blur_with_kernel(clean, k, "reflect")
+    restore = {choice: Deblurrer(device="cpu", pnp_ensemble=1, given_prior=choice).restore(y, kernel=k, sigma=0.01)
+               for choice in ("pixel", "blocked", "both")}
+    assert Deblurrer(device="cpu").given_prior == "pixel"
+    # independently: plug-and-play run by hand with unet-denoise on each file, and on the two averaged
+    nets = [pixelsmith.restorer("unet-denoise", device="cpu", weights=str(f.path), ensemble=1)
+            for f in (Deblurrer.prior_file, Deblurrer.heavy_noise_prior_file)]
+    level = torch.tensor([0.01])
+
+    def by_hand(*priors):
+        def denoise(v, s):
+            return sum(p.restore(v, sigma=s) for p in priors) / len(priors)
+        return pnp_deconvolve(y, as_kernel_batch(k, 1), denoise, level).clamp(0, 1)
+
+    torch.testing.assert_close(restore["pixel"], by_hand(nets[0]), atol=1e-5, rtol=0)
+    torch.testing.assert_close(restore["blocked"], by_hand(nets[1]), atol=1e-5, rtol=0)
+    torch.testing.assert_close(restore["both"], by_hand(*nets), atol=1e-5, rtol=0)
+    assert (restore["both"] - restore["pixel"]).abs().max() > 1e-3
+    # above the pixel prior's noise range every choice is the heavy-noise prior alone
+    high = {choice: Deblurrer(device="cpu", pnp_ensemble=1, given_prior=choice).restore(
+        y, kernel=k, sigma=2 * PRIOR_MAX_NOISE) for choice in ("pixel", "both")}
+    assert torch.equal(high["pixel"], high["both"])
+    with pytest.raises(InvalidInputError, match="given_prior must be one of"):
+        Deblurrer(device="cpu", given_prior="sharp")
+    with pytest.raises(InvalidInputError, match="two pinned priors"):
+        Deblurrer(device="cpu", given_prior="both", denoiser_weights=str(Deblurrer.prior_file.path))
+
+
+@needs_denoiser
 def test_noise_above_the_priors_range_goes_to_the_heavy_noise_prior():
     from pixelsmith_deblur.deblur import PRIOR_MAX_NOISE, Deblurrer
 

@@ -69,7 +69,12 @@ PRIOR_MAX_NOISE = 0.03
 #: data (``benchmarks/deblur_estimator_choice.py``, every other choice image, blind gain over TV given the true
 #: kernel, pixel -> blocked): Gaussian +1.41 -> +1.66, Kornia +0.55 -> +0.96, continuous line +1.55 -> +1.73,
 #: anisotropic +1.38 -> +1.62, camera shake -0.73 -> -0.15 dB; the photographs gain, the dead leaves lose a little.
-BLIND_PRIORS = ("blocked", "pixel")
+BLIND_PRIORS = ("blocked", "pixel", "both")
+#: The prior of kernel-given restores (``given_prior``), the same three choices: "pixel" (the default prior up to
+#: PRIOR_MAX_NOISE, since session 24), "blocked" (the heavy-noise prior at every level), or "both": the two
+#: pinned priors' denoised images averaged at every step up to PRIOR_MAX_NOISE (a prior ensemble: their errors
+#: differ, the blocked prior is the better one on photographs, the pixel one on dead leaves; model card).
+GIVEN_PRIORS = BLIND_PRIORS
 #: The Gaussian denoiser the heavy-noise prior was fine-tuned from (unet-denoise's 10,000-step gray weights), the
 #: prior until 2026-12-01; the denoiser of images read as not blurred, and ``denoiser_weights=`` for the earlier
 #: results.
@@ -281,7 +286,9 @@ class Deblurrer(ResidualUNetRestorer):
     1 is 3.3× faster); ``blind_prior`` which of the two pinned priors blind restores deconvolve with:
     ``"blocked"`` (default: ``heavy_noise_prior_file`` at every level, more forgiving of an estimated kernel's
     error, and 2.3× faster blind) or ``"pixel"`` (as a kernel-given restore; the default of sessions 24–25), see
-    :data:`BLIND_PRIORS`;
+    :data:`BLIND_PRIORS` (``"both"``: the two averaged at every step); ``given_prior`` the same choice for
+    restores with the kernel given: ``"pixel"`` (default), ``"blocked"`` or ``"both"`` (:data:`GIVEN_PRIORS`; the
+    time of the two priors together);
     ``kernel_candidates=True`` makes blind restores try every candidate kernel of the estimate (a
     motion estimate is also tried as the continuous line of its expected length, and the deconvolution
     that explains the blurred image better is kept; twice the time on motion blur; off by default: it
@@ -359,12 +366,15 @@ class Deblurrer(ResidualUNetRestorer):
                  pnp_ensemble: int | None = None, kernel_candidates: bool = False, kernel_shape: str | None = None,
                  line_refine_rounds: int = LINE_REFINE_ROUNDS, wide_check: bool = True, no_blur_check: bool = True,
                  shake_check: bool = True, estimator: str | None = None, blind_prior: str = BLIND_PRIORS[0],
-                 exact_kernel_fit: bool = True, kernel_support: int = DEFAULT_SUPPORT, **options: Any) -> None:
+                 given_prior: str = "pixel", exact_kernel_fit: bool = True, kernel_support: int = DEFAULT_SUPPORT,
+                 **options: Any) -> None:
         if method not in ("pnp", "network"):
             raise InvalidInputError(f"method must be 'pnp' or 'network', got {method!r}")
         if blind_prior not in BLIND_PRIORS:
             raise InvalidInputError(f"blind_prior must be one of {BLIND_PRIORS}, got {blind_prior!r}")
-        self.blind_prior = blind_prior
+        if given_prior not in GIVEN_PRIORS:
+            raise InvalidInputError(f"given_prior must be one of {GIVEN_PRIORS}, got {given_prior!r}")
+        self.blind_prior, self.given_prior = blind_prior, given_prior
         if isinstance(pnp_iterations, bool) or not isinstance(pnp_iterations, int) or not 1 <= pnp_iterations <= 100:
             raise InvalidInputError(f"pnp_iterations must be an int in [1, 100], got {pnp_iterations!r}")
         if pnp_ensemble is None:  # unet-denoise's views by default; another denoiser has no such option
@@ -415,6 +425,9 @@ class Deblurrer(ResidualUNetRestorer):
         # unet-denoise gets the pinned prior file unless told otherwise; another denoiser its own weights
         self._denoiser_weights = denoiser_weights if denoiser_weights is not None else \
             (self.prior_file if denoiser == "unet-denoise" else None)
+        if "both" in (blind_prior, given_prior) and not self._pinned_priors:
+            raise InvalidInputError("the prior 'both' averages this plugin's two pinned priors; with another denoiser "
+                                    "or denoiser_weights= there is one prior: choose 'pixel' (or leave the default)")
         self.pnp_iterations, self.pnp_regularisation = pnp_iterations, float(pnp_regularisation)
         self.pnp_ensemble = pnp_ensemble
         if not isinstance(kernel_candidates, bool):
@@ -688,19 +701,21 @@ class Deblurrer(ResidualUNetRestorer):
         # estimates, deconvolved with the blind prior (``blind_prior``)
         out = torch.empty_like(x)
         groups: dict[tuple[tuple[int, ...], bool], list[int]] = {}
-        blocked = blind and self.blind_prior == "blocked"  # every level on the heavy-noise (blocked) prior
+        choice = self.blind_prior if blind else self.given_prior
         for i, k in enumerate(kernels):
             shape = tuple(k.shape)
-            heavy = shape != (1, 1) and (blocked or float(levels[i]) > PRIOR_MAX_NOISE)
+            # "blocked": every level on the heavy-noise (blocked) prior
+            heavy = shape != (1, 1) and (choice == "blocked" or float(levels[i]) > PRIOR_MAX_NOISE)
             groups.setdefault((shape, heavy), []).append(i)
         for (shape, heavy), index in groups.items():
             if shape == (1, 1):  # no blur: the plain denoiser, not iterated denoising by the deconvolution prior
                 out[index] = self.plain_prior.restore(x[index], sigma=levels[index])
                 continue
-            prior = self.heavy_noise_prior if heavy else self.prior
+            priors = (self.heavy_noise_prior,) if heavy else \
+                (self.prior, self.heavy_noise_prior) if choice == "both" else (self.prior,)
 
-            def denoise(v: torch.Tensor, level: torch.Tensor, prior: Any = prior) -> torch.Tensor:
-                return prior.restore(v, sigma=level)
+            def denoise(v: torch.Tensor, level: torch.Tensor, priors: tuple[Any, ...] = priors) -> torch.Tensor:
+                return sum(p.restore(v, sigma=level) for p in priors) / len(priors)
 
             ks = as_kernel_batch([kernels[i] for i in index], len(index)) if len(index) > 1 \
                 else as_kernel_batch(kernels[index[0]], 1)

@@ -7,7 +7,8 @@ The choice set: 4 bundled training photographs (astronaut, coffee, grass, page; 
 dead-leaves images of seed 1, blurred by one kernel of each of five families (Gaussian σ 2, Kornia's motion
 kernel, an anti-aliased 12 px line, an anisotropic Gaussian, a camera-shake trajectory), noise 0.01, the
 true kernel given. Printed per family and per group: the mean PSNR gain over TV deconvolution (``tv-deconv``,
-true kernel) of each setting of the denoiser prior (iterations, self-ensemble), and the CPU seconds per image.
+true kernel) of each setting of the denoiser prior (iterations, self-ensemble, which of the two pinned priors or
+both averaged), and the CPU seconds per image.
 ``--noise`` sets another noise level (given to every method, as the true kernel is), e.g. to compare priors
 around the level where ``deblur`` hands over from one to the other (``PRIOR_MAX_NOISE``).
 The outside evaluation of the shipped setting is ``benchmarks/deblur_quality.py``.
@@ -39,6 +40,8 @@ SETTINGS: dict[str, dict] = {
     "4-view prior, λ 0.7": {"pnp_ensemble": 4, "pnp_regularisation": 0.7},
     "4-view prior, λ 1.4": {"pnp_ensemble": 4, "pnp_regularisation": 1.4},
     "4-view prior, unet-denoise's own weights": {"pnp_ensemble": 4, "denoiser_weights": "shipped"},
+    "4-view priors, both averaged": {"pnp_ensemble": 4, "given_prior": "both"},
+    "4-view blocked prior": {"pnp_ensemble": 4, "given_prior": "blocked"},
 }
 NOISE = 0.01
 

@@ -73,7 +73,9 @@ BLIND_PRIORS = ("blocked", "pixel", "both")
 #: The prior of kernel-given restores (``given_prior``), the same three choices: "pixel" (the default prior up to
 #: PRIOR_MAX_NOISE, since session 24), "blocked" (the heavy-noise prior at every level), or "both": the two
 #: pinned priors' denoised images averaged at every step up to PRIOR_MAX_NOISE (a prior ensemble: their errors
-#: differ, the blocked prior is the better one on photographs, the pixel one on dead leaves; model card).
+#: differ). "both" gains on photographs and loses on dead leaves (model card, "Session 29"; outside, given − TV,
+#: mean of five families: photographs +0.77 -> +0.84, dead leaves +1.15 -> +1.04), so "pixel" stays the default.
+#: Blind restores with "both" lost on every family of the choice data (mean of five +1.75 -> +1.66).
 GIVEN_PRIORS = BLIND_PRIORS
 #: The Gaussian denoiser the heavy-noise prior was fine-tuned from (unet-denoise's 10,000-step gray weights), the
 #: prior until 2026-12-01; the denoiser of images read as not blurred, and ``denoiser_weights=`` for the earlier

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import resource
 import subprocess
@@ -456,11 +457,28 @@ ISSUE_CASES = [
 # the CLI's spelling of the same cases
 CLI_CASES = [("gaussian-blur", "sigma=1e9", "sigma"), ("gaussian-blur", "sigma=1e5", "sigma"),
              ("gaussian-blur", "kernel_size=200001", "kernel_size"), ("motion-blur", "length=100001", "length")]
-_CAP = 2 << 30  # 2 GiB of address space: torch and pixelsmith load, a 24 GB kernel cannot
+_HEADROOM = 2 << 30  # address space above what importing pixelsmith takes: a 24 GB kernel cannot fit in it
 
 
-def _capped() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (_CAP, _CAP))
+@functools.lru_cache(maxsize=None)
+def _cap() -> int:
+    """The children's address-space cap: their own import of pixelsmith plus :data:`_HEADROOM`. A fixed cap
+    does not fit every torch build: a CPU build maps about 0.6 GiB, a CUDA build several GiB of libraries (a
+    fixed 2 GiB cap failed there with "libtorch_cpu.so: failed to map segment", on an H200 machine)."""
+    probe = "import re, pixelsmith; print(re.search(r'VmPeak:\\s+(\\d+) kB', open('/proc/self/status').read())[1])"
+    try:
+        proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300,
+                              env=_child_env(), check=True)
+        return int(proc.stdout) * 1024 + _HEADROOM
+    except (subprocess.CalledProcessError, ValueError):  # no /proc (not Linux): the CPU build's footprint
+        return _HEADROOM
+
+
+def _capped():
+    """A ``preexec_fn`` setting the cap (measured here, in the parent: a child between fork and exec must not
+    start processes of its own)."""
+    cap = _cap()
+    return lambda: resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
 
 @pytest.mark.parametrize("name, params, param, value, interval", ISSUE_CASES)
@@ -484,7 +502,7 @@ def test_huge_parameters_are_refused_under_a_memory_cap():
             else:
                 print("accepted", name, params)
     """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, preexec_fn=_capped,
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, preexec_fn=_capped(),
                           timeout=300, env={**_child_env()})
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = proc.stdout.splitlines()
@@ -510,7 +528,7 @@ def tiny_png(tmp_path_factory):
 def test_cli_degrade_refuses_huge_parameters_in_one_line(name, param, key, tiny_png, tmp_path):
     out = tmp_path / "out.png"
     proc = subprocess.run([sys.executable, "-m", "pixelsmith", "degrade", name, str(tiny_png), "-o", str(out), param],
-                          capture_output=True, text=True, preexec_fn=_capped, timeout=300, env=_child_env())
+                          capture_output=True, text=True, preexec_fn=_capped(), timeout=300, env=_child_env())
     assert proc.returncode == 2, proc.stderr[-2000:]
     err = proc.stderr.strip().splitlines()
     assert len(err) == 1 and "Traceback" not in proc.stderr and key in err[0], proc.stderr

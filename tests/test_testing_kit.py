@@ -465,3 +465,30 @@ def test_a_class_serving_several_specs_may_declare_another_name():
     m = _with_spec(fc.MeanAbsoluteError(), other)
     check_metric(m, size=(16, 16))
     assert m.name == "mae-again" and m.evaluate(torch.zeros(1, 1, 4, 4), torch.zeros(1, 1, 4, 4)).name == "mae-again"
+
+
+def test_the_registry_remembers_the_options_a_component_was_built_with(fakes):
+    from pixelsmith.registry import build_options
+
+    assert dict(build_options(pixelsmith.restorer("tiny-box", device="cpu", passes=3))) == {"passes": 3}
+    assert dict(build_options(pixelsmith.restorer("tiny-box"))) == {}
+    assert build_options(fc.BoxRestorer(passes=3)) is None  # its class called directly: not known
+
+
+def test_a_device_twin_is_built_with_the_instance_options(fakes):
+    # the kit's CUDA check compares the component on CUDA with it on the CPU; rebuilt from its spec's defaults,
+    # a configured instance (deblur's method="network", a weights= file) was compared with another model
+    from pixelsmith.testing._checks import _restorer_target
+
+    x = torch.rand(1, 1, 12, 12, generator=torch.Generator().manual_seed(0))
+    by_name = pixelsmith.restorer("tiny-box", device="cpu", passes=3)
+    t = _restorer_target(by_name)
+    twin = t._built("cpu", {"passes": 3})  # what get("cuda") builds, made on the CPU here
+    assert twin is not by_name and twin.passes == 3 and t.reference() is by_name
+    torch.testing.assert_close(twin.restore(x), by_name.restore(x))
+    # options unknown: the twin comes from the spec's defaults, and so does the CPU result it is compared with
+    direct = _with_spec(fc.BoxRestorer(passes=3), fc.BOX_SPEC)
+    t = _restorer_target(direct)
+    reference = t.reference()
+    assert reference is not direct and reference.passes == 1
+    assert not torch.allclose(reference.restore(x), direct.restore(x))

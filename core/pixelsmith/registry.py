@@ -30,6 +30,7 @@ import json
 import os
 import threading
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Iterable, Iterator, Mapping
 
 import pluggy
@@ -299,6 +300,7 @@ class Registry:
             raise PluginError(f"{kind} {spec.name!r} from {component.plugin.distribution}: factory returned "
                               f"{type(obj).__name__}, expected a pixelsmith.{base.__name__}")
         bind_spec(obj, spec)
+        record_build_options(obj, {k: v for k, v in options.items() if k != "device"})
         return obj
 
     @contextlib.contextmanager
@@ -385,6 +387,25 @@ def bind_spec(obj: Any, spec: ComponentSpec) -> None:
             obj.spec = spec
         except AttributeError:  # a component that does not let its spec be set keeps its own
             pass
+
+
+#: The attribute under which :meth:`Registry.build` leaves the options a component was built with.
+_BUILD_OPTIONS_ATTR = "_pixelsmith_build_options"
+
+
+def record_build_options(obj: Any, options: Mapping[str, Any]) -> None:
+    """Remember on ``obj`` the options (all but ``device``) it was built with, so that the same component can
+    be built again on another device (:func:`build_options`). An object that refuses attributes is left as is."""
+    try:
+        setattr(obj, _BUILD_OPTIONS_ATTR, MappingProxyType(dict(options)))
+    except AttributeError:
+        pass
+
+
+def build_options(obj: Any) -> Mapping[str, Any] | None:
+    """The options (all but ``device``) ``obj`` was built with by name, or None for an object built another
+    way (its class called directly): then what it was configured with is not known."""
+    return getattr(obj, _BUILD_OPTIONS_ATTR, None)
 
 
 def _describe(exc: BaseException) -> str:

@@ -14,6 +14,7 @@ import torch
 from .. import api
 from ..components import Degradation, Degraded, Generator, Metric, Restorer, declared_fact, make_generator
 from ..errors import PixelsmithError
+from ..registry import build_options
 from ..specs import ComponentSpec, DegradationSpec, GeneratorSpec, MetricSpec, RestorerSpec, validate_spec
 
 __all__ = [
@@ -112,7 +113,7 @@ class _Target:
         self.kind = kind
         self.spec_cls = spec_cls
         self._build = build
-        self._cache: dict[str, Any] = {}
+        self._cache: dict[tuple[str, bool], Any] = {}  # (device, built from the spec's defaults)
         if isinstance(target, str):
             self.name = target
             self.instance = None
@@ -131,21 +132,37 @@ class _Target:
         return api.spec(self.kind, self.name)
 
     def get(self, device: str = "cpu") -> Any:
+        """The component on ``device``: the instance itself on the CPU, else the same component built there. An
+        instance built by name (:func:`pixelsmith.restorer` and the like) is rebuilt with its own options; one
+        whose class was called directly, from its spec's defaults (see :meth:`reference`)."""
         if self.instance is not None and device == "cpu":
             return self.instance
-        if device not in self._cache:
+        return self._built(device, build_options(self.instance) if self.instance is not None else {})
+
+    def reference(self) -> Any:
+        """The CPU component that :meth:`get` on another device is to be compared with: the instance, unless
+        its options are unknown and the other device's twin was built from the spec's defaults; then the
+        default one on the CPU too (comparing a configured instance with a default twin would measure the
+        options, not the device)."""
+        if self.instance is None or build_options(self.instance) is not None:
+            return self.get()
+        return self._built("cpu", None)
+
+    def _built(self, device: str, options: Mapping[str, Any] | None) -> Any:
+        key = (device, options is None)
+        if key not in self._cache:
             try:
                 if self.instance is not None:
                     spec = self.spec
                     if spec is None:
                         raise ConformanceError(f"cannot rebuild {self.name} on {device} without a spec")
-                    self._cache[device] = self._build(spec=spec, device=device)
+                    self._cache[key] = self._build(spec=spec, device=device, **dict(options or {}))
                 else:
-                    self._cache[device] = self._build(name=self.name, device=device)
+                    self._cache[key] = self._build(name=self.name, device=device)
             except Exception as exc:  # noqa: BLE001 - remembered so every check reports it in one line
-                self._cache[device] = ConformanceError(
+                self._cache[key] = ConformanceError(
                     f"could not build {self.kind} {self.name!r} on {device}: {type(exc).__name__}: {exc}")
-        found = self._cache[device]
+        found = self._cache[key]
         if isinstance(found, ConformanceError):
             raise found
         return found
@@ -242,11 +259,15 @@ def _default_params(spec: RestorerSpec | None) -> dict[str, Any]:
     return params
 
 
+def _restorer_target(restorer: str | Restorer) -> _Target:
+    return _Target("restorer", restorer, Restorer, RestorerSpec,
+                   lambda spec=None, name=None, device="cpu", **options: (
+                       api.restorer(name, device=device) if name else spec.factory(device=device, **options)))
+
+
 def restorer_checks(restorer: str | Restorer, *, params: Mapping[str, Any] | None = None,
                     sizes: Sequence[tuple[int, int]] = DEFAULT_SIZES, atol: float = 1e-4) -> list[Check]:
-    t = _Target("restorer", restorer, Restorer, RestorerSpec,
-                lambda spec=None, name=None, device="cpu": (
-                    api.restorer(name, device=device) if name else spec.factory(device=device)))
+    t = _restorer_target(restorer)
 
     def kwargs() -> dict[str, Any]:
         spec = t.spec
@@ -331,7 +352,7 @@ def restorer_checks(restorer: str | Restorer, *, params: Mapping[str, Any] | Non
         out = _check_output(rc.restore(x.cuda(), **kwargs()), x.shape, "restore() on CUDA")
         _check_range(out, "restore() on CUDA")
         # autocast (bf16/fp16) may change the last bits, not the picture
-        mean_diff = float((out.cpu() - t.get().restore(x, **kwargs())).abs().mean())
+        mean_diff = float((out.cpu() - t.reference().restore(x, **kwargs())).abs().mean())
         if mean_diff > 0.02:
             _fail(f"CUDA and CPU results differ by {mean_diff:.3g} on average (limit 0.02)")
 
@@ -350,8 +371,8 @@ def restorer_checks(restorer: str | Restorer, *, params: Mapping[str, Any] | Non
 # -- generators -----------------------------------------------------------------------------------------
 def generator_checks(generator: str | Generator, *, atol: float = 1e-4) -> list[Check]:
     t = _Target("generator", generator, Generator, GeneratorSpec,
-                lambda spec=None, name=None, device="cpu": (
-                    api.generator(name, device=device) if name else spec.factory(device=device)))
+                lambda spec=None, name=None, device="cpu", **options: (
+                    api.generator(name, device=device) if name else spec.factory(device=device, **options)))
 
     def shape() -> tuple[int, int, int]:
         spec = t.spec

@@ -473,6 +473,12 @@ def test_the_registry_remembers_the_options_a_component_was_built_with(fakes):
     assert dict(build_options(pixelsmith.restorer("tiny-box", device="cpu", passes=3))) == {"passes": 3}
     assert dict(build_options(pixelsmith.restorer("tiny-box"))) == {}
     assert build_options(fc.BoxRestorer(passes=3)) is None  # its class called directly: not known
+    import copy
+    import pickle
+
+    built = pixelsmith.restorer("tiny-box", device="cpu", passes=2)
+    assert build_options(copy.deepcopy(built)) == {"passes": 2}  # the record travels with the component
+    assert build_options(pickle.loads(pickle.dumps(built))) == {"passes": 2}
 
 
 def test_a_device_twin_is_built_with_the_instance_options(fakes):

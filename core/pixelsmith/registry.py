@@ -30,7 +30,6 @@ import json
 import os
 import threading
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, Iterable, Iterator, Mapping
 
 import pluggy
@@ -397,7 +396,7 @@ def record_build_options(obj: Any, options: Mapping[str, Any]) -> None:
     """Remember on ``obj`` the options (all but ``device``) it was built with, so that the same component can
     be built again on another device (:func:`build_options`). An object that refuses attributes is left as is."""
     try:
-        setattr(obj, _BUILD_OPTIONS_ATTR, MappingProxyType(dict(options)))
+        setattr(obj, _BUILD_OPTIONS_ATTR, dict(options))  # a plain dict: the component stays picklable
     except AttributeError:
         pass
 
@@ -405,7 +404,8 @@ def record_build_options(obj: Any, options: Mapping[str, Any]) -> None:
 def build_options(obj: Any) -> Mapping[str, Any] | None:
     """The options (all but ``device``) ``obj`` was built with by name, or None for an object built another
     way (its class called directly): then what it was configured with is not known."""
-    return getattr(obj, _BUILD_OPTIONS_ATTR, None)
+    options = getattr(obj, _BUILD_OPTIONS_ATTR, None)
+    return None if options is None else dict(options)  # a copy: what it was built with cannot be edited
 
 
 def _describe(exc: BaseException) -> str:

@@ -16,6 +16,7 @@ from pixelsmith.testing._golden import (
     UPDATE_COMMAND,
     _decode,
     _encode,
+    golden_atol,
     golden_components,
     golden_path,
     golden_weights_files,
@@ -64,7 +65,8 @@ def test_every_shipped_weights_file_is_pinned_by_a_golden_file():
 def test_component_gives_its_golden_outputs(kind, name):
     seen = []
     check_golden(name, kind=kind, on_case=lambda label, diff: seen.append(diff))
-    assert seen and max(seen) <= 1e-4
+    # within the component's own tolerance (deblur's plug-and-play: 1e-3; it moved 1.45e-4 between CPUs)
+    assert seen and max(seen) <= golden_atol(pixelsmith.spec(kind, name))
 
 
 def test_restorer_cases_cover_gray_rgb_blind_and_given_parameters():

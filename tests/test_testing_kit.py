@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import importlib
+import pickle
 import re
 import subprocess
 import sys
@@ -473,9 +475,6 @@ def test_the_registry_remembers_the_options_a_component_was_built_with(fakes):
     assert dict(build_options(pixelsmith.restorer("tiny-box", device="cpu", passes=3))) == {"passes": 3}
     assert dict(build_options(pixelsmith.restorer("tiny-box"))) == {}
     assert build_options(fc.BoxRestorer(passes=3)) is None  # its class called directly: not known
-    import copy
-    import pickle
-
     built = pixelsmith.restorer("tiny-box", device="cpu", passes=2)
     assert build_options(copy.deepcopy(built)) == {"passes": 2}  # the record travels with the component
     assert build_options(pickle.loads(pickle.dumps(built))) == {"passes": 2}
@@ -484,12 +483,13 @@ def test_the_registry_remembers_the_options_a_component_was_built_with(fakes):
 def test_a_device_twin_is_built_with_the_instance_options(fakes):
     # the kit's CUDA check compares the component on CUDA with it on the CPU; rebuilt from its spec's defaults,
     # a configured instance (deblur's method="network", a weights= file) was compared with another model
+    from pixelsmith.registry import build_options
     from pixelsmith.testing._checks import _restorer_target
 
     x = torch.rand(1, 1, 12, 12, generator=torch.Generator().manual_seed(0))
     by_name = pixelsmith.restorer("tiny-box", device="cpu", passes=3)
     t = _restorer_target(by_name)
-    twin = t._built("cpu", {"passes": 3})  # what get("cuda") builds, made on the CPU here
+    twin = t._built("cpu", build_options(by_name))  # what get("cuda") builds, made on the CPU here
     assert twin is not by_name and twin.passes == 3 and t.reference() is by_name
     torch.testing.assert_close(twin.restore(x), by_name.restore(x))
     # options unknown: the twin comes from the spec's defaults, and so does the CPU result it is compared with

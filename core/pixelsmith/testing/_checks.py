@@ -259,10 +259,15 @@ def _default_params(spec: RestorerSpec | None) -> dict[str, Any]:
     return params
 
 
+def _on_device(build_by_name: Callable[..., Any]) -> Callable[..., Any]:
+    """How a restorer or generator target is (re)built on a device: through the registry by name, or from its
+    spec with the options it was built with (both take ``device=``; metrics and degradations do not)."""
+    return lambda spec=None, name=None, device="cpu", **options: (
+        build_by_name(name, device=device) if name else spec.factory(device=device, **options))
+
+
 def _restorer_target(restorer: str | Restorer) -> _Target:
-    return _Target("restorer", restorer, Restorer, RestorerSpec,
-                   lambda spec=None, name=None, device="cpu", **options: (
-                       api.restorer(name, device=device) if name else spec.factory(device=device, **options)))
+    return _Target("restorer", restorer, Restorer, RestorerSpec, _on_device(api.restorer))
 
 
 def restorer_checks(restorer: str | Restorer, *, params: Mapping[str, Any] | None = None,
@@ -370,9 +375,7 @@ def restorer_checks(restorer: str | Restorer, *, params: Mapping[str, Any] | Non
 
 # -- generators -----------------------------------------------------------------------------------------
 def generator_checks(generator: str | Generator, *, atol: float = 1e-4) -> list[Check]:
-    t = _Target("generator", generator, Generator, GeneratorSpec,
-                lambda spec=None, name=None, device="cpu", **options: (
-                    api.generator(name, device=device) if name else spec.factory(device=device, **options)))
+    t = _Target("generator", generator, Generator, GeneratorSpec, _on_device(api.generator))
 
     def shape() -> tuple[int, int, int]:
         spec = t.spec

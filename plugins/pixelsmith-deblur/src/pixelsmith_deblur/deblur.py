@@ -1,15 +1,14 @@
-"""``deblur``: a residual U-Net for Gaussian and motion blur with noise, blind or kernel-aware.
+"""``deblur``: deblurring with any blur kernel and noise, gray or RGB, blind by default.
 
-Network input (3 channels): the blurred gray image; its Wiener deconvolution with the given
-kernel (or the blurred image again when no kernel is given); a "known" flag map (1 with a kernel,
-0 blind). Training hides the kernel on part of the patches, so one set of weights does both.
-
-With a kernel (given, or estimated by :mod:`.kernel_estimator` for blind restores), the default
-``method="pnp"`` deconvolves by plug-and-play (:mod:`.pnp`): an exact data step with unknown
-boundaries alternating with the ``unet-denoise`` denoiser as the image prior. It holds on kernel
-families the network never saw (lines, camera shake, anisotropic Gaussians), where the network
-fell behind TV deconvolution. ``method="network"`` runs the U-Net above with the kernel instead;
-``estimate_kernel=False`` runs the network's own blind mode.
+Blind restores estimate each image's kernel first: a learnt estimator (:mod:`.kernel_estimator`) names the blur
+from the image's power spectrum, and where it reads camera shake or is unsure a kernel of free shape is searched
+on the image (:mod:`.l0_kernel`); :meth:`Deblurrer._blind_choice` holds that policy and the constants below say
+what chose each rule. With a kernel (given, or estimated), the default ``method="pnp"`` deconvolves by
+plug-and-play (:mod:`.pnp`): an exact data step with unknown boundaries alternating with a ``unet-denoise``
+network, fine-tuned through the unrolled deconvolution, as the image prior. ``method="network"`` is the older
+one-pass residual U-Net (input: the blurred image, its Wiener deconvolution with the kernel, a "kernel known"
+flag), which ``estimate_kernel=False`` runs in its own blind mode. The model card (the plugin's README) says how
+well each does; its RESEARCH_LOG.md what was tried.
 """
 
 from __future__ import annotations
@@ -73,7 +72,7 @@ BLIND_PRIORS = ("blocked", "pixel", "both")
 #: The prior of kernel-given restores (``given_prior``), the same three choices: "pixel" (the default prior up to
 #: PRIOR_MAX_NOISE, since session 24), "blocked" (the heavy-noise prior at every level), or "both": the two
 #: pinned priors' denoised images averaged at every step up to PRIOR_MAX_NOISE (a prior ensemble: their errors
-#: differ). "both" gains on photographs and loses on dead leaves (model card, "Session 29"; outside, given − TV,
+#: differ). "both" gains on photographs and loses on dead leaves (RESEARCH_LOG.md, "Session 29"; outside, given − TV,
 #: mean of five families: photographs +0.77 -> +0.84, dead leaves +1.15 -> +1.04), so "pixel" stays the default.
 #: Blind restores with "both" lost on every family of the choice data (mean of five +1.75 -> +1.66).
 GIVEN_PRIORS = BLIND_PRIORS
@@ -88,7 +87,7 @@ REFINE_ROUNDS = 0
 KERNEL_ESTIMATOR_SHA256 = "f8e0b5ae814779d6d1b4039c892f4a153f6abc2546db309dd9686e8ded6edfbc"
 #: The six-family estimator (``part=kernel-estimator constructions=all``, session 18), ``estimator="constructions"``:
 #: it names continuous lines, anisotropic Gaussians and camera shakes besides Gaussians and Kornia's lines, and reads
-#: the kernel of each (model card: "Blind kernels named by construction"). Since session 21 the file fine-tuned with
+#: the kernel of each (RESEARCH_LOG.md: "Blind kernels named by construction"). Since session 21 the file fine-tuned with
 #: camera shakes up to 27 px a side (``init=`` the s18 file, ``shake_side=27 shake_path=40``; choice data, mean of the
 #: five families +1.11 -> +1.16 dB, shakes of 19-27 px -3.26 -> -2.84; ``benchmarks/deblur_estimator_choice.py``).
 KERNEL_CONSTRUCTIONS_SHA256 = "b8c0730585f7ed60dbb915b08669af4b3c9caef4efa8842cb339ba6a05380644"

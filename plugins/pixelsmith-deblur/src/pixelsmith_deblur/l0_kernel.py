@@ -16,7 +16,7 @@ prior*, CVPR 2014):
   reference code), so large blurs are found as small ones first: the coarse scales fit the kernel to the
   strongest edges only, the full scale to a latent image that keeps finer ones.
 
-Known limits (measured on choice data, model card "Session 27"): the alternation's fixed point is not the true
+Known limits (measured on choice data, RESEARCH_LOG.md "Session 27"): the alternation's fixed point is not the true
 kernel (refined from the true kernel, it drifts away on every one of 29 shaken cases; less with the exact kernel
 fit, ``exact_fit``), and the outcome of a search can swing by several dB with the noise draw alone.
 
@@ -198,7 +198,7 @@ def estimate_kernel_l0(y: torch.Tensor, support: int = DEFAULT_SUPPORT, *, round
     full scale (the pyramid's last, a refinement, the polish) solve the exact normal equations
     (:func:`.kernel_refine.fit_kernel_nonnegative` ``exact=True``; a whole search takes about 1.5× the time at 256²)
     instead of their Toeplitz approximation; coarser scales keep the approximation. Not this function's default (the
-    choice scripts of sessions 12–27 reproduce), but ``deblur``'s since session 28 (model card, "Session 28")."""
+    choice scripts of sessions 12–27 reproduce), but ``deblur``'s since session 28 (RESEARCH_LOG.md, "Session 28")."""
     if support % 2 == 0 or support < 3:
         raise ValueError(f"support must be an odd int ≥ 3, got {support}")
     y = y.detach().double().cpu()

@@ -25,11 +25,13 @@ VIEWS = (1, 2, 4, 8)
 SIGMAS = (15, 25, 50)
 
 
-def choice_set() -> dict[str, torch.Tensor]:
+def choice_set(channels: int = 1) -> dict[str, torch.Tensor]:
+    """The validation photographs' 256² centre crops and 8 dead leaves of seed 1, gray (1) or RGB (3: a gray
+    photograph repeated, as the trainer's colour validation sees it)."""
     images = {}
     for name in VALIDATION_PHOTOS:
-        images[name] = centre_crop(load_photo(name, channels=1))
-    leaves = dead_leaves(8, seed=1, size=256, channels=1)
+        images[name] = centre_crop(load_photo(name, channels=channels))
+    leaves = dead_leaves(8, seed=1, size=256, channels=channels)
     images.update({f"leaves{i}": leaves[i:i + 1] for i in range(len(leaves))})
     return images
 

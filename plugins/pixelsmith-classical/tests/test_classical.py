@@ -142,6 +142,36 @@ def test_bm3d_is_not_registered_without_the_package(monkeypatch):
     assert "bm3d" not in names and {"nlm", "median", "wiener"} <= names
 
 
+@pytest.mark.skipif(not restorers.bm3d_available(), reason="the optional bm3d package is not installed")
+def test_bm3d_threads_follow_torch_unless_given(monkeypatch):
+    """The package takes every core by default; the restorer hands it torch's thread count (or ``threads=``),
+    and one thread gives the package's own single-threaded result."""
+    import bm3d
+
+    seen: list[int] = []
+    real = bm3d.bm3d
+
+    def spy(z, sigma_psd, profile="np", **kw):
+        seen.append(profile.num_threads)
+        return real(z, sigma_psd, profile, **kw)
+
+    monkeypatch.setattr(bm3d, "bm3d", spy)
+    x = test_photos(channels=1, size=32)["camera"]
+    noisy = (x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        out = pixelsmith.restorer("bm3d").restore(noisy, sigma=0.1)
+    finally:
+        torch.set_num_threads(threads)
+    pixelsmith.restorer("bm3d", threads=0).restore(noisy, sigma=0.1)
+    assert seen == [1, 0]
+    expected = real(noisy[0, 0].double().numpy(), 0.1, restorers.bm3d_profile(1))
+    np.testing.assert_allclose(out[0, 0].numpy(), np.clip(expected, 0, 1), atol=1e-5)
+    with pytest.raises(pixelsmith.InvalidInputError, match="threads"):
+        pixelsmith.restorer("bm3d", threads=-1)
+
+
 def test_pixel_mean_generator_is_seeded_and_shaped():
     pytest.importorskip("mlxtend")
     gen = pixelsmith.generator("pixel-mean", device="cpu")

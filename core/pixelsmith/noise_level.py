@@ -50,8 +50,11 @@ def _patch_covariance_eigenvalues(img: torch.Tensor, patch: int, max_patches: in
         cols = img[rows, cols].double()  # patch² × max_patches, row ky·patch + kx as F.unfold orders them
     else:
         cols = F.unfold(img[None, None].double(), patch)[0]  # patch² × n
-    cols = cols - cols.mean(dim=1, keepdim=True)
-    cov = cols @ cols.T / max(1, cols.shape[1] - 1)
+    # the covariance as Σ ccᵀ − s sᵀ/n rather than of centred columns: the same matrix to ~1e-14 (values in [0, 1],
+    # float64), without the broadcast subtraction over every patch, which took half the estimate's time on one thread
+    n_cols = cols.shape[1]
+    s = cols.sum(dim=1)
+    cov = (cols @ cols.T - torch.outer(s, s) / n_cols) / max(1, n_cols - 1)
     return torch.linalg.eigvalsh(cov).clamp_min(0)
 
 

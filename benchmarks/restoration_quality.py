@@ -25,7 +25,7 @@ import os
 import time
 
 # one thread for every method (BM3D's numpy/BLAS included), so the speed ratio compares like with like; the bm3d
-# package ignores these and takes every core unless its profile says otherwise (BM3D_PROFILE below, session 31)
+# package ignores these and takes every core unless its profile says otherwise (bm3d_profile in denoise_section)
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 from typing import Callable

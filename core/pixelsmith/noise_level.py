@@ -44,10 +44,13 @@ def _patch_covariance_eigenvalues(img: torch.Tensor, patch: int, max_patches: in
             pick = torch.randint(0, n, (max_patches,), generator=generator)
         else:
             pick = torch.randperm(n, generator=generator)[:max_patches]
+        # flat positions: each sampled patch's top-left corner plus the offset of each pixel within a patch, row
+        # ky·patch + kx as F.unfold orders them; taken from the image made float64 once (converting the
+        # patch² × max_patches matrix instead cost more than the covariance itself)
+        top_left = pick.div(nw, rounding_mode="floor") * w + pick.remainder(nw)
         offsets = torch.arange(patch)
-        rows = pick.div(nw, rounding_mode="floor")[None, :] + offsets.repeat_interleave(patch)[:, None]
-        cols = pick.remainder(nw)[None, :] + offsets.repeat(patch)[:, None]
-        cols = img[rows, cols].double()  # patch² × max_patches, row ky·patch + kx as F.unfold orders them
+        within = (offsets[:, None] * w + offsets[None, :]).reshape(-1)
+        cols = torch.take(img.double(), within[:, None] + top_left[None, :])  # patch² × max_patches
     else:
         cols = F.unfold(img[None, None].double(), patch)[0]  # patch² × n
     # the covariance as Σ ccᵀ − s sᵀ/n rather than of centred columns: the same matrix to ~1e-14 (values in [0, 1],

@@ -73,8 +73,9 @@ class ResidualUNetRestorer(Restorer):
         if ensemble not in (1, 2, 4, 8):
             raise InvalidInputError(f"ensemble must be 1, 2, 4 or 8 (flips/quarter turns averaged), got {ensemble!r}")
         self.ensemble = ensemble
-        if self.device.type == "cuda":
-            self.model.to(memory_format=torch.channels_last)
+        # channels-last on every device: oneDNN's CPU convolutions are faster on it too (one thread, 256², session 31:
+        # the colour network 0.178 → 0.112 s, the gray one 0.031 → 0.025 s; outputs equal to ~2e-6)
+        self.model.to(memory_format=torch.channels_last)
 
     @property
     def model_channels(self) -> int:
@@ -103,8 +104,7 @@ class ResidualUNetRestorer(Restorer):
         return torch.autocast("cuda", dtype=dtype)
 
     def _net(self, inp: torch.Tensor) -> torch.Tensor:
-        if self.device.type == "cuda":
-            inp = inp.contiguous(memory_format=torch.channels_last)
+        inp = inp.contiguous(memory_format=torch.channels_last)
         with self._autocast():
             out = self.model(inp)
         return (inp[:, :self.model_channels] + out.float()).float()

@@ -18,7 +18,7 @@ from pixelsmith.plugin import (InvalidInputError, ResidualUNetRestorer, WeightsF
 __all__ = ["prepare_level_input", "prepare_impulse_input", "UNetDenoiser", "UNetImpulse", "DENOISE_SHA256", "DENOISE_RGB_SHA256", "IMPULSE_SHA256"]
 
 DENOISE_SHA256 = "d8adbc329501125e63c48708b8ecad1bcd45e56e7087080f1d67fb9531f8e197"
-DENOISE_RGB_SHA256 = "a16ce1debbe226416c7127a6ffafca2639c76435ba439e2307f2a6bb09cdf2c2"
+DENOISE_RGB_SHA256 = "987a0e084b10027723a679d3bb6e1afc18c795aa7da1efe344107c056110d3d1"
 IMPULSE_SHA256 = "b84e471742011455e403d9bde999888504c9005007e092e0184e493d10fd3663"
 
 

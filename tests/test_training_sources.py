@@ -165,3 +165,34 @@ def test_a_folder_path_named_like_a_keyword_is_read_as_a_folder(pixelsmith_tiny_
     assert pixelsmith_tiny_photos.name == "photos"
     _, _, text = build_patch_source([pixelsmith_tiny_photos], {}, channels=1, size=16, validation=VALIDATION)
     assert str(pixelsmith_tiny_photos) in text and "scikit-image" not in text
+
+
+def test_dead_leaves_drawn_on_the_cpu_by_default_and_leaves_on_is_checked():
+    """``leaves_on=device`` with a CPU training device draws exactly what the default does (the same
+    generator stream); an unknown value is refused before any data is made."""
+    kwargs = dict(channels=1, size=24, validation=["clock"], device="cpu")
+    default, _, text = build_patch_source(["dead-leaves"], {}, **kwargs)
+    on_device, _, text_device = build_patch_source(["dead-leaves"], {"leaves_on": "device"}, **kwargs)
+    a = default(4, torch.Generator().manual_seed(9))
+    b = on_device(4, torch.Generator().manual_seed(9))
+    assert all(torch.equal(x, y) for x, y in zip(a, b)) and len(a) == 4
+    assert text == text_device and "drawn on" not in text
+    with pytest.raises(TrainingError, match="leaves_on"):
+        build_patch_source(["dead-leaves"], {"leaves_on": "gpu"}, **kwargs)
+    from pixelsmith.plugin import RESTORATION_OPTIONS
+    from pixelsmith.training.options import check_options
+
+    assert check_options("t", RESTORATION_OPTIONS, {"leaves_on": "device"}) == {"leaves_on": "device"}
+    with pytest.raises(pixelsmith.InvalidInputError, match="leaves_on"):
+        check_options("t", RESTORATION_OPTIONS, {"leaves_on": "gpu"})
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_dead_leaves_drawn_on_cuda_come_back_on_the_cpu_and_are_seeded():
+    source = DeadLeavesPatches(32, 3, device="cuda")
+    a = source(3, torch.Generator().manual_seed(2))
+    b = source(3, torch.Generator().manual_seed(2))
+    assert all(p.device.type == "cpu" and p.shape == (1, 3, 32, 32) for p in a)
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert 0 <= float(torch.cat(a).min()) and float(torch.cat(a).max()) <= 1
+    assert source.description.endswith("drawn on cuda")

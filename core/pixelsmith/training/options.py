@@ -168,6 +168,8 @@ RESTORATION_OPTIONS: dict[str, Option] = {
     "scale_min": Option("float", "smallest rescaling factor", low=0.01, high=1),
     "mix": Option("floats", "weights of the --data sources, one each", low=0),
     "leaves.*": Option("str", "dead-leaves generator options, e.g. leaves.rmin=2 (with --data dead-leaves)"),
+    "leaves_on": Option("str", "where dead leaves are drawn: cpu, or device (the training device, e.g. a GPU)",
+                        choices=("cpu", "device")),
 }
 
 

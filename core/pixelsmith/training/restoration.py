@@ -319,7 +319,7 @@ class RestorationTrainer(NetworkTrainer):
 
         self.sampler, val_imgs, self.data_description = build_patch_source(
             data_sources(self.config), self.extra, channels=self.recipe.channels, size=self.patch + 2 * self.margin,
-            validation=VALIDATION_PHOTOS)
+            validation=VALIDATION_PHOTOS, device=session.device)
         self.val_clean, val_deg = _validation_set(self.task, val_imgs, seed=self.config.seed + 12345)
         self.val_inp = self.recipe.prepare(val_deg, torch.full((val_deg.shape[0],), float("nan")),
                                            [None] * val_deg.shape[0])

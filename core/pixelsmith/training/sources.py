@@ -13,7 +13,11 @@ Trainer options (``key=value``):
   downscaled (factor log-uniform in [scale_min, 1]), so textures appear at many sizes;
 - ``holdout=brick,gravel``: bundled photographs left out of training (for leave-out estimates);
 - ``leaves.KEY=VALUE``: dead-leaves options (``leaves.rmin=1``, ``leaves.noise=0.5``; see
-  :class:`~pixelsmith.data.dead_leaves.DeadLeavesOptions`).
+  :class:`~pixelsmith.data.dead_leaves.DeadLeavesOptions`);
+- ``leaves_on=device``: draw the dead leaves on the training device (a GPU) rather than the CPU, where a GPU run
+  otherwise spends most of its time making patches. Other random numbers than the CPU's, so other patches than a
+  CPU-drawn run with the same seed (resumed runs still see their own); the patches come back to the CPU, so
+  everything after is unchanged.
 
 Every draw comes from the step's generator, so a resumed run sees exactly the patches it would have.
 """
@@ -101,21 +105,24 @@ class PhotoPatches:
 
 
 class DeadLeavesPatches:
-    """Dead-leaves images generated on the fly, one per patch, seeded from the step's generator."""
+    """Dead-leaves images generated on the fly, one per patch, seeded from the step's generator; drawn on
+    ``device`` (default the CPU) and handed back on the CPU like every other source's patches."""
 
-    def __init__(self, size: int, channels: int, options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, size: int, channels: int, options: Mapping[str, Any] | None = None,
+                 device: str | torch.device | None = None) -> None:
         from ..data.dead_leaves import describe, parse_dead_leaves_options
 
         self.options = parse_dead_leaves_options(options or {}, size=size, channels=channels)
-        self.description = describe(self.options)
+        self.device = torch.device("cpu" if device is None else device)
+        self.description = describe(self.options) + ("" if self.device.type == "cpu" else f" drawn on {self.device}")
 
     def __call__(self, n: int, rng: torch.Generator) -> list[torch.Tensor]:
         from ..data.dead_leaves import dead_leaves
 
         if n == 0:
             return []
-        images = dead_leaves(n, self.options, generator=torch.Generator().manual_seed(_seed(rng)))
-        return list(images.split(1))
+        generator = torch.Generator(device=self.device).manual_seed(_seed(rng))
+        return list(dead_leaves(n, self.options, generator=generator).cpu().split(1))
 
 
 class MixedPatches:
@@ -168,11 +175,13 @@ def photo_images(source: str | Path, channels: int, holdout: set[str], validatio
 
 
 def build_patch_source(sources: Sequence[str | Path], extra: Mapping[str, Any], *, channels: int, size: int,
-                       validation: Sequence[str]) -> tuple[PatchSource, list[torch.Tensor], str]:
+                       validation: Sequence[str], device: str | torch.device | None = None,
+                       ) -> tuple[PatchSource, list[torch.Tensor], str]:
     """(patch source, validation images, description) for the ``--data`` sources and trainer options.
 
     Validation images come from the first photo source (the bundled ``validation`` photographs, or a
     folder's last two images); with dead leaves alone, from the bundled validation photographs.
+    ``device`` is the training device, where ``leaves_on=device`` draws the dead leaves.
     """
     # strings are keywords or folders; a Path is a folder even when it is named like a keyword
     sources = [s if isinstance(s, Path) else str(s) for s in sources] or [PHOTOS]
@@ -180,11 +189,15 @@ def build_patch_source(sources: Sequence[str | Path], extra: Mapping[str, Any], 
     leaves_options = {k.split(".", 1)[1]: v for k, v in extra.items() if k.startswith("leaves.")}
     if leaves_options and not any(isinstance(x, str) and x == DEAD_LEAVES for x in sources):
         raise TrainingError("leaves.* options were given but no --data dead-leaves source")
+    leaves_on = str(extra.get("leaves_on", "cpu"))
+    if leaves_on not in ("cpu", "device"):
+        raise TrainingError(f"leaves_on must be cpu or device, got {leaves_on!r}")
+    leaves_device = device if leaves_on == "device" else None
     built: list[PatchSource] = []
     val: list[torch.Tensor] | None = None
     for source in sources:
         if isinstance(source, str) and source == DEAD_LEAVES:
-            built.append(DeadLeavesPatches(size, channels, leaves_options))
+            built.append(DeadLeavesPatches(size, channels, leaves_options, device=leaves_device))
             continue
         train, v, text = photo_images(source, channels, holdout, validation)
         built.append(PhotoPatches(train, size, by=str(extra.get("sample_by", "image")),

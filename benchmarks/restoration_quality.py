@@ -25,7 +25,7 @@ import os
 import time
 
 # one thread for every method (BM3D's numpy/BLAS included), so the speed ratio compares like with like; the bm3d
-# package ignores these and takes every core unless its profile says otherwise (bm3d_profile in denoise_section)
+# package ignores these and takes every core unless its profile says otherwise (pixelsmith_classical.bm3d_profile)
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 from typing import Callable
@@ -120,10 +120,10 @@ def denoise_section(sigmas: list[int], out: list[str], weights: str | None = Non
                     leave_out: dict[str, tuple[str, list[str]]] | None = None,
                     colour_weights: str | None = None) -> None:
     import bm3d
+    from pixelsmith_classical import bm3d_profile as profile_on
     from skimage.restoration import denoise_nl_means, denoise_tv_chambolle, estimate_sigma
 
-    bm3d_profile = bm3d.BM3DProfile()  # the package's default ("np") profile, on one thread
-    bm3d_profile.num_threads = 1
+    bm3d_profile = profile_on(1)  # the package's default ("np") profile, on one thread
     protocol = "clipped to [0, 1]" if clip else "unclipped (the literature's protocol)"
     space = "gray" if channels == 1 else "RGB"
     bm3d_row = "BM3D (true σ)" if channels == 1 else "CBM3D (true σ)"

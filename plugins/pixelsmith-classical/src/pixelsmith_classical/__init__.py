@@ -15,6 +15,7 @@ from .restorers import (
     WaveletRestorer,
     WienerRestorer,
     bm3d_available,
+    bm3d_profile,
 )
 from .tv_deconv import TVDeconvRestorer, tv_deconvolve
 
@@ -34,4 +35,5 @@ __all__ = [
     "BM3DRestorer",
     "PixelMeanGenerator",
     "bm3d_available",
+    "bm3d_profile",
 ]
